@@ -1,0 +1,168 @@
+#include "proto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+proto_reader_init(struct proto_reader *r, size_t max_line)
+{
+	/* +1: the newline itself is buffered before the line is taken. */
+	buf_init(&r->buf, max_line + 1);
+	r->scanned = 0;
+	r->overflow = false;
+}
+
+void
+proto_reader_release(struct proto_reader *r)
+{
+	buf_release(&r->buf);
+}
+
+int
+proto_reader_feed(struct proto_reader *r, const char *data, size_t len)
+{
+	if (r->overflow)
+		return -1;
+	while (len > 0) {
+		size_t room = r->buf.max - r->buf.len;
+		size_t n = len < room ? len : room;
+
+		if (n == 0) {
+			/* Full buffer: only acceptable if it holds a newline
+			 * the caller has not taken yet. */
+			if (!memchr(r->buf.data, '\n', r->buf.len)) {
+				r->overflow = true;
+				return -1;
+			}
+			/* Caller must drain with proto_reader_next first. */
+			return -1;
+		}
+		buf_append(&r->buf, data, n);
+		data += n;
+		len -= n;
+	}
+	if (r->buf.len == r->buf.max && !memchr(r->buf.data, '\n', r->buf.len)) {
+		r->overflow = true;
+		return -1;
+	}
+	return 0;
+}
+
+int
+proto_reader_next(struct proto_reader *r, char **line, size_t *len)
+{
+	char *nl;
+	size_t n;
+
+	if (r->buf.len <= r->scanned)
+		return 0;
+	nl = memchr(r->buf.data + r->scanned, '\n', r->buf.len - r->scanned);
+	if (!nl) {
+		r->scanned = r->buf.len;
+		return 0;
+	}
+	n = (size_t)(nl - r->buf.data);
+	if (n > 0 && r->buf.data[n - 1] == '\r')
+		*line = xstrndup(r->buf.data, n - 1), *len = n - 1;
+	else
+		*line = xstrndup(r->buf.data, n), *len = n;
+	buf_consume(&r->buf, n + 1);
+	r->scanned = 0;
+	return 1;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+int
+proto_json_string(struct buf *b, const char *s, size_t n, size_t limit)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t take = n < limit ? n : limit;
+	size_t i = 0;
+
+	if (buf_append(b, "\"", 1) < 0)
+		return -1;
+	while (i < take) {
+		unsigned char c = p[i];
+		char esc[8];
+		size_t k;
+		int rc;
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\', esc[1] = (char)c;
+			rc = buf_append(b, esc, 2);
+			i++;
+		} else if (c < 0x20) {
+			switch (c) {
+			case '\n': rc = buf_append(b, "\\n", 2); break;
+			case '\t': rc = buf_append(b, "\\t", 2); break;
+			case '\r': rc = buf_append(b, "\\r", 2); break;
+			default:
+				snprintf(esc, sizeof(esc), "\\u%04x", c);
+				rc = buf_append(b, esc, 6);
+			}
+			i++;
+		} else if ((k = utf8_seq(p + i, take - i)) > 0) {
+			rc = buf_append(b, p + i, k);
+			i += k;
+		} else {
+			rc = buf_append(b, "\\ufffd", 6);
+			i++;
+		}
+		if (rc < 0)
+			return -1;
+	}
+	if (take < n && buf_printf(b, " ...[truncated %zu bytes]", n - take) < 0)
+		return -1;
+	return buf_append(b, "\"", 1);
+}
+
+bool
+proto_prefix_int(const char *line, size_t len, const char *pfx, long *out)
+{
+	size_t pl = strlen(pfx);
+	char tmp[24];
+	char *end;
+	size_t n;
+
+	if (len <= pl || memcmp(line, pfx, pl) != 0)
+		return false;
+	n = len - pl < sizeof(tmp) - 1 ? len - pl : sizeof(tmp) - 1;
+	memcpy(tmp, line + pl, n);
+	tmp[n] = '\0';
+	errno = 0;
+	*out = strtol(tmp, &end, 10);
+	if (end == tmp || errno != 0)
+		return false;
+	return *end == '}' || *end == ',';
+}

@@ -1,0 +1,74 @@
+/* The wire protocol between the orchestrator and xdock-agent: one JSON
+ * object per line over the container's stdin/stdout (the attach stream).
+ * This header is the contract; docs/protocol.md explains it.
+ *
+ * Bump PROTO_VERSION when anything here or in a message's fields changes:
+ * the hello exchange rejects a peer that speaks another version.
+ *
+ * orchestrator -> agent
+ *   {"t":"hello","v":1}                       first line, always
+ *   {"t":"run","i":[3,4,5]}                   run these collection indexes
+ *   {"t":"bye"}                               no more work: finish and exit
+ * agent/runner -> orchestrator
+ *   {"t":"hello","v":1,"pid":N}               agent, in reply to hello
+ *   {"t":"collected","items":[{"id":..,"file":..,"group":..}],"errors":[..]}
+ *   {"t":"start","i":3}                       test 3 begins (runner)
+ *   {"t":"result","i":3,"outcome":..,"duration":s,"when":..,"longrepr":..,
+ *    "stdout":..,"stderr":..}                 test 3 ended (runner)
+ *   {"t":"done"}                              runner finished after bye
+ *   {"t":"crash","i":3,"status":N,"signal":N,"reason":..,"output":..}
+ *                                             runner died (i = -1: no test)
+ *   {"t":"exit","status":N,"output":..}       runner exited, agent leaves
+ *   {"t":"error","message":..}                agent cannot go on
+ *
+ * The agent relays runner lines unchanged; it recognises only the few
+ * prefixes below, so it needs no JSON parser and stays a small static
+ * binary. */
+#ifndef XDOCK_PROTO_H
+#define XDOCK_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+#define PROTO_VERSION 1
+
+/* A line longer than this is a protocol error, never a bigger allocation.
+ * Runner output inside a message is capped well below it. */
+#define PROTO_LINE_MAX (8u << 20)
+
+/* Exact prefixes the agent matches without parsing. Writers must emit these
+ * byte for byte (no spaces), and the orchestrator's encoder does. */
+#define PROTO_PFX_HELLO "{\"t\":\"hello\",\"v\":"
+#define PROTO_PFX_START "{\"t\":\"start\",\"i\":"
+#define PROTO_PFX_BYE "{\"t\":\"bye\"}"
+#define PROTO_PFX_DONE "{\"t\":\"done\"}"
+
+/* Incremental line splitter: feed bytes as they come, take whole lines. */
+struct proto_reader {
+	struct buf buf;
+	size_t scanned; /* bytes already known to hold no newline */
+	bool overflow;
+};
+
+void proto_reader_init(struct proto_reader *r, size_t max_line);
+void proto_reader_release(struct proto_reader *r);
+/* Returns 0, or -1 when a line would exceed the cap; the reader is then
+ * unusable (the stream cannot be resynchronised safely). */
+int proto_reader_feed(struct proto_reader *r, const char *data, size_t len);
+/* Returns 1 and a heap copy of the next line without its newline in *line
+ * (caller frees), 0 when no whole line is buffered. */
+int proto_reader_next(struct proto_reader *r, char **line, size_t *len);
+
+/* Appends s as a JSON string literal (quotes included), escaping what JSON
+ * requires. Invalid UTF-8 becomes U+FFFD so the line always parses. At most
+ * `limit` input bytes are taken; when cut, " …[truncated N bytes]" is
+ * appended inside the string. Returns -1 if b's cap is hit. */
+int proto_json_string(struct buf *b, const char *s, size_t n, size_t limit);
+
+/* Parses the integer after a known prefix ("{\"t\":\"start\",\"i\":" 12 "}").
+ * Returns true and *out when line starts with pfx followed by digits. */
+bool proto_prefix_int(const char *line, size_t len, const char *pfx, long *out);
+
+#endif

@@ -1,0 +1,60 @@
+/* Small helpers every module uses: allocation that aborts on exhaustion,
+ * cleanup attributes for owned locals, ownership transfer, a monotonic
+ * clock. Nothing here does I/O beyond close(). */
+#ifndef XDOCK_UTIL_H
+#define XDOCK_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Returns a heap string; aborts on exhaustion like the rest. */
+char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+/* Monotonic milliseconds, for durations and deadlines only. */
+int64_t util_now_ms(void);
+
+static inline void
+cleanup_free_fn(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void
+cleanup_close_fn(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+#define cleanup_free __attribute__((cleanup(cleanup_free_fn)))
+#define cleanup_close __attribute__((cleanup(cleanup_close_fn)))
+
+/* Hands the pointer over and leaves NULL behind, so the cleanup attribute
+ * of the giver does nothing. */
+#define steal_ptr(pp)                        \
+	({                                   \
+		__typeof__(*(pp)) _p = *(pp); \
+		*(pp) = NULL;                \
+		_p;                          \
+	})
+
+static inline int
+steal_fd(int *fd)
+{
+	int r = *fd;
+
+	*fd = -1;
+	return r;
+}
+
+#endif
