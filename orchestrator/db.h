@@ -1,0 +1,54 @@
+/* PostgreSQL provisioning over libpq: the admin connection, the template
+ * database and one clone per worker. Only db.c includes libpq-fe.h. Names
+ * are always quoted with PQescapeIdentifier and literals with
+ * PQescapeLiteral, never pasted. */
+#ifndef XDOCK_DB_H
+#define XDOCK_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+/* A parsed postgresql:// URL. All fields heap strings, NULL when absent. */
+struct db_url {
+	char *user;
+	char *password;
+	char *host;
+	int port;          /* 0: default 5432 */
+	char *dbname;
+	char *query;       /* everything after '?', unparsed */
+};
+
+int db_url_parse(const char *url, struct db_url *out, struct error **err);
+void db_url_release(struct db_url *u);
+/* Formats a URL with percent-encoding; host/port/dbname override u's when
+ * non-NULL/non-zero. Caller frees. */
+char *db_url_format(const struct db_url *u, const char *host, int port, const char *dbname);
+/* The same with the password replaced by "***", for every message and
+ * report. */
+char *db_url_masked(const char *url);
+
+struct db;
+
+/* Connects to url (the maintenance database, e.g. .../postgres), retrying
+ * until timeout_ms passes (a server that is still starting refuses at
+ * first). Unreachable: EXIT_INTERNAL naming the masked URL and the server's
+ * message. */
+struct db *db_connect(const char *url, int timeout_ms, struct error **err);
+void db_free(struct db *db);
+
+int db_exists(struct db *db, const char *name, bool *exists, struct error **err);
+/* CREATE DATABASE name [TEMPLATE template]. */
+int db_create(struct db *db, const char *name, const char *template_name, struct error **err);
+/* DROP DATABASE IF EXISTS name WITH (FORCE): ends sessions still connected
+ * (a crashed worker's, say). */
+int db_drop(struct db *db, const char *name, struct error **err);
+/* Names of databases starting with prefix; caller frees each and the array. */
+int db_list(struct db *db, const char *prefix, char ***names, size_t *n, struct error **err);
+/* COMMENT ON DATABASE: where the template keeps the hash of the schema
+ * files it was built from. *comment NULL when none. */
+int db_comment_get(struct db *db, const char *name, char **comment, struct error **err);
+int db_comment_set(struct db *db, const char *name, const char *comment, struct error **err);
+
+#endif

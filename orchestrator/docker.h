@@ -1,0 +1,121 @@
+/* Client for the Docker Engine API over libcurl: a unix socket or tcp(+TLS)
+ * per DOCKER_HOST/DOCKER_TLS_VERIFY/DOCKER_CERT_PATH. Only this module and
+ * docker_attach.c include curl.h. The API version is negotiated from
+ * GET /_ping and GET /version, never hard-coded. All calls are blocking REST
+ * calls on one easy handle; attach streams get their own handles. */
+#ifndef XDOCK_DOCKER_H
+#define XDOCK_DOCKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+struct docker;
+
+/* host: "unix:///path", "tcp://host:port", or NULL for $DOCKER_HOST, else
+ * unix:///var/run/docker.sock. Pings the engine and negotiates the version.
+ * Unreachable engine: EXIT_INTERNAL with what was tried and a hint. */
+struct docker *docker_new(const char *host, struct error **err);
+void docker_free(struct docker *dk);
+const char *docker_host(const struct docker *dk);
+const char *docker_api_version(const struct docker *dk);
+/* True when the engine runs on this machine (unix socket), so bind mounts
+ * of host paths are possible. */
+bool docker_is_local(const struct docker *dk);
+int docker_info_ncpu(struct docker *dk, int *ncpu, struct error **err);
+
+struct docker_container_spec {
+	const char *name;                /* NULL: engine picks */
+	const char *image;
+	const char *const *cmd;          /* NULL-terminated argv, NULL: image default */
+	const char *const *entrypoint;   /* NULL-terminated, NULL: image default */
+	const char *const *env;          /* "K=V", NULL-terminated */
+	const char *const *binds;        /* "host:container[:ro]", NULL-terminated */
+	const char *const *labels;       /* "key=value", NULL-terminated */
+	const char *const *tmpfs;        /* container paths, NULL-terminated */
+	const char *working_dir;
+	const char *user;
+	const char *network;             /* network name, "host", "none", or NULL */
+	const char *const *aliases;      /* DNS aliases on `network` */
+	const char *publish_tcp;         /* e.g. "5432/tcp": to 127.0.0.1, random port */
+	bool open_stdin;                 /* attach channel: OpenStdin+StdinOnce */
+	bool cap_drop_all;               /* CapDrop ALL + no-new-privileges */
+	int64_t memory;                  /* bytes, 0: unlimited */
+	int64_t nano_cpus;               /* 1e9 = one CPU, 0: unlimited */
+	int64_t pids_limit;              /* 0: unlimited */
+};
+
+/* Creates a container; *id receives the full id (caller frees). A missing
+ * image is EXIT_USAGE with a hint how to build it. */
+int docker_container_create(struct docker *dk, const struct docker_container_spec *spec, char **id, struct error **err);
+int docker_container_start(struct docker *dk, const char *id, struct error **err);
+/* Blocks until the container exits; *status is its exit code. */
+int docker_container_wait(struct docker *dk, const char *id, int *status, struct error **err);
+int docker_container_kill(struct docker *dk, const char *id, const char *signal, struct error **err);
+/* force: kill first if running. Also removes its anonymous volumes. A
+ * container that is already gone is not an error. */
+int docker_container_remove(struct docker *dk, const char *id, bool force, struct error **err);
+
+struct docker_container_state {
+	bool running;
+	bool oom_killed;
+	int exit_code;
+	int host_port;      /* of spec.publish_tcp, 0 when none */
+	char status[32];    /* "created", "running", "exited", ... */
+	char error[256];    /* State.Error */
+};
+/* port: "5432/tcp" or NULL. */
+int docker_container_inspect(struct docker *dk, const char *id, const char *port, struct docker_container_state *st, struct error **err);
+/* Parses an inspect reply (exposed for tests on recorded replies). */
+int docker_parse_inspect(const char *json, size_t len, const char *port, struct docker_container_state *st, struct error **err);
+/* stdout+stderr of a stopped container, demultiplexed, at most max bytes
+ * (the tail is kept). *out is a heap string. */
+int docker_container_logs(struct docker *dk, const char *id, size_t max, char **out, struct error **err);
+
+int docker_image_exists(struct docker *dk, const char *image, bool *exists, struct error **err);
+
+/* Networks. labels as for containers. */
+int docker_network_create(struct docker *dk, const char *name, const char *const *labels, char **id, struct error **err);
+int docker_network_remove(struct docker *dk, const char *id, struct error **err);
+int docker_network_connect(struct docker *dk, const char *net, const char *container, const char *const *aliases, struct error **err);
+int docker_network_disconnect(struct docker *dk, const char *net, const char *container, struct error **err);
+
+/* What a label-filtered listing returns: ids and the value of one label. */
+struct docker_object {
+	char *id;
+	char *name;
+	char *label;   /* value of the label asked for, NULL when absent */
+};
+struct docker_list {
+	struct docker_object *items;
+	size_t n;
+};
+void docker_list_release(struct docker_list *l);
+/* filter_label: "xdock.run" or "xdock.run=abc"; want_label: whose value to
+ * return in .label. all: containers in any state. */
+int docker_container_list(struct docker *dk, const char *filter_label, const char *want_label, struct docker_list *out, struct error **err);
+int docker_network_list(struct docker *dk, const char *filter_label, const char *want_label, struct docker_list *out, struct error **err);
+int docker_volume_list(struct docker *dk, const char *filter_label, const char *want_label, struct docker_list *out, struct error **err);
+int docker_volume_remove(struct docker *dk, const char *name, struct error **err);
+/* Parses a list reply (exposed for tests on recorded replies). kind is
+ * "containers", "networks" or "volumes" (volumes are wrapped in {"Volumes":}). */
+int docker_parse_list(const char *json, size_t len, const char *kind, const char *want_label, struct docker_list *out, struct error **err);
+
+/* The attach channel: POST /containers/{id}/attach upgraded to a raw
+ * stream, on its own CONNECT_ONLY easy handle. Attach before start so no
+ * output is lost. Output arrives in Docker's 8-byte frames (frame.h). */
+struct docker_attach;
+struct docker_attach *docker_attach_open(struct docker *dk, const char *id, struct error **err);
+void docker_attach_free(struct docker_attach *a);
+/* The socket, for poll(). */
+int docker_attach_fd(const struct docker_attach *a);
+/* Non-blocking. Return bytes moved, 0 when the call would block, -1 with
+ * *err on failure. recv sets *eof when the engine closed the stream. Bytes
+ * received together with the upgrade reply are returned first. */
+ssize_t docker_attach_send(struct docker_attach *a, const void *data, size_t len, struct error **err);
+ssize_t docker_attach_recv(struct docker_attach *a, void *data, size_t len, bool *eof, struct error **err);
+
+#endif
