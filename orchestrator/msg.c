@@ -1,0 +1,225 @@
+#include "msg.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+#include "proto.h"
+
+static const char *const outcome_names[OUTCOME__COUNT] = {
+	[OUTCOME_NONE] = "not run",
+	[OUTCOME_PASSED] = "passed",
+	[OUTCOME_FAILED] = "failed",
+	[OUTCOME_ERROR] = "error",
+	[OUTCOME_SKIPPED] = "skipped",
+	[OUTCOME_XFAILED] = "xfailed",
+	[OUTCOME_XPASSED] = "xpassed",
+	[OUTCOME_CRASHED] = "crashed",
+	[OUTCOME_TIMEOUT] = "timeout",
+};
+
+const char *
+outcome_name(enum outcome o)
+{
+	return (unsigned)o < OUTCOME__COUNT ? outcome_names[o] : "unknown";
+}
+
+enum outcome
+outcome_parse(const char *name)
+{
+	for (int i = 1; i < OUTCOME__COUNT; i++)
+		if (strcmp(name, outcome_names[i]) == 0)
+			return (enum outcome)i;
+	return OUTCOME_NONE;
+}
+
+static void
+cleanup_cjson_fn(cJSON **j)
+{
+	cJSON_Delete(*j);
+}
+#define cleanup_cjson __attribute__((cleanup(cleanup_cjson_fn)))
+
+/* A string field: NULL when absent or null; an error when another type. */
+static int
+get_str(const cJSON *o, const char *key, char **out, struct error **err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	*out = NULL;
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsString(v))
+		return error_set(err, EXIT_INTERNAL, "field \"%s\" is not a string", key);
+	*out = xstrdup(v->valuestring);
+	return 0;
+}
+
+static int
+get_num(const cJSON *o, const char *key, bool required, double *out, struct error **err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v || cJSON_IsNull(v)) {
+		if (required)
+			return error_set(err, EXIT_INTERNAL, "field \"%s\" is missing", key);
+		return 0;
+	}
+	if (!cJSON_IsNumber(v))
+		return error_set(err, EXIT_INTERNAL, "field \"%s\" is not a number", key);
+	*out = v->valuedouble;
+	return 0;
+}
+
+static int
+decode_collected(const cJSON *root, struct msg *m, struct error **err)
+{
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(root, "items");
+	const cJSON *errors = cJSON_GetObjectItemCaseSensitive(root, "errors");
+	const cJSON *it;
+	size_t i = 0;
+
+	if (!cJSON_IsArray(items))
+		return error_set(err, EXIT_INTERNAL, "collected: \"items\" is not an array");
+	m->nitems = (size_t)cJSON_GetArraySize(items);
+	m->items = xcalloc(m->nitems, sizeof(*m->items));
+	cJSON_ArrayForEach(it, items) {
+		struct msg_item *mi = &m->items[i++];
+
+		if (!cJSON_IsObject(it))
+			return error_set(err, EXIT_INTERNAL, "collected: item %zu is not an object", i - 1);
+		if (get_str(it, "id", &mi->id, err) < 0 || get_str(it, "file", &mi->file, err) < 0 ||
+		    get_str(it, "group", &mi->group, err) < 0)
+			return error_wrap(err, "collected: item %zu", i - 1);
+		if (!mi->id)
+			return error_set(err, EXIT_INTERNAL, "collected: item %zu has no id", i - 1);
+		if (!mi->file)
+			mi->file = xstrndup(mi->id, strcspn(mi->id, ":"));
+	}
+	if (cJSON_IsArray(errors)) {
+		m->nerrors = (size_t)cJSON_GetArraySize(errors);
+		m->errors = xcalloc(m->nerrors, sizeof(*m->errors));
+		i = 0;
+		cJSON_ArrayForEach(it, errors)
+			m->errors[i++] = xstrdup(cJSON_IsString(it) ? it->valuestring : "(unprintable collection error)");
+	}
+	return 0;
+}
+
+int
+msg_decode(const char *line, size_t len, struct msg *m, struct error **err)
+{
+	cleanup_cjson cJSON *root = cJSON_ParseWithLength(line, len);
+	const cJSON *t;
+	double num = -1;
+
+	memset(m, 0, sizeof(*m));
+	m->index = -1;
+	if (!root || !cJSON_IsObject(root))
+		return error_set(err, EXIT_INTERNAL, "not a JSON object: %.80s", line);
+	t = cJSON_GetObjectItemCaseSensitive(root, "t");
+	if (!cJSON_IsString(t))
+		return error_set(err, EXIT_INTERNAL, "message without \"t\": %.80s", line);
+
+	if (strcmp(t->valuestring, "hello") == 0) {
+		m->kind = MSG_HELLO;
+		if (get_num(root, "v", true, &num, err) < 0)
+			goto bad;
+		m->version = (int)num;
+		num = 0;
+		if (get_num(root, "pid", false, &num, err) < 0)
+			goto bad;
+		m->pid = (long)num;
+	} else if (strcmp(t->valuestring, "collected") == 0) {
+		m->kind = MSG_COLLECTED;
+		if (decode_collected(root, m, err) < 0)
+			goto bad;
+	} else if (strcmp(t->valuestring, "start") == 0) {
+		m->kind = MSG_START;
+		if (get_num(root, "i", true, &num, err) < 0)
+			goto bad;
+		m->index = (long)num;
+	} else if (strcmp(t->valuestring, "result") == 0) {
+		cleanup_free char *outcome = NULL;
+
+		m->kind = MSG_RESULT;
+		if (get_num(root, "i", true, &num, err) < 0 || get_str(root, "outcome", &outcome, err) < 0 ||
+		    get_num(root, "duration", false, &m->duration, err) < 0 || get_str(root, "when", &m->when, err) < 0 ||
+		    get_str(root, "longrepr", &m->text, err) < 0 || get_str(root, "stdout", &m->out, err) < 0 ||
+		    get_str(root, "stderr", &m->err, err) < 0)
+			goto bad;
+		m->index = (long)num;
+		m->outcome = outcome ? outcome_parse(outcome) : OUTCOME_NONE;
+		if (m->outcome == OUTCOME_NONE) {
+			error_set(err, EXIT_INTERNAL, "unknown outcome \"%s\"", outcome ? outcome : "(none)");
+			goto bad;
+		}
+	} else if (strcmp(t->valuestring, "done") == 0) {
+		m->kind = MSG_DONE;
+	} else if (strcmp(t->valuestring, "crash") == 0 || strcmp(t->valuestring, "exit") == 0) {
+		double status = 0, sig = 0;
+
+		m->kind = t->valuestring[0] == 'c' ? MSG_CRASH : MSG_EXIT;
+		if (get_num(root, "i", false, &num, err) < 0 || get_num(root, "status", false, &status, err) < 0 ||
+		    get_num(root, "signal", false, &sig, err) < 0 || get_str(root, "reason", &m->text, err) < 0 ||
+		    get_str(root, "output", &m->out, err) < 0)
+			goto bad;
+		m->index = (long)num;
+		m->status = (int)status;
+		m->signal = (int)sig;
+	} else if (strcmp(t->valuestring, "error") == 0) {
+		m->kind = MSG_ERROR;
+		if (get_str(root, "message", &m->text, err) < 0)
+			goto bad;
+		if (!m->text)
+			m->text = xstrdup("(no message)");
+	} else {
+		return error_set(err, EXIT_INTERNAL, "unknown message \"%.40s\"", t->valuestring);
+	}
+	return 0;
+bad:
+	msg_release(m);
+	return error_wrap(err, "message \"%.20s\"", t->valuestring);
+}
+
+void
+msg_release(struct msg *m)
+{
+	for (size_t i = 0; i < m->nitems; i++) {
+		free(m->items[i].id);
+		free(m->items[i].file);
+		free(m->items[i].group);
+	}
+	free(m->items);
+	for (size_t i = 0; i < m->nerrors; i++)
+		free(m->errors[i]);
+	free(m->errors);
+	free(m->when);
+	free(m->text);
+	free(m->out);
+	free(m->err);
+	memset(m, 0, sizeof(*m));
+	m->index = -1;
+}
+
+int
+msg_encode_hello(struct buf *b)
+{
+	return buf_printf(b, PROTO_PFX_HELLO "%d}\n", PROTO_VERSION);
+}
+
+int
+msg_encode_run(struct buf *b, const size_t *indexes, size_t n)
+{
+	if (buf_append(b, "{\"t\":\"run\",\"i\":[", 16) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (buf_printf(b, i ? ",%zu" : "%zu", indexes[i]) < 0)
+			return -1;
+	return buf_append(b, "]}\n", 3);
+}
+
+int
+msg_encode_bye(struct buf *b)
+{
+	return buf_append(b, PROTO_PFX_BYE "\n", sizeof(PROTO_PFX_BYE));
+}

@@ -1,0 +1,75 @@
+/* Decoding and encoding of protocol messages (common/proto.h) on the
+ * orchestrator's side, with cJSON. Decoded messages own their strings;
+ * nothing here does I/O. */
+#ifndef XDOCK_MSG_H
+#define XDOCK_MSG_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "error.h"
+
+enum msg_kind {
+	MSG_HELLO,
+	MSG_COLLECTED,
+	MSG_START,
+	MSG_RESULT,
+	MSG_DONE,
+	MSG_CRASH,
+	MSG_EXIT,
+	MSG_ERROR,
+};
+
+/* The outcome of one test, in the order reports list them. */
+enum outcome {
+	OUTCOME_NONE = 0, /* not run (yet) */
+	OUTCOME_PASSED,
+	OUTCOME_FAILED,
+	OUTCOME_ERROR,
+	OUTCOME_SKIPPED,
+	OUTCOME_XFAILED,
+	OUTCOME_XPASSED,
+	OUTCOME_CRASHED,
+	OUTCOME_TIMEOUT,
+	OUTCOME__COUNT,
+};
+
+const char *outcome_name(enum outcome o);
+/* OUTCOME_NONE when the name is unknown. */
+enum outcome outcome_parse(const char *name);
+
+struct msg_item {
+	char *id;    /* node id */
+	char *file;  /* path relative to the rootdir */
+	char *group; /* xdist_group name, NULL when unmarked */
+};
+
+struct msg {
+	enum msg_kind kind;
+	int version;             /* hello */
+	long pid;                /* hello */
+	long index;              /* start, result, crash (-1: no test) */
+	enum outcome outcome;    /* result */
+	double duration;         /* result, seconds */
+	int status, signal;      /* crash, exit */
+	char *when;              /* result: setup, call, teardown */
+	char *text;              /* result longrepr, crash reason, error message */
+	char *out, *err;         /* result captured stdout/stderr; crash/exit output */
+	struct msg_item *items;  /* collected */
+	size_t nitems;
+	char **errors;           /* collected: collection errors */
+	size_t nerrors;
+};
+
+/* Parses one line. Unknown kinds and malformed fields are errors naming
+ * what was wrong (the peer is ours: drift means a bug or a version skew). */
+int msg_decode(const char *line, size_t len, struct msg *m, struct error **err);
+void msg_release(struct msg *m);
+
+/* Appends one whole line (with newline) to b. Return -1 only if b's cap is
+ * exceeded. */
+int msg_encode_hello(struct buf *b);
+int msg_encode_run(struct buf *b, const size_t *indexes, size_t n);
+int msg_encode_bye(struct buf *b);
+
+#endif

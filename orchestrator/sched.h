@@ -1,0 +1,67 @@
+/* The scheduler: which test runs on which worker, and when. Pure code: it
+ * takes the collection, the expected durations and worker events, and
+ * returns assignments; it never does I/O or reads a clock, so every mode
+ * can be tested and simulated at any scale.
+ *
+ * Model: tests are grouped into units that must stay on one worker (one
+ * test per unit in `load`; a class/module, a file or an xdist_group in the
+ * scope modes). Units wait in a shared queue, longest expected first when
+ * durations are known. A worker owns a private queue of tests from the
+ * units it took; at most `prefetch` of its tests are handed out (sent) and
+ * not yet completed, so it never waits on a round trip and unsent work can
+ * still move (steal, cancel, crash). */
+#ifndef XDOCK_SCHED_H
+#define XDOCK_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum sched_mode {
+	SCHED_LOAD,
+	SCHED_LOADSCOPE,
+	SCHED_LOADFILE,
+	SCHED_LOADGROUP,
+	SCHED_WORKSTEAL,
+	SCHED_EACH,
+	SCHED_NO,
+};
+
+/* Returns -1 when the name is unknown. */
+int sched_mode_parse(const char *name);
+const char *sched_mode_name(enum sched_mode mode);
+
+struct sched_test {
+	const char *id;    /* node id, borrowed */
+	const char *file;  /* borrowed */
+	const char *group; /* xdist_group, borrowed, NULL if none */
+	double expected;   /* seconds; < 0 when unknown */
+};
+
+struct sched;
+
+/* tests are borrowed for the scheduler's lifetime. prefetch >= 1. */
+struct sched *sched_new(enum sched_mode mode, const struct sched_test *tests, size_t ntests, size_t nworkers,
+			size_t prefetch);
+void sched_free(struct sched *s);
+
+/* Tests to send to worker w now: writes up to max test indexes to out and
+ * returns how many. 0 means nothing for now; see sched_worker_finished. */
+size_t sched_next(struct sched *s, size_t w, size_t *out, size_t max);
+/* Test t, sent to worker w, has its final outcome. */
+void sched_complete(struct sched *s, size_t w, size_t t);
+/* Worker w is gone. Tests sent to it and not completed, except `except`
+ * (pass (size_t)-1 for none: the test that crashed it has an outcome), go
+ * back to the front of the shared queue, and so does its private queue;
+ * a replacement worker can take them. Returns how many were requeued. */
+size_t sched_worker_lost(struct sched *s, size_t w, size_t except);
+/* Nothing more will ever come for w: time to tell it bye. */
+bool sched_worker_finished(const struct sched *s, size_t w);
+/* Every test has completed (or was cancelled). */
+bool sched_done(const struct sched *s);
+/* -x / --maxfail: drop all unsent work. Writes the dropped test indexes to
+ * out (up to max) and returns the count dropped. */
+size_t sched_cancel(struct sched *s, size_t *out, size_t max);
+/* Tests sent to w and not yet completed. */
+size_t sched_inflight(const struct sched *s, size_t w);
+
+#endif
