@@ -1,0 +1,375 @@
+#include "provision.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+
+static void
+env_push(char ***env, size_t *n, char *s)
+{
+	*env = xrealloc(*env, (*n + 2) * sizeof(**env));
+	(*env)[(*n)++] = s;
+	(*env)[*n] = NULL;
+}
+
+static bool
+is_loopback(const char *host)
+{
+	return !host || !*host || strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+	       strcmp(host, "::1") == 0 || host[0] == '/';
+}
+
+static void
+url_copy(struct db_url *dst, const struct db_url *src)
+{
+	dst->user = src->user ? xstrdup(src->user) : NULL;
+	dst->password = src->password ? xstrdup(src->password) : NULL;
+	dst->host = src->host ? xstrdup(src->host) : NULL;
+	dst->port = src->port;
+	dst->dbname = src->dbname ? xstrdup(src->dbname) : NULL;
+	dst->query = src->query ? xstrdup(src->query) : NULL;
+}
+
+/* The embedded server: started for this run, or the one --reuse-db keeps. */
+static int
+start_embedded(struct provision *p, const struct run_ctx *ctx, struct error **err)
+{
+	const struct config *cfg = ctx->cfg;
+	struct docker_container_state st;
+	const char *tmpfs[] = { "/var/lib/postgresql/data", NULL };
+	const char *aliases[] = { PROVISION_DB_ALIAS, NULL };
+	const char *reuse_labels[] = { "xdock.reuse=1", "xdock.role=db", NULL };
+	cleanup_free char *name = NULL;
+	cleanup_free char *id = NULL;
+	struct docker_container_spec spec = {
+		.image = cfg->db_image,
+		.tmpfs = tmpfs,
+		.publish_tcp = "5432/tcp",
+		.network = ctx->network,
+		.aliases = aliases,
+	};
+
+	if (cfg->reuse_db) {
+		struct docker_list l = { 0 };
+
+		if (docker_container_list(ctx->dk, "xdock.reuse=1", "xdock.role", &l, err) < 0)
+			return -1;
+		for (size_t i = 0; i < l.n && !id; i++)
+			if (l.items[i].label && strcmp(l.items[i].label, "db") == 0)
+				id = xstrdup(l.items[i].id);
+		docker_list_release(&l);
+		if (id) {
+			if (docker_container_inspect(ctx->dk, id, "5432/tcp", &st, err) < 0)
+				return -1;
+			if (!st.running) {
+				if (docker_container_remove(ctx->dk, id, true, err) < 0)
+					return -1;
+				free(id);
+				id = NULL;
+			}
+		}
+		if (id) {
+			if (docker_network_connect(ctx->dk, ctx->network, id, aliases, err) < 0)
+				return error_wrap(err, "reused database %.12s: join run network", id);
+			p->connected_net = true;
+		}
+		p->reused = true;
+		spec.labels = reuse_labels;
+		spec.name = PROVISION_REUSE_NAME;
+		/* Not on the run network: that one goes away with the run. It
+		 * joins each run's network instead. */
+		spec.network = NULL;
+		spec.aliases = NULL;
+	} else {
+		name = xasprintf("xdock-%s-db", ctx->run_id);
+		spec.name = name;
+		spec.labels = ctx->labels;
+	}
+	if (!id) {
+		if (docker_container_create(ctx->dk, &spec, &id, err) < 0)
+			return error_wrap(err, "database container");
+		p->container = xstrdup(id);
+		if (docker_container_start(ctx->dk, id, err) < 0)
+			return error_wrap(err, "database container: start");
+		if (cfg->reuse_db) {
+			if (docker_network_connect(ctx->dk, ctx->network, id, aliases, err) < 0)
+				return error_wrap(err, "database container: join run network");
+			p->connected_net = true;
+		}
+	} else {
+		p->container = xstrdup(id);
+	}
+	if (docker_container_inspect(ctx->dk, id, "5432/tcp", &st, err) < 0)
+		return error_wrap(err, "database container");
+	if (!st.running || st.host_port <= 0)
+		return error_set(err, EXIT_INTERNAL, "database container %.12s: not running (%s %s)", id, st.status, st.error);
+
+	p->admin.user = xstrdup("xdock");
+	p->admin.password = xstrdup("xdock");
+	p->admin.host = xstrdup("127.0.0.1");
+	p->admin.port = st.host_port;
+	p->admin.dbname = xstrdup("postgres");
+	url_copy(&p->worker, &p->admin);
+	free(p->worker.host);
+	p->worker.host = xstrdup(PROVISION_DB_ALIAS);
+	p->worker.port = 5432;
+	return 0;
+}
+
+int
+provision_start(struct provision *p, const struct run_ctx *ctx, struct error **err)
+{
+	const struct config *cfg = ctx->cfg;
+	cleanup_free char *url = NULL;
+	int64_t t0 = util_now_ms();
+
+	memset(p, 0, sizeof(*p));
+	p->mode = cfg->db;
+	if (p->mode == CLI_DB_NONE)
+		return 0;
+	if (p->mode == CLI_DB_EMBEDDED) {
+		if (start_embedded(p, ctx, err) < 0)
+			return -1;
+	} else {
+		if (db_url_parse(cfg->db_url, &p->admin, err) < 0)
+			return error_wrap(err, "--db-url");
+		url_copy(&p->worker, &p->admin);
+		if (!p->admin.dbname) {
+			p->admin.dbname = xstrdup("postgres");
+		}
+		/* A server on the host's loopback is out of a bridge network's
+		 * reach: such workers share the host's network instead. */
+		p->host_network = is_loopback(p->admin.host);
+	}
+	url = db_url_format(&p->admin, NULL, 0, NULL);
+	/* A fresh embedded server needs a few seconds to initialise; a
+	 * given server should answer at once. */
+	p->db = db_connect(url, p->mode == CLI_DB_EMBEDDED ? 60000 : 5000, err);
+	if (!p->db)
+		return error_wrap(err, "database");
+	p->template_seconds = (double)(util_now_ms() - t0) / 1000.0;
+	return 0;
+}
+
+char *
+provision_key(const char *project_dir, const char *setup, const char *pattern, struct error **err)
+{
+	uint64_t h = 1469598103934665603u;
+	glob_t g;
+	int rc;
+	cleanup_free char *full = NULL;
+
+	if (!pattern)
+		return NULL;
+	full = pattern[0] == '/' ? xstrdup(pattern) : xasprintf("%s/%s", project_dir, pattern);
+#define MIX(p, n)                                                  \
+	for (size_t _i = 0; _i < (n); _i++)                        \
+		h = (h ^ ((const unsigned char *)(p))[_i]) * 1099511628211u
+	MIX(setup ? setup : "", strlen(setup ? setup : "") + 1);
+	rc = glob(full, GLOB_BRACE, NULL, &g);
+	if (rc != 0 && rc != GLOB_NOMATCH)
+		return error_set(err, EXIT_USAGE, "--db-setup-key %s: cannot expand", pattern), NULL;
+	if (rc == GLOB_NOMATCH) {
+		globfree(&g);
+		return error_set(err, EXIT_USAGE, "--db-setup-key %s: matches no file", pattern), NULL;
+	}
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		cleanup_close int fd = open(g.gl_pathv[i], O_RDONLY | O_CLOEXEC);
+		char chunk[65536];
+		ssize_t n;
+
+		MIX(g.gl_pathv[i], strlen(g.gl_pathv[i]) + 1);
+		if (fd < 0)
+			continue; /* a directory: its name counts */
+		while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+			MIX(chunk, (size_t)n);
+	}
+#undef MIX
+	globfree(&g);
+	return xasprintf("xdock-key:%016llx", (unsigned long long)h);
+}
+
+/* Runs --db-setup once in a container of the test image against the
+ * template database, with the project mounted as for the workers. */
+static int
+run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
+{
+	const struct config *cfg = ctx->cfg;
+	const char *cmd[] = { "/bin/sh", "-c", cfg->db_setup, NULL };
+	cleanup_free char *bind = xasprintf("%s:%s", ctx->project_dir, ctx->project_dir);
+	const char *binds[] = { bind, NULL };
+	cleanup_free char *name = xasprintf("xdock-%s-dbsetup", ctx->run_id);
+	cleanup_free char *id = NULL;
+	char **env = NULL;
+	size_t nenv = 0;
+	int status = -1, rc = -1;
+	struct docker_container_spec spec = {
+		.name = name,
+		.image = cfg->image,
+		.cmd = cmd,
+		.entrypoint = NULL,
+		.binds = binds,
+		.labels = ctx->labels,
+		.working_dir = ctx->project_dir,
+		.user = ctx->user,
+		.network = p->host_network ? "host" : ctx->network,
+	};
+
+	provision_env(p, PROVISION_TEMPLATE, &env, &nenv);
+	env_push(&env, &nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
+	spec.env = (const char *const *)env;
+	if (docker_container_create(ctx->dk, &spec, &id, err) < 0) {
+		error_wrap(err, "--db-setup");
+		goto out;
+	}
+	if (docker_container_start(ctx->dk, id, err) < 0 || docker_container_wait(ctx->dk, id, &status, err) < 0) {
+		error_wrap(err, "--db-setup");
+		goto out;
+	}
+	if (status != 0) {
+		cleanup_free char *logs = NULL;
+		struct error *lerr = NULL;
+
+		docker_container_logs(ctx->dk, id, 4096, &logs, &lerr);
+		error_free(lerr);
+		error_set(err, EXIT_USAGE, "--db-setup \"%s\" exited with %d%s%s", cfg->db_setup, status,
+			  logs && *logs ? "; its output ends with:\n" : "", logs ? logs : "");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (id) {
+		struct error *rerr = NULL;
+
+		docker_container_remove(ctx->dk, id, true, &rerr);
+		error_free(rerr);
+	}
+	for (size_t i = 0; i < nenv; i++)
+		free(env[i]);
+	free(env);
+	return rc;
+}
+
+int
+provision_template(struct provision *p, const struct run_ctx *ctx, struct error **err)
+{
+	const struct config *cfg = ctx->cfg;
+	cleanup_free char *key = NULL;
+	cleanup_free char *have = NULL;
+	bool exists = false;
+	int64_t t0 = util_now_ms();
+
+	if (p->mode == CLI_DB_NONE)
+		return 0;
+	if (cfg->db_setup_key && !(key = provision_key(ctx->project_dir, cfg->db_setup, cfg->db_setup_key, err)))
+		return -1;
+	if (db_exists(p->db, PROVISION_TEMPLATE, &exists, err) < 0)
+		return -1;
+	if (exists && key && db_comment_get(p->db, PROVISION_TEMPLATE, &have, err) < 0)
+		return -1;
+	if (exists && key && have && strcmp(have, key) == 0) {
+		/* The schema files have not changed since the template was
+		 * built: no migration at all. */
+		p->template_ready = true;
+		p->template_created = false;
+		p->template_seconds += (double)(util_now_ms() - t0) / 1000.0;
+		return 0;
+	}
+	if (exists && db_drop(p->db, PROVISION_TEMPLATE, err) < 0)
+		return error_wrap(err, "template");
+	if (db_create(p->db, PROVISION_TEMPLATE, NULL, err) < 0)
+		return error_wrap(err, "template");
+	/* A keyed template is a cache: it stays on the server for the
+	 * next run. */
+	p->template_created = key == NULL;
+	if (cfg->db_setup) {
+		if (run_setup(p, ctx, err) < 0)
+			return -1;
+		p->migrated = true;
+	}
+	if (key && db_comment_set(p->db, PROVISION_TEMPLATE, key, err) < 0)
+		return error_wrap(err, "template");
+	p->template_ready = true;
+	p->template_seconds += (double)(util_now_ms() - t0) / 1000.0;
+	return 0;
+}
+
+int
+provision_clone(struct provision *p, const char *name, struct error **err)
+{
+	int64_t t0 = util_now_ms();
+	bool known = false;
+
+	if (p->mode == CLI_DB_NONE)
+		return 0;
+	if (db_drop(p->db, name, err) < 0 || db_create(p->db, name, PROVISION_TEMPLATE, err) < 0)
+		return error_wrap(err, "clone %s", name);
+	for (size_t i = 0; i < p->ndbs; i++)
+		known |= strcmp(p->dbs[i], name) == 0;
+	if (!known) {
+		p->dbs = xrealloc(p->dbs, (p->ndbs + 1) * sizeof(*p->dbs));
+		p->dbs[p->ndbs++] = xstrdup(name);
+	}
+	p->clone_seconds += (double)(util_now_ms() - t0) / 1000.0;
+	return 0;
+}
+
+void
+provision_env(const struct provision *p, const char *name, char ***env, size_t *nenv)
+{
+	cleanup_free char *url = NULL;
+	const struct db_url *u = &p->worker;
+
+	if (p->mode == CLI_DB_NONE)
+		return;
+	url = db_url_format(u, NULL, 0, name);
+	env_push(env, nenv, xasprintf("DATABASE_URL=%s", url));
+	env_push(env, nenv, xasprintf("PGHOST=%s", u->host ? u->host : "localhost"));
+	env_push(env, nenv, xasprintf("PGPORT=%d", u->port ? u->port : 5432));
+	if (u->user)
+		env_push(env, nenv, xasprintf("PGUSER=%s", u->user));
+	if (u->password)
+		env_push(env, nenv, xasprintf("PGPASSWORD=%s", u->password));
+	env_push(env, nenv, xasprintf("PGDATABASE=%s", name));
+}
+
+int
+provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error **err)
+{
+	int rc = 0;
+
+	if (p->db) {
+		if (!ctx->cfg->keep_dbs)
+			for (size_t i = 0; i < p->ndbs; i++)
+				if (db_drop(p->db, p->dbs[i], err) < 0)
+					rc = -1;
+		if (p->template_created && p->mode == CLI_DB_URL && !ctx->cfg->keep_dbs &&
+		    db_drop(p->db, PROVISION_TEMPLATE, err) < 0)
+			rc = -1;
+		db_free(p->db);
+		p->db = NULL;
+	}
+	if (p->container) {
+		if (p->reused) {
+			if (p->connected_net && docker_network_disconnect(ctx->dk, ctx->network, p->container, err) < 0)
+				rc = -1;
+		} else if (docker_container_remove(ctx->dk, p->container, true, err) < 0) {
+			rc = -1;
+		}
+		free(p->container);
+		p->container = NULL;
+	}
+	for (size_t i = 0; i < p->ndbs; i++)
+		free(p->dbs[i]);
+	free(p->dbs);
+	p->dbs = NULL;
+	p->ndbs = 0;
+	db_url_release(&p->admin);
+	db_url_release(&p->worker);
+	return rc;
+}

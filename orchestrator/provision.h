@@ -1,0 +1,66 @@
+/* The databases of one run: the embedded PostgreSQL container (or the
+ * server of --db-url), the template built once by --db-setup, and one
+ * clone per worker. Knows both the address the orchestrator uses and the
+ * one the workers use, and tears down what it created. */
+#ifndef XDOCK_PROVISION_H
+#define XDOCK_PROVISION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cli.h"
+#include "db.h"
+#include "docker.h"
+#include "error.h"
+
+#define PROVISION_TEMPLATE "test_db_template"
+#define PROVISION_REUSE_NAME "xdock-reuse-db"
+#define PROVISION_DB_ALIAS "xdock-db"
+
+/* What every container of the run is labelled with and attached to. */
+struct run_ctx {
+	const struct config *cfg;
+	struct docker *dk;
+	const char *run_id;
+	const char *network;        /* run network name */
+	const char *project_dir;    /* absolute; bind-mounted at the same path */
+	const char *const *labels;  /* NULL-terminated "k=v" */
+	const char *user;           /* "uid:gid" or NULL */
+};
+
+struct provision {
+	enum cli_db mode;
+	char *container;            /* embedded PostgreSQL container id */
+	bool reused;                /* container outlives the run */
+	bool connected_net;         /* reused container joined the run network */
+	struct db *db;              /* admin connection */
+	struct db_url admin;        /* as the orchestrator reaches the server */
+	struct db_url worker;       /* as the workers reach it */
+	bool host_network;          /* workers must share the host's network */
+	bool template_ready;
+	bool template_created;      /* dropped at teardown unless reused */
+	char **dbs;                 /* worker databases created */
+	size_t ndbs;
+	double template_seconds, clone_seconds;
+	bool migrated;              /* --db-setup ran this time */
+};
+
+/* Starts or finds the server and connects. Nothing to do with --db none. */
+int provision_start(struct provision *p, const struct run_ctx *ctx, struct error **err);
+/* Builds (or finds, cached by --db-setup-key) the template database. */
+int provision_template(struct provision *p, const struct run_ctx *ctx, struct error **err);
+/* Drops and re-creates `name` from the template. */
+int provision_clone(struct provision *p, const char *name, struct error **err);
+/* Appends the environment a worker using database `name` sees to env
+ * (heap strings, NULL-terminated array grown with xrealloc). */
+void provision_env(const struct provision *p, const char *name, char ***env, size_t *nenv);
+/* Drops worker databases (unless keep), the template (unless reused),
+ * stops the embedded server (unless reused). Best effort: reports the first
+ * failure but always tries everything. */
+int provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error **err);
+
+/* Hash of the --db-setup command and the files matching glob, hex. NULL
+ * glob: NULL result (no cache key, migrations always run). */
+char *provision_key(const char *project_dir, const char *setup, const char *glob, struct error **err);
+
+#endif

@@ -1,0 +1,331 @@
+#include "report.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void
+report_release(struct report *r)
+{
+	for (size_t i = 0; i < r->ntests; i++) {
+		struct report_test *t = &r->tests[i];
+
+		free(t->id);
+		free(t->file);
+		free(t->group);
+		free(t->when);
+		free(t->longrepr);
+		free(t->out);
+		free(t->err);
+		free(t->reason);
+	}
+	free(r->tests);
+	for (size_t i = 0; i < r->nworkers; i++) {
+		free(r->workers[i].database);
+		free(r->workers[i].container);
+	}
+	free(r->workers);
+	for (size_t i = 0; i < r->ncollect_errors; i++)
+		free(r->collect_errors[i]);
+	free(r->collect_errors);
+	free(r->run_id);
+	free(r->image);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+report_counts(const struct report *r, size_t counts[OUTCOME__COUNT])
+{
+	memset(counts, 0, sizeof(size_t) * OUTCOME__COUNT);
+	for (size_t i = 0; i < r->ntests; i++)
+		counts[r->tests[i].outcome]++;
+}
+
+void
+report_summary(const struct report *r, struct buf *b)
+{
+	/* pytest's order: failures first, then what passed, then the rest. */
+	static const enum outcome order[] = {
+		OUTCOME_FAILED, OUTCOME_PASSED, OUTCOME_SKIPPED, OUTCOME_XFAILED, OUTCOME_XPASSED,
+		OUTCOME_ERROR, OUTCOME_CRASHED, OUTCOME_TIMEOUT, OUTCOME_NONE,
+	};
+	size_t counts[OUTCOME__COUNT];
+	bool any = false;
+
+	report_counts(r, counts);
+	for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
+		size_t n = counts[order[k]];
+		const char *name = outcome_name(order[k]);
+
+		if (!n)
+			continue;
+		if (order[k] == OUTCOME_ERROR)
+			name = n == 1 ? "error" : "errors";
+		buf_printf(b, "%s%zu %s", any ? ", " : "", n, name);
+		any = true;
+	}
+	if (r->ncollect_errors)
+		buf_printf(b, "%s%zu error%s during collection", any ? ", " : "", r->ncollect_errors,
+			   r->ncollect_errors == 1 ? "" : "s"), any = true;
+	if (!any)
+		buf_printf(b, "no tests ran");
+	buf_printf(b, " in %.2fs", r->wall);
+}
+
+int
+report_exit_code(const struct report *r)
+{
+	size_t counts[OUTCOME__COUNT];
+
+	if (r->ncollect_errors)
+		return EXIT_INTERRUPTED;
+	if (r->ntests == 0)
+		return EXIT_NO_TESTS;
+	report_counts(r, counts);
+	if (counts[OUTCOME_FAILED] || counts[OUTCOME_ERROR] || counts[OUTCOME_CRASHED] || counts[OUTCOME_TIMEOUT])
+		return EXIT_TESTS_FAILED;
+	return EXIT_OK;
+}
+
+static void
+add_str(cJSON *o, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+int
+report_json(const struct report *r, struct buf *b, struct error **err)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *summary = cJSON_AddObjectToObject(root, "summary");
+	cJSON *tests = cJSON_AddArrayToObject(root, "tests");
+	cJSON *workers = cJSON_AddArrayToObject(root, "workers");
+	cJSON *cerr = cJSON_AddArrayToObject(root, "collection_errors");
+	size_t counts[OUTCOME__COUNT];
+	char *text;
+	int rc;
+
+	report_counts(r, counts);
+	cJSON_AddStringToObject(root, "tool", "xdock");
+	cJSON_AddStringToObject(root, "version", XDOCK_VERSION);
+	add_str(root, "run_id", r->run_id);
+	add_str(root, "image", r->image);
+	add_str(root, "dist", r->dist);
+	cJSON_AddNumberToObject(root, "exit_code", r->exit_code);
+	cJSON_AddNumberToObject(root, "duration", r->wall);
+	cJSON_AddNumberToObject(root, "startup", r->startup);
+	cJSON_AddNumberToObject(summary, "collected", (double)r->ntests);
+	for (int o = OUTCOME_PASSED; o < OUTCOME__COUNT; o++)
+		cJSON_AddNumberToObject(summary, outcome_name((enum outcome)o), (double)counts[o]);
+	cJSON_AddNumberToObject(summary, "not_run", (double)counts[OUTCOME_NONE]);
+	for (size_t i = 0; i < r->ntests; i++) {
+		const struct report_test *t = &r->tests[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "nodeid", t->id);
+		cJSON_AddStringToObject(o, "outcome", outcome_name(t->outcome));
+		add_str(o, "worker", t->worker >= 0 && (size_t)t->worker < r->nworkers ? r->workers[t->worker].name : NULL);
+		cJSON_AddNumberToObject(o, "duration", t->duration);
+		add_str(o, "file", t->file);
+		if (t->group)
+			cJSON_AddStringToObject(o, "group", t->group);
+		if (t->when)
+			cJSON_AddStringToObject(o, "when", t->when);
+		if (t->longrepr)
+			cJSON_AddStringToObject(o, "longrepr", t->longrepr);
+		if (t->out && *t->out)
+			cJSON_AddStringToObject(o, "stdout", t->out);
+		if (t->err && *t->err)
+			cJSON_AddStringToObject(o, "stderr", t->err);
+		if (t->reason)
+			cJSON_AddStringToObject(o, "reason", t->reason);
+		cJSON_AddItemToArray(tests, o);
+	}
+	for (size_t i = 0; i < r->nworkers; i++) {
+		const struct report_worker *w = &r->workers[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "name", w->name);
+		add_str(o, "database", w->database);
+		add_str(o, "container", w->container);
+		cJSON_AddNumberToObject(o, "tests", (double)w->tests);
+		cJSON_AddItemToArray(workers, o);
+	}
+	for (size_t i = 0; i < r->ncollect_errors; i++)
+		cJSON_AddItemToArray(cerr, cJSON_CreateString(r->collect_errors[i]));
+	text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (!text)
+		return error_set(err, EXIT_INTERNAL, "json report: out of memory");
+	rc = buf_append(b, text, strlen(text));
+	free(text);
+	if (rc < 0 || buf_append(b, "\n", 1) < 0)
+		return error_set(err, EXIT_INTERNAL, "json report: larger than %zu bytes", b->max);
+	return 0;
+}
+
+/* XML text: the five entities, and characters XML 1.0 forbids written as
+ * \xNN the way pytest's junitxml does, so the file always parses. */
+static void
+xml_text(struct buf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		switch (c) {
+		case '&': buf_printf(b, "&amp;"); break;
+		case '<': buf_printf(b, "&lt;"); break;
+		case '>': buf_printf(b, "&gt;"); break;
+		case '"': buf_printf(b, "&quot;"); break;
+		case '\'': buf_printf(b, "&apos;"); break;
+		default:
+			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+				buf_printf(b, "\\x%02x", c);
+			else
+				buf_append(b, s, 1);
+		}
+	}
+}
+
+/* pytest's classname: the file path as a dotted module plus any classes,
+ * name: the last part of the node id. */
+static void
+junit_names(const char *id, char **classname, const char **name)
+{
+	const char *last = id, *p;
+	const char *bracket = strchr(id, '[');
+	struct buf b;
+
+	for (p = id; (p = strstr(p, "::")) && (!bracket || p < bracket); p += 2)
+		last = p + 2;
+	*name = last;
+	buf_init(&b, strlen(id) + 1);
+	for (p = id; p < last; p++) {
+		if (p[0] == ':' && p[1] == ':') {
+			p++;
+			if (p + 1 < last)
+				buf_append(&b, ".", 1);
+			continue;
+		}
+		if (*p == '/')
+			buf_append(&b, ".", 1);
+		else if (strncmp(p, ".py::", 5) == 0 || (strncmp(p, ".py", 3) == 0 && p + 3 >= last))
+			p += 2;
+		else
+			buf_append(&b, p, 1);
+	}
+	while (b.len && b.data[b.len - 1] == '.')
+		b.data[--b.len] = '\0';
+	*classname = buf_steal(&b);
+}
+
+int
+report_junit(const struct report *r, struct buf *b, struct error **err)
+{
+	size_t c[OUTCOME__COUNT];
+	char stamp[32] = "";
+	struct tm tm;
+	time_t t0 = (time_t)r->started_unix;
+
+	report_counts(r, c);
+	if (gmtime_r(&t0, &tm))
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	buf_printf(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites>");
+	buf_printf(b,
+		   "<testsuite name=\"xdock\" errors=\"%zu\" failures=\"%zu\" skipped=\"%zu\" tests=\"%zu\" "
+		   "time=\"%.3f\" timestamp=\"%s\">\n",
+		   c[OUTCOME_ERROR] + r->ncollect_errors, c[OUTCOME_FAILED] + c[OUTCOME_CRASHED] + c[OUTCOME_TIMEOUT],
+		   c[OUTCOME_SKIPPED] + c[OUTCOME_XFAILED] + c[OUTCOME_NONE], r->ntests, r->wall, stamp);
+	for (size_t i = 0; i < r->ntests; i++) {
+		const struct report_test *t = &r->tests[i];
+		cleanup_free char *classname = NULL;
+		const char *name, *tag = NULL, *msg = NULL;
+
+		junit_names(t->id, &classname, &name);
+		buf_printf(b, "<testcase classname=\"");
+		xml_text(b, classname);
+		buf_printf(b, "\" name=\"");
+		xml_text(b, name);
+		buf_printf(b, "\" file=\"");
+		xml_text(b, t->file);
+		buf_printf(b, "\" time=\"%.3f\"", t->duration);
+		if (t->worker >= 0 && (size_t)t->worker < r->nworkers)
+			buf_printf(b, " worker=\"%s\"", r->workers[t->worker].name);
+		switch (t->outcome) {
+		case OUTCOME_FAILED: tag = "failure"; msg = "failed"; break;
+		case OUTCOME_CRASHED: tag = "failure"; msg = "worker crashed"; break;
+		case OUTCOME_TIMEOUT: tag = "failure"; msg = "timeout"; break;
+		case OUTCOME_ERROR: tag = "error"; msg = "error"; break;
+		case OUTCOME_SKIPPED: tag = "skipped"; msg = "skipped"; break;
+		case OUTCOME_XFAILED: tag = "skipped"; msg = "expected failure"; break;
+		case OUTCOME_NONE: tag = "skipped"; msg = t->reason ? t->reason : "not run"; break;
+		default: break;
+		}
+		if (!tag && !(t->out && *t->out) && !(t->err && *t->err)) {
+			buf_printf(b, "/>\n");
+			continue;
+		}
+		buf_printf(b, ">");
+		if (tag) {
+			buf_printf(b, "<%s message=\"", tag);
+			xml_text(b, msg);
+			buf_printf(b, "\">");
+			xml_text(b, t->longrepr);
+			buf_printf(b, "</%s>", tag);
+		}
+		if (t->out && *t->out) {
+			buf_printf(b, "<system-out>");
+			xml_text(b, t->out);
+			buf_printf(b, "</system-out>");
+		}
+		if (t->err && *t->err) {
+			buf_printf(b, "<system-err>");
+			xml_text(b, t->err);
+			buf_printf(b, "</system-err>");
+		}
+		buf_printf(b, "</testcase>\n");
+	}
+	for (size_t i = 0; i < r->ncollect_errors; i++) {
+		buf_printf(b, "<testcase classname=\"\" name=\"collection\"><error message=\"collection failure\">");
+		xml_text(b, r->collect_errors[i]);
+		buf_printf(b, "</error></testcase>\n");
+	}
+	if (buf_printf(b, "</testsuite></testsuites>\n") < 0)
+		return error_set(err, EXIT_INTERNAL, "junit report: larger than %zu bytes", b->max);
+	return 0;
+}
+
+int
+report_save(const char *path, const struct buf *b, struct error **err)
+{
+	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t off = 0;
+
+	if (fd < 0)
+		return error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
+	while (off < b->len) {
+		ssize_t n = write(fd, b->data + off, b->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
+			unlink(tmp);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (rename(tmp, path) < 0) {
+		error_set(err, EXIT_INTERNAL, "rename %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}

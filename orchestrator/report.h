@@ -1,0 +1,61 @@
+/* What a run produced, and the files that carry it out: the JSON report,
+ * JUnit XML, the summary line. Pure: these functions format into buffers;
+ * report_save writes a buffer to a path atomically. */
+#ifndef XDOCK_REPORT_H
+#define XDOCK_REPORT_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "error.h"
+#include "msg.h"
+
+struct report_test {
+	char *id, *file, *group;
+	enum outcome outcome;   /* OUTCOME_NONE: not run, see reason */
+	double duration;        /* seconds, setup + call + teardown */
+	int worker;             /* index into workers, -1 if never run */
+	char *when;             /* phase that decided the outcome */
+	char *longrepr;         /* failure text, skip reason, crash reason */
+	char *out, *err;        /* captured output, capped */
+	char *reason;           /* why not run, when outcome is OUTCOME_NONE */
+};
+
+struct report_worker {
+	char name[16];          /* gwN */
+	char *database;         /* NULL with --db none */
+	char *container;        /* full id */
+	size_t tests;           /* tests it ran */
+};
+
+struct report {
+	char *run_id;
+	char *image;
+	const char *dist;
+	struct report_test *tests;
+	size_t ntests;
+	struct report_worker *workers;
+	size_t nworkers;
+	char **collect_errors;
+	size_t ncollect_errors;
+	double wall;            /* seconds */
+	double startup;         /* seconds until the first test could run */
+	int exit_code;
+	int64_t started_unix;   /* wall-clock start, for JUnit's timestamp */
+};
+
+void report_release(struct report *r);
+void report_counts(const struct report *r, size_t counts[OUTCOME__COUNT]);
+/* "3 failed, 120 passed, 2 skipped in 12.34s", pytest's order; "no tests
+ * ran in 0.50s" when empty. */
+void report_summary(const struct report *r, struct buf *b);
+/* The exit code pytest would give for these outcomes: 1 when any test
+ * failed, errored, crashed or timed out, 5 when nothing was collected. */
+int report_exit_code(const struct report *r);
+
+int report_json(const struct report *r, struct buf *b, struct error **err);
+int report_junit(const struct report *r, struct buf *b, struct error **err);
+/* Writes b to path via a temporary file and rename. */
+int report_save(const char *path, const struct buf *b, struct error **err);
+
+#endif

@@ -1,0 +1,752 @@
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "docker.h"
+#include "gc.h"
+#include "msg.h"
+#include "provision.h"
+#include "report.h"
+#include "sched.h"
+#include "term.h"
+#include "worker.h"
+
+/* Tests handed to a worker and not yet finished. Two keeps the runner from
+ * waiting on a round trip (it needs the next item to know `nextitem`); a
+ * third absorbs jitter. More would only make tail scheduling worse. */
+#define RUN_PREFETCH 3
+#define RUN_BATCH 64
+
+struct run {
+	const struct config *cfg;
+	struct docker *dk;
+	struct run_ctx ctx;
+	char run_id[16];
+	char *owner;
+	char *labels[3];
+	char *network;          /* name == id we gave it */
+	bool network_created;
+	char project_dir[PATH_MAX];
+	char agent_path[PATH_MAX];
+	char user[32];
+	struct provision prov;
+	struct worker *w;
+	size_t nw;
+	struct report rep;
+	struct sched_test *stests;
+	struct sched *sched;
+	bool have_collection;
+	size_t collection_owner; /* the worker whose collection is canonical */
+	struct term term;
+	int sigfd;
+	int64_t t0;
+	size_t failures;
+	bool stopping;           /* no more work handed out */
+	bool interrupted;
+	int signals;
+	struct error *fatal;     /* stops the run; printed by main */
+};
+
+static void
+make_run_id(char *out, size_t n)
+{
+	unsigned char raw[6] = { 0 };
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
+		uint64_t x = (uint64_t)util_now_ms() ^ ((uint64_t)getpid() << 32);
+
+		memcpy(raw, &x, sizeof(raw));
+	}
+	if (fd >= 0)
+		close(fd);
+	snprintf(out, n, "%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3], raw[4], raw[5]);
+}
+
+static bool
+executable(const char *p)
+{
+	return access(p, X_OK) == 0;
+}
+
+/* The agent ships next to xdock: in the build tree (agent/xdock-agent) or
+ * installed (../libexec/xdock/xdock-agent). */
+static int
+find_agent(struct run *r, struct error **err)
+{
+	char exe[PATH_MAX], dir[PATH_MAX];
+	const char *env = getenv("XDOCK_AGENT");
+	const char *given = r->cfg->agent ? r->cfg->agent : env;
+	ssize_t n;
+
+	if (given) {
+		if (!realpath(given, r->agent_path) || !executable(r->agent_path))
+			return error_set(err, EXIT_USAGE, "agent %s: not an executable file", given);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return error_set(err, EXIT_INTERNAL, "cannot find the xdock binary: %s", strerror(errno));
+	exe[n] = '\0';
+	snprintf(dir, sizeof(dir), "%s", exe);
+	*strrchr(dir, '/') = '\0';
+	const char *cands[] = { "xdock-agent", "agent/xdock-agent", "../libexec/xdock/xdock-agent" };
+	for (size_t i = 0; i < ARRAY_SIZE(cands); i++) {
+		char p[PATH_MAX * 2];
+
+		snprintf(p, sizeof(p), "%s/%s", dir, cands[i]);
+		if (executable(p) && realpath(p, r->agent_path))
+			return 0;
+	}
+	return error_set(err, EXIT_USAGE, "xdock-agent not found next to %s (build it, or pass --agent PATH)", exe);
+}
+
+/* Ctrl-C and SIGTERM arrive through a signalfd in the poll loop; nothing
+ * runs in signal context and nothing global is touched. */
+static int
+signals_open(struct error **err)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || (fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		return error_set(err, EXIT_INTERNAL, "signalfd: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	return fd;
+}
+
+/* Drains the signalfd; true when a signal asked the run to stop. */
+static bool
+signals_pending(struct run *r)
+{
+	struct signalfd_siginfo si;
+	bool got = false;
+
+	while (read(r->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		got = true;
+		r->signals++;
+	}
+	if (got && !r->interrupted) {
+		r->interrupted = true;
+		r->stopping = true;
+		term_line(&r->term, "\nxdock: interrupted: stopping the workers and cleaning up%s",
+			  r->signals > 1 ? " (now)" : "");
+	}
+	return r->interrupted;
+}
+
+/* Records the error that stops the run (the first one wins). fmt takes
+ * exactly two strings. */
+static int
+fail(struct run *r, int status, const char *fmt, const char *a, const char *b)
+{
+	if (!r->fatal)
+		error_set(&r->fatal, status, fmt, a, b);
+	r->stopping = true;
+	return -1;
+}
+
+static void
+set_outcome(struct run *r, size_t t, int worker, enum outcome o, double duration, const char *when,
+	    const char *longrepr, const char *out, const char *errout)
+{
+	struct report_test *rt = &r->rep.tests[t];
+
+	if (rt->outcome != OUTCOME_NONE)
+		return;
+	rt->outcome = o;
+	rt->worker = worker;
+	rt->duration = duration;
+	rt->when = when ? xstrdup(when) : NULL;
+	rt->longrepr = longrepr ? xstrdup(longrepr) : NULL;
+	rt->out = out ? xstrdup(out) : NULL;
+	rt->err = errout ? xstrdup(errout) : NULL;
+	free(rt->reason);
+	rt->reason = NULL;
+	if (worker >= 0) {
+		r->w[worker].ntests++;
+		r->rep.workers[worker].tests++;
+	}
+	if (o == OUTCOME_FAILED || o == OUTCOME_ERROR || o == OUTCOME_CRASHED || o == OUTCOME_TIMEOUT)
+		r->failures++;
+	term_progress(&r->term, &r->rep, t);
+}
+
+/* -x / --maxfail: nothing new is handed out; what was not sent is
+ * reported as not run. */
+static void
+stop_for_maxfail(struct run *r)
+{
+	size_t n, *dropped = xcalloc(r->rep.ntests + 1, sizeof(size_t));
+
+	r->stopping = true;
+	n = sched_cancel(r->sched, dropped, r->rep.ntests);
+	for (size_t i = 0; i < n && i < r->rep.ntests; i++) {
+		struct report_test *rt = &r->rep.tests[dropped[i]];
+
+		if (rt->outcome == OUTCOME_NONE && !rt->reason)
+			rt->reason = xasprintf("not run: stopped after %zu failure%s", r->failures,
+					       r->failures == 1 ? "" : "s");
+	}
+	free(dropped);
+}
+
+static void
+dispatch(struct run *r, struct worker *w)
+{
+	size_t idx[RUN_BATCH];
+
+	if (w->state != WORKER_COLLECTED || w->bye_sent || !r->sched)
+		return;
+	if (!r->stopping) {
+		size_t n = sched_next(r->sched, w->index, idx, RUN_BATCH);
+
+		if (n > 0)
+			msg_encode_run(&w->out, idx, n);
+	}
+	/* The runner holds its last test until it knows there is no next
+	 * one: bye is what lets it finish. */
+	if (r->stopping || sched_worker_finished(r->sched, w->index)) {
+		msg_encode_bye(&w->out);
+		w->bye_sent = true;
+	}
+}
+
+static void
+dispatch_all(struct run *r)
+{
+	for (size_t i = 0; i < r->nw; i++)
+		dispatch(r, &r->w[i]);
+}
+
+/* The first collection becomes the run's list of tests. */
+static int
+adopt_collection(struct run *r, struct worker *w, struct msg *m)
+{
+	r->rep.ntests = m->nitems;
+	r->rep.tests = xcalloc(m->nitems ? m->nitems : 1, sizeof(*r->rep.tests));
+	r->stests = xcalloc(m->nitems ? m->nitems : 1, sizeof(*r->stests));
+	for (size_t i = 0; i < m->nitems; i++) {
+		struct report_test *t = &r->rep.tests[i];
+
+		t->id = steal_ptr(&m->items[i].id);
+		t->file = steal_ptr(&m->items[i].file);
+		t->group = steal_ptr(&m->items[i].group);
+		t->worker = -1;
+		r->stests[i] = (struct sched_test){ t->id, t->file, t->group, -1.0 };
+	}
+	r->rep.ncollect_errors = m->nerrors;
+	r->rep.collect_errors = steal_ptr(&m->errors);
+	m->nerrors = 0;
+	r->have_collection = true;
+	r->collection_owner = w->index;
+	r->term.total = r->cfg->dist == SCHED_EACH ? r->rep.ntests * r->nw : r->rep.ntests;
+	r->rep.startup = (double)(util_now_ms() - r->t0) / 1000.0;
+	term_line(&r->term, "collected %zu item%s (%s, %.2fs to first collection)", r->rep.ntests,
+		  r->rep.ntests == 1 ? "" : "s", w->name, r->rep.startup);
+	if (r->rep.ncollect_errors) {
+		/* As pytest: collection errors interrupt the run. */
+		r->stopping = true;
+		return 0;
+	}
+	r->sched = sched_new(r->cfg->dist, r->stests, r->rep.ntests, r->nw, RUN_PREFETCH);
+	return 0;
+}
+
+/* Every worker must see the same tests in the same order: indexes on the
+ * wire mean the same test everywhere. */
+static int
+check_collection(struct run *r, struct worker *w, const struct msg *m)
+{
+	const char *owner = r->w[r->collection_owner].name;
+
+	if (m->nitems != r->rep.ntests) {
+		cleanup_free char *a = xasprintf("%s collected %zu tests", owner, r->rep.ntests);
+		cleanup_free char *b = xasprintf("%s collected %zu", w->name, m->nitems);
+
+		return fail(r, EXIT_INTERNAL, "different tests were collected: %s, %s", a, b);
+	}
+	for (size_t i = 0; i < m->nitems; i++) {
+		if (strcmp(m->items[i].id, r->rep.tests[i].id) != 0) {
+			cleanup_free char *a = xasprintf("%s has %s", owner, r->rep.tests[i].id);
+			cleanup_free char *b = xasprintf("%s has %s at position %zu", w->name, m->items[i].id, i);
+
+			return fail(r, EXIT_INTERNAL, "different tests were collected: %s, %s", a, b);
+		}
+	}
+	return 0;
+}
+
+static void
+worker_lost(struct run *r, struct worker *w, long crashed)
+{
+	if (r->sched && w->state == WORKER_COLLECTED)
+		sched_worker_lost(r->sched, w->index, crashed >= 0 ? (size_t)crashed : (size_t)-1);
+	w->state = WORKER_EXITED;
+	w->current = -1;
+}
+
+static void
+handle_msg(struct run *r, struct worker *w, struct msg *m)
+{
+	switch (m->kind) {
+	case MSG_HELLO:
+		if (m->version != PROTO_VERSION) {
+			cleanup_free char *v = xasprintf("%d", m->version);
+
+			fail(r, EXIT_INTERNAL, "agent speaks protocol %s, this xdock speaks %s", v, "1");
+			return;
+		}
+		w->state = WORKER_READY;
+		break;
+	case MSG_COLLECTED:
+		if (!r->have_collection)
+			adopt_collection(r, w, m);
+		else if (check_collection(r, w, m) < 0)
+			return;
+		w->state = WORKER_COLLECTED;
+		if (r->rep.ncollect_errors)
+			r->stopping = true;
+		if (r->stopping)
+			dispatch_all(r);
+		else
+			dispatch(r, w);
+		break;
+	case MSG_START:
+		w->current = m->index;
+		break;
+	case MSG_RESULT:
+		if (!r->have_collection || m->index < 0 || (size_t)m->index >= r->rep.ntests) {
+			fail(r, EXIT_INTERNAL, "worker %s: result for unknown test %s", w->name, "");
+			return;
+		}
+		w->current = -1;
+		set_outcome(r, (size_t)m->index, (int)w->index, m->outcome, m->duration, m->when, m->text, m->out,
+			    m->err);
+		sched_complete(r->sched, w->index, (size_t)m->index);
+		if (!r->stopping && r->cfg->maxfail > 0 && r->failures >= (size_t)r->cfg->maxfail) {
+			stop_for_maxfail(r);
+			dispatch_all(r);
+		} else {
+			dispatch(r, w);
+		}
+		break;
+	case MSG_DONE:
+		w->done = true;
+		break;
+	case MSG_CRASH:
+		if (m->index >= 0 && r->have_collection && (size_t)m->index < r->rep.ntests) {
+			cleanup_free char *why = xasprintf("worker %s crashed while running this test: %s%s%s",
+							   w->name, m->text ? m->text : "runner died",
+							   m->signal ? " (signal " : "", m->signal ? "" : "");
+			cleanup_free char *why2 = m->signal ? xasprintf("%s%d)", why, m->signal) : xstrdup(why);
+
+			set_outcome(r, (size_t)m->index, (int)w->index, OUTCOME_CRASHED, 0, "call", why2, m->out, NULL);
+		}
+		worker_lost(r, w, m->index);
+		break;
+	case MSG_EXIT:
+		w->exit_status = m->status;
+		free(w->exit_output);
+		w->exit_output = m->out ? xstrdup(m->out) : NULL;
+		if (!r->have_collection && !r->fatal && m->status != 0) {
+			cleanup_free char *what = xasprintf("pytest exited with status %d in worker %s before collecting",
+							    m->status, w->name);
+			cleanup_free char *tail = m->out && *m->out ? xasprintf(":\n%s", m->out) : xstrdup("");
+
+			fail(r, m->status >= 1 && m->status <= 5 ? m->status : EXIT_INTERNAL, "%s%s", what, tail);
+		}
+		if (w->state == WORKER_COLLECTED && !w->done && w->current >= 0) {
+			size_t t = (size_t)w->current;
+
+			set_outcome(r, t, (int)w->index, OUTCOME_CRASHED, 0, "call",
+				    "the test runner exited while running this test", m->out, NULL);
+		}
+		worker_lost(r, w, w->current);
+		break;
+	case MSG_ERROR:
+		fail(r, EXIT_INTERNAL, "worker %s: %s", w->name, m->text);
+		break;
+	}
+}
+
+/* The stream ended without the agent saying exit: the container died
+ * (killed from outside, OOM, the agent crashed). */
+static void
+handle_eof(struct run *r, struct worker *w)
+{
+	struct docker_container_state st = { 0 };
+	struct error *e = NULL;
+	cleanup_free char *why = NULL;
+
+	if (w->state == WORKER_EXITED)
+		return;
+	if (docker_container_inspect(r->dk, w->container, NULL, &st, &e) < 0) {
+		why = xasprintf("container gone (%s)", e->msg);
+		error_free(e);
+	} else if (st.oom_killed) {
+		why = xstrdup("OOM killed");
+	} else {
+		why = xasprintf("container %s with exit code %d", st.status, st.exit_code);
+	}
+	if (w->current >= 0 && r->have_collection)
+		set_outcome(r, (size_t)w->current, (int)w->index, OUTCOME_CRASHED, 0, "call", why, w->errtail.data, NULL);
+	else if (!r->have_collection && !r->fatal && !r->interrupted) {
+		cleanup_free char *said = w->errtail.len ? xasprintf("; agent said: %s", w->errtail.data) : xstrdup("");
+
+		fail(r, EXIT_INTERNAL, "worker ended before collecting: %s%s", why, said);
+	}
+	worker_lost(r, w, w->current);
+}
+
+static bool
+all_exited(const struct run *r)
+{
+	for (size_t i = 0; i < r->nw; i++)
+		if (r->w[i].state != WORKER_EXITED && r->w[i].attach)
+			return false;
+	return true;
+}
+
+static void
+service_worker(struct run *r, struct worker *w, short revents)
+{
+	struct error *e = NULL;
+	bool eof = false;
+	struct msg m;
+	int rc;
+
+	if (revents & POLLOUT && worker_flush(w, &e) < 0) {
+		error_free(e);
+		e = NULL;
+		eof = true;
+	}
+	if (!eof && revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (worker_read(w, &eof, &e) < 0) {
+			fail(r, EXIT_INTERNAL, "%s%s", e->msg, "");
+			error_free(e);
+			e = NULL;
+			eof = true;
+		}
+	}
+	while ((rc = worker_next_msg(w, &m, &e)) == 1) {
+		handle_msg(r, w, &m);
+		msg_release(&m);
+	}
+	if (rc < 0) {
+		fail(r, EXIT_INTERNAL, "%s%s", e->msg, "");
+		error_free(e);
+		eof = true;
+	}
+	if (eof) {
+		handle_eof(r, w);
+		docker_attach_free(w->attach);
+		w->attach = NULL;
+	}
+	if (w->attach && w->out.len > 0 && worker_flush(w, &e) < 0) {
+		error_free(e);
+		handle_eof(r, w);
+	}
+}
+
+/* One poll over every worker's channel and the signalfd until every
+ * worker has exited. */
+static void
+loop(struct run *r)
+{
+	struct pollfd *pfd = xcalloc(r->nw + 1, sizeof(*pfd));
+	size_t *who = xcalloc(r->nw + 1, sizeof(*who));
+
+	while (!all_exited(r)) {
+		size_t n = 0;
+		int rc;
+
+		if (r->fatal || (r->interrupted))
+			break;
+		pfd[n++] = (struct pollfd){ .fd = r->sigfd, .events = POLLIN };
+		for (size_t i = 0; i < r->nw; i++) {
+			struct worker *w = &r->w[i];
+
+			if (!w->attach)
+				continue;
+			who[n] = i;
+			pfd[n++] = (struct pollfd){ .fd = docker_attach_fd(w->attach),
+						    .events = (short)(POLLIN | (w->out.len ? POLLOUT : 0)) };
+		}
+		rc = poll(pfd, n, 1000);
+		if (rc < 0 && errno != EINTR) {
+			fail(r, EXIT_INTERNAL, "poll: %s%s", strerror(errno), "");
+			break;
+		}
+		if (pfd[0].revents && signals_pending(r))
+			break;
+		for (size_t k = 1; k < n; k++)
+			if (pfd[k].revents)
+				service_worker(r, &r->w[who[k]], pfd[k].revents);
+	}
+	free(pfd);
+	free(who);
+}
+
+static int
+setup_network(struct run *r, struct error **err)
+{
+	cleanup_free char *id = NULL;
+
+	r->network = xasprintf("xdock-%s", r->run_id);
+	if (docker_network_create(r->dk, r->network, (const char *const *)r->labels, &id, err) < 0)
+		return error_wrap(err, "run network");
+	r->network_created = true;
+	return 0;
+}
+
+static int
+start_workers(struct run *r, struct error **err)
+{
+	const struct config *cfg = r->cfg;
+	const char **cmd = xcalloc(cfg->npytest_args + 8, sizeof(*cmd));
+	char timeout[32];
+	size_t n = 0;
+	int rc = 0;
+
+	if (cfg->timeout > 0) {
+		snprintf(timeout, sizeof(timeout), "%g", cfg->timeout);
+		cmd[n++] = "--timeout";
+		cmd[n++] = timeout;
+	}
+	cmd[n++] = "--";
+	cmd[n++] = "python3";
+	cmd[n++] = "-m";
+	cmd[n++] = "pytest";
+	for (size_t i = 0; i < cfg->npytest_args; i++)
+		cmd[n++] = cfg->pytest_args[i];
+	cmd[n] = NULL;
+
+	for (size_t i = 0; i < r->nw && rc == 0; i++) {
+		struct worker *w = &r->w[i];
+
+		if (signals_pending(r)) {
+			rc = error_set(err, EXIT_INTERRUPTED, "interrupted while starting workers");
+			break;
+		}
+		if (r->prov.mode != CLI_DB_NONE) {
+			w->dbname = xasprintf("test_db_%s", w->name);
+			if (provision_clone(&r->prov, w->dbname, err) < 0) {
+				rc = -1;
+				break;
+			}
+			r->rep.workers[i].database = xstrdup(w->dbname);
+		}
+		rc = worker_start(w, &r->ctx, &r->prov, r->agent_path, cmd, err);
+		if (w->container)
+			r->rep.workers[i].container = xstrdup(w->container);
+	}
+	free(cmd);
+	return rc;
+}
+
+/* Everything the run created goes, on every path. Failures here are
+ * printed, not returned: the run's own outcome stands. */
+static void
+teardown(struct run *r)
+{
+	struct error *e = NULL;
+
+	for (size_t i = 0; i < r->nw; i++)
+		worker_remove(&r->w[i], r->dk);
+	if (provision_teardown(&r->prov, &r->ctx, &e) < 0) {
+		fprintf(stderr, "xdock: cleanup: %s\n", e->msg);
+		error_free(e);
+		e = NULL;
+	}
+	if (r->network_created && docker_network_remove(r->dk, r->network, &e) < 0) {
+		fprintf(stderr, "xdock: cleanup: %s\n", e->msg);
+		error_free(e);
+	}
+	r->network_created = false;
+}
+
+static void
+finish_report(struct run *r)
+{
+	for (size_t i = 0; i < r->rep.ntests; i++) {
+		struct report_test *t = &r->rep.tests[i];
+
+		if (t->outcome == OUTCOME_NONE && !t->reason)
+			t->reason = xstrdup(r->interrupted ? "not run: interrupted" : "not run: no worker left to run it");
+	}
+	r->rep.wall = (double)(util_now_ms() - r->t0) / 1000.0;
+}
+
+static int
+write_reports(struct run *r)
+{
+	struct error *e = NULL;
+	int rc = 0;
+
+	if (r->cfg->json_report) {
+		struct buf b;
+
+		buf_init(&b, (size_t)1 << 31);
+		if (report_json(&r->rep, &b, &e) < 0 || report_save(r->cfg->json_report, &b, &e) < 0)
+			rc = -1;
+		buf_release(&b);
+	}
+	if (rc == 0 && r->cfg->junitxml) {
+		struct buf b;
+
+		buf_init(&b, (size_t)1 << 31);
+		if (report_junit(&r->rep, &b, &e) < 0 || report_save(r->cfg->junitxml, &b, &e) < 0)
+			rc = -1;
+		buf_release(&b);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "xdock: report: %s\n", e->msg);
+		error_free(e);
+	}
+	return rc;
+}
+
+static int
+prepare(struct run *r, struct error **err)
+{
+	const struct config *cfg = r->cfg;
+	int removed = 0;
+
+	if (!getcwd(r->project_dir, sizeof(r->project_dir)))
+		return error_set(err, EXIT_INTERNAL, "getcwd: %s", strerror(errno));
+	if (find_agent(r, err) < 0)
+		return -1;
+	if (!(r->dk = docker_new(cfg->docker_host, err)))
+		return -1;
+	/* Leftovers of runs whose orchestrator died go first. */
+	if (gc_sweep(r->dk, false, &removed, err) < 0) {
+		error_free(*err);
+		*err = NULL;
+	}
+	if (r->cfg->workers_auto) {
+		int ncpu = 0;
+
+		if (docker_info_ncpu(r->dk, &ncpu, err) < 0)
+			return -1;
+		r->nw = (size_t)(ncpu > 0 ? ncpu : 1);
+		if (cfg->maxprocesses > 0 && r->nw > (size_t)cfg->maxprocesses)
+			r->nw = (size_t)cfg->maxprocesses;
+	} else {
+		r->nw = (size_t)cfg->workers;
+	}
+	if (cfg->dist == SCHED_NO)
+		r->nw = 1;
+	return 0;
+}
+
+int
+run_command(const struct config *cfg, struct error **err)
+{
+	struct run run = { .cfg = cfg, .sigfd = -1 };
+	struct run *r = &run;
+	struct config eff;
+	int code = -1;
+
+	r->t0 = util_now_ms();
+	r->rep.started_unix = (int64_t)time(NULL);
+	term_init(&r->term, stdout, cfg->verbose);
+	if ((r->sigfd = signals_open(err)) < 0)
+		return -1;
+	make_run_id(r->run_id, sizeof(r->run_id));
+	r->owner = gc_owner_self();
+	r->labels[0] = xasprintf("xdock.run=%s", r->run_id);
+	r->labels[1] = xasprintf("xdock.owner=%s", r->owner);
+	r->labels[2] = NULL;
+	if (getuid() != 0)
+		snprintf(r->user, sizeof(r->user), "%u:%u", (unsigned)getuid(), (unsigned)getgid());
+
+	if (prepare(r, err) < 0)
+		goto out;
+	/* The worker count is settled now (-n auto): the workers' environment
+	 * must say the real number. */
+	eff = *cfg;
+	eff.workers = (int)r->nw;
+	r->cfg = &eff;
+	r->ctx = (struct run_ctx){
+		.cfg = &eff,
+		.dk = r->dk,
+		.run_id = r->run_id,
+		.project_dir = r->project_dir,
+		.labels = (const char *const *)r->labels,
+		.user = r->user[0] ? r->user : NULL,
+	};
+	r->rep.run_id = xstrdup(r->run_id);
+	r->rep.image = xstrdup(cfg->image);
+	r->rep.dist = sched_mode_name(cfg->dist);
+	r->rep.nworkers = r->nw;
+	r->rep.workers = xcalloc(r->nw, sizeof(*r->rep.workers));
+	r->w = xcalloc(r->nw, sizeof(*r->w));
+	for (size_t i = 0; i < r->nw; i++) {
+		worker_init(&r->w[i], i);
+		snprintf(r->rep.workers[i].name, sizeof(r->rep.workers[i].name), "%s", r->w[i].name);
+	}
+	term_line(&r->term, "xdock %s: %zu worker%s, image %s, dist %s, database %s, run %s", XDOCK_VERSION, r->nw,
+		  r->nw == 1 ? "" : "s", cfg->image, sched_mode_name(cfg->dist),
+		  cfg->db == CLI_DB_NONE ? "none" : cfg->db == CLI_DB_URL ? "given (--db-url)" : "embedded postgres",
+		  r->run_id);
+
+	if (setup_network(r, err) < 0)
+		goto out;
+	r->ctx.network = r->network;
+	if (provision_start(&r->prov, &r->ctx, err) < 0 || provision_template(&r->prov, &r->ctx, err) < 0)
+		goto out;
+	if (signals_pending(r)) {
+		error_set(err, EXIT_INTERRUPTED, "interrupted");
+		goto out;
+	}
+	if (start_workers(r, err) < 0)
+		goto out;
+	loop(r);
+
+	finish_report(r);
+	if (r->fatal) {
+		*err = steal_ptr(&r->fatal);
+		r->rep.exit_code = (*err)->status;
+	} else {
+		r->rep.exit_code = r->interrupted ? EXIT_INTERRUPTED : report_exit_code(&r->rep);
+		code = r->rep.exit_code;
+	}
+	/* Results first, then cleanup: a slow teardown must not hide them. */
+	if (r->have_collection)
+		term_finish(&r->term, &r->rep);
+	if (write_reports(r) < 0 && code == EXIT_OK)
+		code = EXIT_INTERNAL;
+out:
+	if (r->dk)
+		teardown(r);
+	for (size_t i = 0; r->w && i < r->nw; i++)
+		worker_release(&r->w[i]);
+	free(r->w);
+	sched_free(r->sched);
+	free(r->stests);
+	report_release(&r->rep);
+	error_free(r->fatal);
+	docker_free(r->dk);
+	free(r->network);
+	free(r->owner);
+	free(r->labels[0]);
+	free(r->labels[1]);
+	if (r->sigfd >= 0)
+		close(r->sigfd);
+	return code;
+}

@@ -1,0 +1,27 @@
+/* What the user sees while a run goes: the header, pytest-style progress
+ * (dots with a percentage, or one line per test with -v), and at the end
+ * the failures, the short summary and the summary line. Writes to the
+ * FILE it is given, nothing else. */
+#ifndef XDOCK_TERM_H
+#define XDOCK_TERM_H
+
+#include <stdio.h>
+
+#include "report.h"
+
+struct term {
+	FILE *out;
+	int verbose;
+	size_t total;   /* tests expected */
+	size_t done;
+	int column;     /* progress characters on the current line */
+};
+
+void term_init(struct term *t, FILE *out, int verbose);
+void term_line(struct term *t, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* A test ended: a progress character, or a line with -v. */
+void term_progress(struct term *t, const struct report *r, size_t test);
+/* Closes the progress line, prints failures, short summary, summary. */
+void term_finish(struct term *t, const struct report *r);
+
+#endif

@@ -1,0 +1,209 @@
+#include "worker.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Enough of the agent's own stderr to explain a failure to start. */
+#define WORKER_ERRTAIL 8192
+
+void
+worker_init(struct worker *w, size_t index)
+{
+	memset(w, 0, sizeof(*w));
+	w->index = index;
+	snprintf(w->name, sizeof(w->name), "gw%zu", index);
+	frame_demux_init(&w->demux);
+	proto_reader_init(&w->reader, PROTO_LINE_MAX);
+	/* Outgoing: run batches and bye; a few KiB at most in practice, the
+	 * cap only guards against a scheduler bug flooding one worker. */
+	buf_init(&w->out, 64u << 20);
+	buf_init(&w->errtail, WORKER_ERRTAIL * 2);
+	w->current = -1;
+}
+
+void
+worker_release(struct worker *w)
+{
+	docker_attach_free(w->attach);
+	w->attach = NULL;
+	proto_reader_release(&w->reader);
+	buf_release(&w->out);
+	buf_release(&w->errtail);
+	free(w->dbname);
+	free(w->container);
+	free(w->exit_output);
+	w->dbname = w->container = w->exit_output = NULL;
+}
+
+static void
+strv_push(char ***v, size_t *n, char *s)
+{
+	*v = xrealloc(*v, (*n + 2) * sizeof(**v));
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int
+worker_start(struct worker *w, const struct run_ctx *ctx, const struct provision *prov, const char *agent_path,
+	     const char *const *agent_cmd, struct error **err)
+{
+	const struct config *cfg = ctx->cfg;
+	char **env = NULL, **binds = NULL, **labels = NULL, **entry = NULL;
+	size_t nenv = 0, nbinds = 0, nlabels = 0, nentry = 0;
+	cleanup_free char *name = xasprintf("xdock-%s-%s", ctx->run_id, w->name);
+	cleanup_free char *id = NULL;
+	int rc = -1;
+	struct docker_container_spec spec = {
+		.name = name,
+		.image = cfg->image,
+		.working_dir = ctx->project_dir,
+		.user = ctx->user,
+		.network = prov->host_network ? "host" : ctx->network,
+		.open_stdin = true,
+		.cap_drop_all = true,
+		.memory = cfg->memory,
+		.nano_cpus = cfg->nano_cpus,
+		.pids_limit = 4096,
+	};
+
+	strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER=%s", w->name));
+	strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER_COUNT=%d", cfg->workers));
+	strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_TESTRUNUID=%s", ctx->run_id));
+	strv_push(&env, &nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
+	strv_push(&env, &nenv, xstrdup("XDOCK=1"));
+	if (w->dbname)
+		provision_env(prov, w->dbname, &env, &nenv);
+	strv_push(&binds, &nbinds, xasprintf("%s:/xdock/agent:ro", agent_path));
+	strv_push(&binds, &nbinds, xasprintf("%s:%s", ctx->project_dir, ctx->project_dir));
+	for (size_t i = 0; ctx->labels[i]; i++)
+		strv_push(&labels, &nlabels, xstrdup(ctx->labels[i]));
+	strv_push(&labels, &nlabels, xasprintf("xdock.worker=%s", w->name));
+	strv_push(&entry, &nentry, xstrdup("/xdock/agent"));
+	for (size_t i = 0; agent_cmd[i]; i++)
+		strv_push(&entry, &nentry, xstrdup(agent_cmd[i]));
+	spec.env = (const char *const *)env;
+	spec.binds = (const char *const *)binds;
+	spec.labels = (const char *const *)labels;
+	spec.entrypoint = (const char *const *)entry;
+	spec.cmd = NULL;
+
+	if (docker_container_create(ctx->dk, &spec, &id, err) < 0) {
+		error_wrap(err, "worker %s: create container", w->name);
+		goto out;
+	}
+	w->container = xstrdup(id);
+	/* Attach before start, so not one byte of output is lost. */
+	w->attach = docker_attach_open(ctx->dk, id, err);
+	if (!w->attach) {
+		error_wrap(err, "worker %s: attach %.12s", w->name, id);
+		goto out;
+	}
+	if (docker_container_start(ctx->dk, id, err) < 0) {
+		error_wrap(err, "worker %s: start %.12s", w->name, id);
+		goto out;
+	}
+	w->started_ms = util_now_ms();
+	msg_encode_hello(&w->out);
+	w->state = WORKER_STARTED;
+	rc = 0;
+out:
+	strv_free(env, nenv);
+	strv_free(binds, nbinds);
+	strv_free(labels, nlabels);
+	strv_free(entry, nentry);
+	return rc;
+}
+
+int
+worker_flush(struct worker *w, struct error **err)
+{
+	while (w->out.len > 0) {
+		ssize_t n = docker_attach_send(w->attach, w->out.data, w->out.len, err);
+
+		if (n < 0)
+			return error_wrap(err, "worker %s: send", w->name);
+		if (n == 0)
+			return 0;
+		buf_consume(&w->out, (size_t)n);
+	}
+	return 0;
+}
+
+static int
+sink_cb(void *ctx, enum frame_stream stream, const char *data, size_t len)
+{
+	struct worker *w = ctx;
+
+	if (stream == FRAME_STDERR) {
+		/* Keep only the tail: enough to explain why an agent died. */
+		if (buf_append_trunc(&w->errtail, data, len) || w->errtail.len > WORKER_ERRTAIL)
+			buf_consume(&w->errtail, w->errtail.len > WORKER_ERRTAIL ? w->errtail.len - WORKER_ERRTAIL : 0);
+		return 0;
+	}
+	if (proto_reader_feed(&w->reader, data, len) < 0)
+		return -2;
+	return 0;
+}
+
+int
+worker_read(struct worker *w, bool *eof, struct error **err)
+{
+	char chunk[65536];
+
+	*eof = false;
+	for (int rounds = 0; rounds < 64; rounds++) {
+		ssize_t n = docker_attach_recv(w->attach, chunk, sizeof(chunk), eof, err);
+		int rc;
+
+		if (n < 0)
+			return error_wrap(err, "worker %s: receive", w->name);
+		if (n == 0)
+			return 0;
+		rc = frame_demux_feed(&w->demux, chunk, (size_t)n, sink_cb, w);
+		if (rc == -2)
+			return error_set(err, EXIT_INTERNAL, "worker %s: protocol line longer than %u bytes", w->name,
+					 PROTO_LINE_MAX);
+		if (rc < 0)
+			return error_set(err, EXIT_INTERNAL, "worker %s: attach stream is not in Docker's framing", w->name);
+		/* The line buffer must be drained before more is fed. */
+		if (w->reader.buf.len > w->reader.buf.max / 2)
+			return 0;
+	}
+	return 0;
+}
+
+int
+worker_next_msg(struct worker *w, struct msg *m, struct error **err)
+{
+	cleanup_free char *line = NULL;
+	size_t len;
+
+	if (proto_reader_next(&w->reader, &line, &len) == 0)
+		return 0;
+	if (msg_decode(line, len, m, err) < 0)
+		return error_wrap(err, "worker %s", w->name);
+	return 1;
+}
+
+void
+worker_remove(struct worker *w, struct docker *dk)
+{
+	struct error *err = NULL;
+
+	docker_attach_free(w->attach);
+	w->attach = NULL;
+	if (!w->container)
+		return;
+	if (docker_container_remove(dk, w->container, true, &err) < 0) {
+		fprintf(stderr, "xdock: worker %s: %s\n", w->name, err->msg);
+		error_free(err);
+	}
+}
