@@ -1,0 +1,372 @@
+/* The reply parsers of the Docker client, on replies recorded from the real
+ * engine (API 1.41) into tests/data/docker/ with curl --unix-socket, and the
+ * request bodies it builds, read back as JSON. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "docker.h"
+#include "docker_priv.h"
+
+static char *
+read_data(const char *name, size_t *len)
+{
+	char path[1024];
+	FILE *f;
+	char *p;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/docker/%s", XDOCK_TEST_DATA, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	p = malloc((size_t)n + 1);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+	p[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return p;
+}
+
+static void
+inspect_file(const char *name, const char *port, struct docker_container_state *st)
+{
+	size_t len;
+	char *json = read_data(name, &len);
+	struct error *err = NULL;
+
+	assert_int_equal(docker_parse_inspect(json, len, port, st, &err), 0);
+	assert_null(err);
+	free(json);
+}
+
+static void
+test_inspect_running(void **state)
+{
+	struct docker_container_state st;
+
+	(void)state;
+	inspect_file("inspect_running.json", "5432/tcp", &st);
+	assert_true(st.running);
+	assert_false(st.oom_killed);
+	assert_int_equal(st.exit_code, 0);
+	assert_string_equal(st.status, "running");
+	assert_string_equal(st.error, "");
+	assert_int_equal(st.host_port, 32768);
+	/* A port that is not published, and no port asked. */
+	inspect_file("inspect_running.json", "80/tcp", &st);
+	assert_int_equal(st.host_port, 0);
+	assert_true(st.running);
+	inspect_file("inspect_running.json", NULL, &st);
+	assert_int_equal(st.host_port, 0);
+}
+
+static void
+test_inspect_exited(void **state)
+{
+	struct docker_container_state st;
+
+	(void)state;
+	inspect_file("inspect_exited.json", "5432/tcp", &st);
+	assert_false(st.running);
+	assert_false(st.oom_killed);
+	assert_int_equal(st.exit_code, 3);
+	assert_string_equal(st.status, "exited");
+	assert_int_equal(st.host_port, 0);
+}
+
+static void
+test_inspect_oom(void **state)
+{
+	struct docker_container_state st;
+
+	(void)state;
+	inspect_file("inspect_oom.json", NULL, &st);
+	assert_false(st.running);
+	assert_true(st.oom_killed);
+	assert_int_equal(st.exit_code, 137);
+	assert_string_equal(st.status, "exited");
+}
+
+static void
+test_inspect_start_error(void **state)
+{
+	struct docker_container_state st;
+
+	(void)state;
+	inspect_file("inspect_error.json", NULL, &st);
+	assert_false(st.running);
+	assert_int_equal(st.exit_code, 127);
+	assert_string_equal(st.status, "created");
+	assert_non_null(strstr(st.error, "/nonexistent"));
+	/* Truncated to the field, still terminated. */
+	assert_true(strlen(st.error) < sizeof(st.error));
+}
+
+static void
+test_inspect_garbage(void **state)
+{
+	struct docker_container_state st;
+	struct error *err = NULL;
+	size_t len;
+	char *json = read_data("inspect_running.json", &len);
+
+	(void)state;
+	/* Cut short: no longer JSON. */
+	assert_int_equal(docker_parse_inspect(json, len / 2, NULL, &st, &err), -1);
+	assert_non_null(err);
+	assert_int_equal(err->status, EXIT_INTERNAL);
+	error_free(err);
+	err = NULL;
+	/* An error reply is JSON but not an inspect. */
+	assert_int_equal(docker_parse_inspect("{\"message\":\"x\"}", 15, NULL, &st, &err), -1);
+	assert_non_null(strstr(err->msg, "State"));
+	error_free(err);
+	free(json);
+}
+
+static void
+list_file(const char *name, const char *kind, const char *want, struct docker_list *l)
+{
+	size_t len;
+	char *json = read_data(name, &len);
+	struct error *err = NULL;
+
+	assert_int_equal(docker_parse_list(json, len, kind, want, l, &err), 0);
+	assert_null(err);
+	free(json);
+}
+
+static const struct docker_object *
+find(const struct docker_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].name && strcmp(l->items[i].name, name) == 0)
+			return &l->items[i];
+	return NULL;
+}
+
+static void
+test_list_containers(void **state)
+{
+	struct docker_list l;
+	const struct docker_object *o;
+
+	(void)state;
+	list_file("containers_list.json", "containers", "xdock.role", &l);
+	assert_int_equal(l.n, 4);
+	o = find(&l, "rec-running-12155");
+	assert_non_null(o);
+	assert_int_equal(strlen(o->id), 64);
+	assert_string_equal(o->label, "db");
+	o = find(&l, "rec-exited-12155");
+	assert_non_null(o);
+	assert_string_equal(o->label, "worker");
+	/* No such label on it: NULL, not "". */
+	o = find(&l, "rec-oom-12155");
+	assert_non_null(o);
+	assert_null(o->label);
+	docker_list_release(&l);
+	assert_int_equal(l.n, 0);
+	assert_null(l.items);
+
+	list_file("containers_list.json", "containers", NULL, &l);
+	assert_int_equal(l.n, 4);
+	for (size_t i = 0; i < l.n; i++)
+		assert_null(l.items[i].label);
+	docker_list_release(&l);
+
+	list_file("containers_list_empty.json", "containers", "xdock.run", &l);
+	assert_int_equal(l.n, 0);
+	docker_list_release(&l);
+}
+
+static void
+test_list_networks(void **state)
+{
+	struct docker_list l;
+
+	(void)state;
+	list_file("networks_list.json", "networks", "xdock.run", &l);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.items[0].name, "rec-net-12155");
+	assert_string_equal(l.items[0].id, "9a85978e2f09f3a56645a63888623fea5059ce0ded03712de4826017144d5f3f");
+	assert_string_equal(l.items[0].label, "rec-docker-12155");
+	docker_list_release(&l);
+}
+
+static void
+test_list_volumes(void **state)
+{
+	struct docker_list l;
+
+	(void)state;
+	list_file("volumes_list.json", "volumes", "xdock.role", &l);
+	assert_int_equal(l.n, 1);
+	/* Volumes have no id: their name is the id. */
+	assert_string_equal(l.items[0].id, "rec-vol-12155");
+	assert_string_equal(l.items[0].name, "rec-vol-12155");
+	assert_string_equal(l.items[0].label, "record");
+	docker_list_release(&l);
+
+	list_file("volumes_list_empty.json", "volumes", "xdock.role", &l);
+	assert_int_equal(l.n, 0);
+	docker_list_release(&l);
+}
+
+static void
+test_list_wrong_shape(void **state)
+{
+	struct docker_list l;
+	struct error *err = NULL;
+	size_t len;
+	char *json = read_data("volumes_list.json", &len);
+
+	(void)state;
+	/* A volumes reply is an object, not the list containers expect. */
+	assert_int_equal(docker_parse_list(json, len, "containers", NULL, &l, &err), -1);
+	assert_int_equal(err->status, EXIT_INTERNAL);
+	assert_int_equal(l.n, 0);
+	error_free(err);
+	err = NULL;
+	assert_int_equal(docker_parse_list(json, len, "images", NULL, &l, &err), -1);
+	error_free(err);
+	free(json);
+}
+
+static void
+test_error_message(void **state)
+{
+	size_t len;
+	char *json = read_data("error_no_such_image.json", &len);
+	char *msg = docker_json_message(json, len);
+
+	(void)state;
+	assert_non_null(msg);
+	assert_string_equal(msg, "No such image: xdock/nonexistent:nope");
+	free(msg);
+	assert_null(docker_json_message("<html>502</html>", 16));
+	assert_null(docker_json_message("", 0));
+	free(json);
+}
+
+static const cJSON *
+path(const cJSON *j, const char *a, const char *b)
+{
+	j = cJSON_GetObjectItemCaseSensitive(j, a);
+	return b ? cJSON_GetObjectItemCaseSensitive(j, b) : j;
+}
+
+static void
+test_create_body(void **state)
+{
+	const char *const cmd[] = { "cat", NULL };
+	const char *const env[] = { "A=1", "B=two=2", NULL };
+	const char *const binds[] = { "/host:/in:ro", NULL };
+	const char *const labels[] = { "xdock.run=abc", "xdock.worker=gw0", "flag", NULL };
+	const char *const tmpfs[] = { "/tmp", "/run", NULL };
+	const char *const aliases[] = { "db", NULL };
+	struct docker_container_spec spec = {
+		.image = "xdock/python:bookworm",
+		.cmd = cmd,
+		.env = env,
+		.binds = binds,
+		.labels = labels,
+		.tmpfs = tmpfs,
+		.working_dir = "/src",
+		.user = "1000:1000",
+		.network = "xdock-abc",
+		.aliases = aliases,
+		.publish_tcp = "5432/tcp",
+		.open_stdin = true,
+		.cap_drop_all = true,
+		.memory = 512LL << 20,
+		.nano_cpus = 1500000000LL,
+		.pids_limit = 256,
+	};
+	char *s = docker_json_create_body(&spec);
+	cJSON *j = cJSON_Parse(s);
+	const cJSON *hc, *pb;
+
+	(void)state;
+	assert_non_null(j);
+	assert_string_equal(path(j, "Image", NULL)->valuestring, "xdock/python:bookworm");
+	assert_string_equal(cJSON_GetArrayItem(path(j, "Cmd", NULL), 0)->valuestring, "cat");
+	assert_null(path(j, "Entrypoint", NULL));
+	assert_string_equal(cJSON_GetArrayItem(path(j, "Env", NULL), 1)->valuestring, "B=two=2");
+	assert_string_equal(path(j, "Labels", "xdock.worker")->valuestring, "gw0");
+	assert_string_equal(path(j, "Labels", "flag")->valuestring, "");
+	assert_string_equal(path(j, "WorkingDir", NULL)->valuestring, "/src");
+	assert_string_equal(path(j, "User", NULL)->valuestring, "1000:1000");
+	assert_true(cJSON_IsTrue(path(j, "OpenStdin", NULL)));
+	assert_true(cJSON_IsTrue(path(j, "StdinOnce", NULL)));
+	assert_true(cJSON_IsTrue(path(j, "AttachStdin", NULL)));
+	assert_true(cJSON_IsFalse(path(j, "Tty", NULL)));
+	assert_true(cJSON_IsObject(path(j, "ExposedPorts", "5432/tcp")));
+	hc = path(j, "HostConfig", NULL);
+	assert_string_equal(cJSON_GetArrayItem(path(hc, "Binds", NULL), 0)->valuestring, "/host:/in:ro");
+	assert_string_equal(path(hc, "Tmpfs", "/run")->valuestring, "");
+	assert_string_equal(path(hc, "NetworkMode", NULL)->valuestring, "xdock-abc");
+	assert_true(path(hc, "Memory", NULL)->valuedouble == (double)(512LL << 20));
+	assert_true(path(hc, "NanoCpus", NULL)->valuedouble == 1.5e9);
+	assert_int_equal(path(hc, "PidsLimit", NULL)->valueint, 256);
+	assert_string_equal(cJSON_GetArrayItem(path(hc, "CapDrop", NULL), 0)->valuestring, "ALL");
+	assert_string_equal(cJSON_GetArrayItem(path(hc, "SecurityOpt", NULL), 0)->valuestring, "no-new-privileges");
+	pb = cJSON_GetArrayItem(path(hc, "PortBindings", "5432/tcp"), 0);
+	assert_string_equal(path(pb, "HostIp", NULL)->valuestring, "127.0.0.1");
+	assert_string_equal(path(pb, "HostPort", NULL)->valuestring, "");
+	assert_string_equal(
+		cJSON_GetArrayItem(path(path(path(j, "NetworkingConfig", "EndpointsConfig"), "xdock-abc", NULL), "Aliases", NULL), 0)
+			->valuestring,
+		"db");
+	cJSON_Delete(j);
+	free(s);
+
+	/* The minimal spec: nothing but the image and Tty. */
+	struct docker_container_spec min = { .image = "x" };
+
+	s = docker_json_create_body(&min);
+	assert_string_equal(s, "{\"Image\":\"x\",\"Tty\":false,\"HostConfig\":{}}");
+	free(s);
+}
+
+static void
+test_label_filter(void **state)
+{
+	char *s = docker_json_label_filter("xdock.run=a\"b");
+
+	(void)state;
+	assert_string_equal(s, "{\"label\":[\"xdock.run=a\\\"b\"]}");
+	free(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inspect_running),
+		cmocka_unit_test(test_inspect_exited),
+		cmocka_unit_test(test_inspect_oom),
+		cmocka_unit_test(test_inspect_start_error),
+		cmocka_unit_test(test_inspect_garbage),
+		cmocka_unit_test(test_list_containers),
+		cmocka_unit_test(test_list_networks),
+		cmocka_unit_test(test_list_volumes),
+		cmocka_unit_test(test_list_wrong_shape),
+		cmocka_unit_test(test_error_message),
+		cmocka_unit_test(test_create_body),
+		cmocka_unit_test(test_label_filter),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
