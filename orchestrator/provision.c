@@ -122,11 +122,9 @@ start_embedded(struct provision *p, const struct run_ctx *ctx, struct error **er
 }
 
 int
-provision_start(struct provision *p, const struct run_ctx *ctx, struct error **err)
+provision_launch(struct provision *p, const struct run_ctx *ctx, struct error **err)
 {
 	const struct config *cfg = ctx->cfg;
-	cleanup_free char *url = NULL;
-	int64_t t0 = util_now_ms();
 
 	memset(p, 0, sizeof(*p));
 	p->mode = cfg->db;
@@ -146,13 +144,24 @@ provision_start(struct provision *p, const struct run_ctx *ctx, struct error **e
 		 * reach: such workers share the host's network instead. */
 		p->host_network = is_loopback(p->admin.host);
 	}
+	return 0;
+}
+
+int
+provision_connect(struct provision *p, struct error **err)
+{
+	cleanup_free char *url = NULL;
+	int64_t t0 = util_now_ms();
+
+	if (p->mode == CLI_DB_NONE)
+		return 0;
 	url = db_url_format(&p->admin, NULL, 0, NULL);
 	/* A fresh embedded server needs a few seconds to initialise; a
 	 * given server should answer at once. */
 	p->db = db_connect(url, p->mode == CLI_DB_EMBEDDED ? 60000 : 5000, err);
 	if (!p->db)
 		return error_wrap(err, "database");
-	p->template_seconds = (double)(util_now_ms() - t0) / 1000.0;
+	p->connect_seconds = (double)(util_now_ms() - t0) / 1000.0;
 	return 0;
 }
 

@@ -41,12 +41,16 @@ struct provision {
 	bool template_created;      /* dropped at teardown unless reused */
 	char **dbs;                 /* worker databases created */
 	size_t ndbs;
-	double template_seconds, clone_seconds;
+	double connect_seconds, template_seconds, clone_seconds;
 	bool migrated;              /* --db-setup ran this time */
 };
 
-/* Starts or finds the server and connects. Nothing to do with --db none. */
-int provision_start(struct provision *p, const struct run_ctx *ctx, struct error **err);
+/* Starts (or finds) the server without waiting for it, so that the worker
+ * containers start while it initialises; afterwards the addresses are
+ * known. Nothing to do with --db none. */
+int provision_launch(struct provision *p, const struct run_ctx *ctx, struct error **err);
+/* Waits until the server answers and opens the admin connection. */
+int provision_connect(struct provision *p, struct error **err);
 /* Builds (or finds, cached by --db-setup-key) the template database. */
 int provision_template(struct provision *p, const struct run_ctx *ctx, struct error **err);
 /* Drops and re-creates `name` from the template. */

@@ -37,6 +37,13 @@ report_release(struct report *r)
 }
 
 void
+report_phase(struct report *r, const char *name, double seconds)
+{
+	if (r->nphases < REPORT_MAX_PHASES)
+		r->phases[r->nphases++] = (struct report_phase){ name, seconds };
+}
+
+void
 report_counts(const struct report *r, size_t counts[OUTCOME__COUNT])
 {
 	memset(counts, 0, sizeof(size_t) * OUTCOME__COUNT);
@@ -120,6 +127,12 @@ report_json(const struct report *r, struct buf *b, struct error **err)
 	cJSON_AddNumberToObject(root, "exit_code", r->exit_code);
 	cJSON_AddNumberToObject(root, "duration", r->wall);
 	cJSON_AddNumberToObject(root, "startup", r->startup);
+	{
+		cJSON *ph = cJSON_AddObjectToObject(root, "startup_phases");
+
+		for (size_t i = 0; i < r->nphases; i++)
+			cJSON_AddNumberToObject(ph, r->phases[i].name, r->phases[i].seconds);
+	}
 	cJSON_AddNumberToObject(summary, "collected", (double)r->ntests);
 	for (int o = OUTCOME_PASSED; o < OUTCOME__COUNT; o++)
 		cJSON_AddNumberToObject(summary, outcome_name((enum outcome)o), (double)counts[o]);

@@ -28,6 +28,13 @@ struct report_worker {
 	size_t tests;           /* tests it ran */
 };
 
+/* Start-up split: how long each step before the first test took. */
+struct report_phase {
+	const char *name;       /* static string */
+	double seconds;
+};
+#define REPORT_MAX_PHASES 12
+
 struct report {
 	char *run_id;
 	char *image;
@@ -42,7 +49,12 @@ struct report {
 	double startup;         /* seconds until the first test could run */
 	int exit_code;
 	int64_t started_unix;   /* wall-clock start, for JUnit's timestamp */
+	struct report_phase phases[REPORT_MAX_PHASES];
+	size_t nphases;
 };
+
+/* Records that step `name` (a static string) took seconds. */
+void report_phase(struct report *r, const char *name, double seconds);
 
 void report_release(struct report *r);
 void report_counts(const struct report *r, size_t counts[OUTCOME__COUNT]);

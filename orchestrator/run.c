@@ -475,8 +475,14 @@ loop(struct run *r)
 		size_t n = 0;
 		int rc;
 
-		if (r->fatal || (r->interrupted))
+		if (r->fatal || r->interrupted)
 			break;
+		for (size_t i = 0; i < r->nw; i++) {
+			if ((r->w[i].fresh || r->w[i].more) && r->w[i].attach) {
+				r->w[i].fresh = false;
+				service_worker(r, &r->w[i], POLLIN);
+			}
+		}
 		pfd[n++] = (struct pollfd){ .fd = r->sigfd, .events = POLLIN };
 		for (size_t i = 0; i < r->nw; i++) {
 			struct worker *w = &r->w[i];
@@ -545,10 +551,6 @@ start_workers(struct run *r, struct error **err)
 		}
 		if (r->prov.mode != CLI_DB_NONE) {
 			w->dbname = xasprintf("test_db_%s", w->name);
-			if (provision_clone(&r->prov, w->dbname, err) < 0) {
-				rc = -1;
-				break;
-			}
 			r->rep.workers[i].database = xstrdup(w->dbname);
 		}
 		rc = worker_start(w, &r->ctx, &r->prov, r->agent_path, cmd, err);
@@ -557,6 +559,33 @@ start_workers(struct run *r, struct error **err)
 	}
 	free(cmd);
 	return rc;
+}
+
+/* Databases: wait for the server, build the template, then clone one
+ * database per worker and let that worker's pytest start at once, so
+ * collection on the first workers overlaps the remaining clones. */
+static int
+ready_workers(struct run *r, struct error **err)
+{
+	struct error *e = NULL;
+
+	if (provision_connect(&r->prov, err) < 0 || provision_template(&r->prov, &r->ctx, err) < 0)
+		return -1;
+	for (size_t i = 0; i < r->nw; i++) {
+		struct worker *w = &r->w[i];
+
+		if (signals_pending(r))
+			return error_set(err, EXIT_INTERRUPTED, "interrupted while preparing databases");
+		if (w->dbname && provision_clone(&r->prov, w->dbname, err) < 0)
+			return -1;
+		worker_hello(w);
+		if (worker_flush(w, &e) < 0) {
+			/* A dead channel shows up as end of stream in the loop. */
+			error_free(e);
+			e = NULL;
+		}
+	}
+	return 0;
 }
 
 /* Everything the run created goes, on every path. Failures here are
@@ -660,6 +689,7 @@ run_command(const struct config *cfg, struct error **err)
 	struct run run = { .cfg = cfg, .sigfd = -1 };
 	struct run *r = &run;
 	struct config eff;
+	int64_t lap;
 	int code = -1;
 
 	r->t0 = util_now_ms();
@@ -705,17 +735,31 @@ run_command(const struct config *cfg, struct error **err)
 		  cfg->db == CLI_DB_NONE ? "none" : cfg->db == CLI_DB_URL ? "given (--db-url)" : "embedded postgres",
 		  r->run_id);
 
+	report_phase(&r->rep, "engine", (double)(util_now_ms() - r->t0) / 1000.0);
+	lap = util_now_ms();
 	if (setup_network(r, err) < 0)
 		goto out;
+	report_phase(&r->rep, "network", (double)(util_now_ms() - lap) / 1000.0);
 	r->ctx.network = r->network;
-	if (provision_start(&r->prov, &r->ctx, err) < 0 || provision_template(&r->prov, &r->ctx, err) < 0)
+	/* The database server initialises while the worker containers
+	 * start: the two slowest parts of start-up overlap. */
+	lap = util_now_ms();
+	if (provision_launch(&r->prov, &r->ctx, err) < 0)
 		goto out;
-	if (signals_pending(r)) {
-		error_set(err, EXIT_INTERRUPTED, "interrupted");
-		goto out;
-	}
+	report_phase(&r->rep, "db_launch", (double)(util_now_ms() - lap) / 1000.0);
+	lap = util_now_ms();
 	if (start_workers(r, err) < 0)
 		goto out;
+	report_phase(&r->rep, "workers_start", (double)(util_now_ms() - lap) / 1000.0);
+	if (ready_workers(r, err) < 0)
+		goto out;
+	report_phase(&r->rep, "db_connect", r->prov.connect_seconds);
+	report_phase(&r->rep, "db_template", r->prov.template_seconds);
+	report_phase(&r->rep, "db_clones", r->prov.clone_seconds);
+	if (cfg->verbose > 0)
+		term_line(&r->term, "start-up: %zu containers %.2fs, database ready %.2fs, template %.2fs%s, clones %.2fs",
+			  r->nw, r->rep.phases[r->rep.nphases - 4].seconds, r->prov.connect_seconds,
+			  r->prov.template_seconds, r->prov.migrated ? " (migrated)" : "", r->prov.clone_seconds);
 	loop(r);
 
 	finish_report(r);

@@ -111,8 +111,10 @@ worker_start(struct worker *w, const struct run_ctx *ctx, const struct provision
 		goto out;
 	}
 	w->started_ms = util_now_ms();
-	msg_encode_hello(&w->out);
 	w->state = WORKER_STARTED;
+	/* Bytes that came with the upgrade reply are held by the attach
+	 * handle and would never wake poll(). */
+	w->fresh = true;
 	rc = 0;
 out:
 	strv_free(env, nenv);
@@ -120,6 +122,12 @@ out:
 	strv_free(labels, nlabels);
 	strv_free(entry, nentry);
 	return rc;
+}
+
+void
+worker_hello(struct worker *w)
+{
+	msg_encode_hello(&w->out);
 }
 
 int
@@ -159,14 +167,19 @@ worker_read(struct worker *w, bool *eof, struct error **err)
 	char chunk[65536];
 
 	*eof = false;
+	/* Stopping before recv says "would block" leaves w->more set: with
+	 * TLS, curl may hold decrypted bytes that poll() never reports. */
+	w->more = true;
 	for (int rounds = 0; rounds < 64; rounds++) {
 		ssize_t n = docker_attach_recv(w->attach, chunk, sizeof(chunk), eof, err);
 		int rc;
 
 		if (n < 0)
 			return error_wrap(err, "worker %s: receive", w->name);
-		if (n == 0)
+		if (n == 0) {
+			w->more = false;
 			return 0;
+		}
 		rc = frame_demux_feed(&w->demux, chunk, (size_t)n, sink_cb, w);
 		if (rc == -2)
 			return error_set(err, EXIT_INTERNAL, "worker %s: protocol line longer than %u bytes", w->name,

@@ -36,7 +36,8 @@ struct worker {
 	long current;           /* test running now, -1 none */
 	bool bye_sent;
 	bool done;              /* runner said done */
-	bool broken;            /* protocol error: no more messages taken */
+	bool fresh;             /* started: read once before the first poll */
+	bool more;              /* the last read stopped before the socket was drained */
 	int exit_status;
 	char *exit_output;
 	size_t ntests;
@@ -46,11 +47,15 @@ struct worker {
 void worker_init(struct worker *w, size_t index);
 void worker_release(struct worker *w);
 
-/* Creates the container (agent injected, environment set), attaches to it,
- * starts it and queues hello. agent_cmd is the argv after the agent. */
+/* Creates the container (agent injected, environment set), attaches to it
+ * and starts it. The agent then waits for hello before it starts pytest.
+ * agent_cmd is the argv after the agent. */
 int worker_start(struct worker *w, const struct run_ctx *ctx, const struct provision *prov, const char *agent_path,
 		 const char *const *agent_cmd, struct error **err);
 
+/* Queues hello: the go-ahead for the agent to start pytest, given once
+ * the worker's database exists. */
+void worker_hello(struct worker *w);
 /* Sends what is queued as far as the socket takes it. */
 int worker_flush(struct worker *w, struct error **err);
 /* Reads what the socket has. *eof when the stream ended. */

@@ -1,0 +1,73 @@
+# Shared by the integration tests: where the binaries are, checks that
+# count, and the leftover check every test ends with. Source it, call
+# `check DESC CMD...` for each assertion and `finish` at the end.
+set -uo pipefail
+
+XDOCK_SRC=${XDOCK_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+XDOCK_BUILD=${XDOCK_BUILD:-$XDOCK_SRC/build}
+XDOCK_BIN=${XDOCK_BIN:-$XDOCK_BUILD/xdock}
+XDOCK_AGENT=${XDOCK_AGENT:-$XDOCK_BUILD/agent/xdock-agent}
+export XDOCK_AGENT
+T_NAME=$(basename "$0" .sh)
+T_PASS=0
+T_FAIL=0
+T_TMP=$(mktemp -d "/tmp/xdock-$T_NAME.XXXXXX")
+
+if ! timeout 10 docker info >/dev/null 2>&1; then
+	echo "$T_NAME: the Docker engine does not answer (scripts/setup starts one)" >&2
+	exit 1
+fi
+for img in xdock/python:bookworm xdock/postgres:15; do
+	if ! docker image inspect "$img" >/dev/null 2>&1; then
+		echo "$T_NAME: image $img is missing (images/build builds it)" >&2
+		exit 1
+	fi
+done
+
+check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		T_PASS=$((T_PASS + 1))
+		echo "ok   - $desc"
+	else
+		T_FAIL=$((T_FAIL + 1))
+		echo "FAIL - $desc"
+	fi
+}
+
+# json FILE EXPR: evaluates a Python expression over the parsed report `r`.
+json() {
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# eq A B: string equality with a message when it fails.
+eq() {
+	if [ "$1" = "$2" ]; then return 0; fi
+	echo "     expected [$2], got [$1]" >&2
+	return 1
+}
+
+# Nothing labelled with this run id may remain.
+no_leftovers_of() {
+	local id=$1 c n v
+	c=$(docker ps -aq --filter "label=xdock.run=$id" | wc -l)
+	n=$(docker network ls -q --filter "label=xdock.run=$id" | wc -l)
+	v=$(docker volume ls -q --filter "label=xdock.run=$id" | wc -l)
+	if [ "$c$n$v" != 000 ]; then
+		echo "     run $id left $c container(s), $n network(s), $v volume(s)" >&2
+		return 1
+	fi
+}
+
+# Counts of everything labelled xdock.run, for runs that fail before a
+# report names their id: the count after must equal the count before.
+xdock_objects() {
+	echo "$(docker ps -aq --filter label=xdock.run | wc -l)/$(docker network ls -q --filter label=xdock.run | wc -l)"
+}
+
+finish() {
+	rm -rf "$T_TMP"
+	echo "$T_NAME: $T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" -eq 0 ] && [ "$T_PASS" -gt 0 ]
+}
