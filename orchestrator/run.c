@@ -300,6 +300,35 @@ worker_lost(struct run *r, struct worker *w, long crashed)
 	w->current = -1;
 }
 
+/* ": <the line of text that says what went wrong>": the last line that
+ * mentions an error (pytest's "ERROR: ..." usage lines, an exception),
+ * else the last non-empty line; "" when there is none. */
+static char *
+last_line(const char *text)
+{
+	const char *p = text, *pick = NULL, *last = NULL;
+	size_t n;
+
+	while (p && *p) {
+		size_t len = strcspn(p, "\n");
+		bool blank = strspn(p, " \t\r") >= len;
+
+		if (!blank) {
+			last = p;
+			if (memmem(p, len, "rror", 4))
+				pick = p;
+		}
+		p += len + (p[len] ? 1 : 0);
+	}
+	if (!pick)
+		pick = last;
+	if (!pick)
+		return xstrdup("");
+	pick += strspn(pick, " \t");
+	n = strcspn(pick, "\r\n");
+	return xasprintf(": %.*s", (int)n, pick);
+}
+
 static void
 handle_msg(struct run *r, struct worker *w, struct msg *m)
 {
@@ -363,12 +392,16 @@ handle_msg(struct run *r, struct worker *w, struct msg *m)
 		w->exit_status = m->status;
 		free(w->exit_output);
 		w->exit_output = m->out ? xstrdup(m->out) : NULL;
-		if (!r->have_collection && !r->fatal && m->status != 0) {
-			cleanup_free char *what = xasprintf("pytest exited with status %d in worker %s before collecting",
+		if (!w->done && !r->fatal && m->status != 0 && (!r->have_collection || w->state != WORKER_COLLECTED ||
+								  r->rep.ntests == 0)) {
+			/* pytest stopped before running anything: a usage error,
+			 * a missing path, a plugin that fails to import. Its exit
+			 * code is the run's, its last line the message. */
+			cleanup_free char *what = xasprintf("pytest exited with status %d in worker %s before running tests",
 							    m->status, w->name);
-			cleanup_free char *tail = m->out && *m->out ? xasprintf(":\n%s", m->out) : xstrdup("");
+			cleanup_free char *last = last_line(m->out);
 
-			fail(r, m->status >= 1 && m->status <= 5 ? m->status : EXIT_INTERNAL, "%s%s", what, tail);
+			fail(r, m->status >= 1 && m->status <= 5 ? m->status : EXIT_INTERNAL, "%s%s", what, last);
 		}
 		if (w->state == WORKER_COLLECTED && !w->done && w->current >= 0) {
 			size_t t = (size_t)w->current;
