@@ -1,0 +1,326 @@
+"""xdock runner plugin: carried inside xdock-agent and loaded with
+`-p xdock_plugin`. It turns one long-lived pytest process into an xdist-like
+worker driven over two pipes: commands in (XDOCK_CMD_FD), events out
+(XDOCK_EVT_FD), one JSON object per line as in common/proto.h.
+
+Without XDOCK_CMD_FD in the environment it does nothing, so pytest behaves
+exactly as usual. Standard library and pytest only (pytest 7.2, Python 3.11).
+"""
+
+import faulthandler
+import json
+import os
+import sys
+
+import pytest
+
+_CMD_FD = os.environ.get("XDOCK_CMD_FD")
+_EVT_FD = os.environ.get("XDOCK_EVT_FD")
+_ACTIVE = _CMD_FD is not None and _EVT_FD is not None
+
+# The outcomes the orchestrator understands (see common/proto.h).
+_OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+_DEFAULT_CAP = 64 * 1024
+
+
+def _output_cap():
+    try:
+        cap = int(os.environ.get("XDOCK_OUTPUT_CAP", ""))
+    except ValueError:
+        return _DEFAULT_CAP
+    return cap if cap > 0 else _DEFAULT_CAP
+
+
+def _cap_text(text, cap):
+    """Returns text cut to at most cap UTF-8 bytes, with the same note the
+    agent's proto_json_string appends, so every side reads one format."""
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        text = str(text)
+    raw = text.encode("utf-8", "replace")
+    if len(raw) <= cap:
+        return text
+    # "ignore" drops a multibyte character cut in half at the end.
+    kept = raw[:cap].decode("utf-8", "ignore")
+    return kept + " ...[truncated %d bytes]" % (len(raw) - cap)
+
+
+class _Channel:
+    """The two protocol pipes. Writes are whole lines, retried until the
+    last byte is out; reads split the command stream into lines."""
+
+    def __init__(self, cmd_fd, evt_fd):
+        self.cmd_fd = cmd_fd
+        self.evt_fd = evt_fd
+        self._pending = b""
+        self._eof = False
+        # A forked or spawned test process must not inherit the protocol:
+        # an inherited write end would also keep the agent from seeing EOF.
+        os.set_inheritable(cmd_fd, False)
+        os.set_inheritable(evt_fd, False)
+
+    def send(self, obj):
+        # ensure_ascii=False keeps node ids readable; "replace" turns lone
+        # surrogates (undecodable bytes smuggled into str) into "?" so the
+        # line is always valid UTF-8.
+        line = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+        data = (line + "\n").encode("utf-8", "replace")
+        view = memoryview(data)
+        while view:
+            n = os.write(self.evt_fd, view)
+            view = view[n:]
+
+    def receive(self):
+        """Returns the next command as a dict, or None at EOF. Lines that
+        are not JSON objects are skipped: the agent relays the
+        orchestrator's lines unchanged and a bad one must not kill us."""
+        while True:
+            nl = self._pending.find(b"\n")
+            if nl >= 0:
+                line, self._pending = self._pending[:nl], self._pending[nl + 1 :]
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(msg, dict):
+                    return msg
+                continue
+            if self._eof:
+                return None
+            chunk = os.read(self.cmd_fd, 65536)
+            if not chunk:
+                self._eof = True
+                continue
+            self._pending += chunk
+
+
+def _group_of(item):
+    mark = item.get_closest_marker("xdist_group")
+    if mark is None:
+        return None
+    if mark.args:
+        return str(mark.args[0])
+    return str(mark.kwargs.get("name", "default"))
+
+
+def _file_of(item, rootpath):
+    try:
+        return os.path.relpath(str(item.path), str(rootpath))
+    except (AttributeError, ValueError):
+        return item.nodeid.split("::", 1)[0]
+
+
+def _skip_reason(report):
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return report.longreprtext
+
+
+class XdockWorker:
+    """Registered as a plugin when the agent started us; owns the command
+    loop and the per-test result messages."""
+
+    def __init__(self, config, channel, err_fd):
+        self.config = config
+        self.channel = channel
+        self.err_fd = err_fd
+        self.cap = _output_cap()
+        self.collect_errors = []
+        self.reports = None
+        self.current = None
+        try:
+            self.timeout = float(os.environ.get("XDOCK_TIMEOUT", "0"))
+        except ValueError:
+            self.timeout = 0.0
+
+    @pytest.hookimpl
+    def pytest_internalerror(self, excrepr):
+        # The terminal reporter is silenced; the agent keeps the tail of
+        # our stderr for its crash and exit messages.
+        try:
+            os.write(self.err_fd, ("INTERNALERROR> %s\n" % excrepr).encode("utf-8", "replace"))
+        except OSError:
+            pass
+
+    @pytest.hookimpl
+    def pytest_collectreport(self, report):
+        if report.failed:
+            where = report.nodeid or str(getattr(report, "fspath", ""))
+            text = "ERROR collecting %s\n%s" % (where, report.longreprtext)
+            self.collect_errors.append(_cap_text(text, self.cap))
+
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session):
+        rootpath = self.config.rootpath
+        items = [
+            {"id": item.nodeid, "file": _file_of(item, rootpath), "group": _group_of(item)}
+            for item in session.items
+        ]
+        self.channel.send({"t": "collected", "items": items, "errors": self.collect_errors})
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report):
+        if self.reports is not None and report.nodeid == self.current:
+            self.reports.append(report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        opt = self.config.option
+        if session.testsfailed and not opt.continue_on_collection_errors:
+            self.channel.send({"t": "done"})
+            return True
+        if opt.collectonly:
+            self.channel.send({"t": "done"})
+            return True
+        pending = []
+        while True:
+            msg = self.channel.receive()
+            kind = None if msg is None else msg.get("t")
+            if kind == "run":
+                indexes = msg.get("i")
+                if isinstance(indexes, list):
+                    pending.extend(i for i in indexes if isinstance(i, int))
+            # As in xdist's worker: keep one item in hand so nextitem is the
+            # item that really runs next and module/class fixtures tear down
+            # exactly when the next item leaves their scope.
+            while len(pending) >= 2:
+                if not self._run_one(session, pending):
+                    self.channel.send({"t": "done"})
+                    return True
+            if kind == "bye" or msg is None:
+                while pending:
+                    if not self._run_one(session, pending):
+                        break
+                break
+        self.channel.send({"t": "done"})
+        return True
+
+    def _run_one(self, session, pending):
+        """Runs pending[0]; returns False when the session must stop
+        (maxfail, -x, or a plugin's shouldstop)."""
+        index = pending.pop(0)
+        items = session.items
+        self.channel.send({"t": "start", "i": index})
+        if not 0 <= index < len(items):
+            self.channel.send({
+                "t": "result", "i": index, "outcome": "error", "duration": 0.0,
+                "when": "setup",
+                "longrepr": "xdock: index %d out of range (%d items)" % (index, len(items)),
+                "stdout": "", "stderr": "",
+            })
+            return True
+        item = items[index]
+        nextitem = None
+        if pending and 0 <= pending[0] < len(items):
+            nextitem = items[pending[0]]
+        self.reports = []
+        self.current = item.nodeid
+        if self.timeout > 0:
+            # Fires just before the agent's kill, so the crash output holds
+            # the stack of the hung test.
+            faulthandler.dump_traceback_later(self.timeout, exit=False, file=self.err_fd)
+        try:
+            # The hook, not runtestprotocol() directly: plugins that wrap
+            # the protocol (warnings, logging, faulthandler, unraisable
+            # exceptions) see the item exactly as under xdist.
+            item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        finally:
+            if self.timeout > 0:
+                faulthandler.cancel_dump_traceback_later()
+            reports, self.reports, self.current = self.reports, None, None
+        self.channel.send(self._result(index, reports))
+        return not (session.shouldfail or session.shouldstop)
+
+    def _category(self, report):
+        res = self.config.hook.pytest_report_teststatus(report=report, config=self.config)
+        category = res[0] if res else ""
+        if category in _OUTCOMES:
+            return category
+        if category == "" and report.passed:
+            return "passed"
+        # A plugin with its own categories: fall back to pytest's facts.
+        if report.failed:
+            return "failed" if report.when == "call" else "error"
+        if report.skipped:
+            return "xfailed" if hasattr(report, "wasxfail") else "skipped"
+        return "passed"
+
+    def _result(self, index, reports):
+        outcome, when, longrepr = "passed", "call", ""
+        for rep in reports:
+            category = self._category(rep)
+            if category == "passed":
+                continue
+            outcome, when = category, rep.when
+            if category in ("skipped",):
+                longrepr = _skip_reason(rep)
+            elif category in ("xfailed", "xpassed"):
+                longrepr = getattr(rep, "wasxfail", "") or _skip_reason(rep)
+            else:
+                longrepr = rep.longreprtext
+            break
+        if not reports:
+            outcome, when, longrepr = "error", "setup", "xdock: no report for this test"
+        last = reports[-1] if reports else None
+        return {
+            "t": "result",
+            "i": index,
+            "outcome": outcome,
+            "duration": sum(getattr(r, "duration", 0.0) for r in reports),
+            "when": when,
+            "longrepr": _cap_text(longrepr, self.cap),
+            # The last report carries the sections of every earlier phase.
+            "stdout": _cap_text(last.capstdout if last else "", self.cap),
+            "stderr": _cap_text(last.capstderr if last else "", self.cap),
+        }
+
+
+# Taken at import, before pytest's fd capture replaces fd 2: faulthandler
+# and internal errors must reach the pipe the agent drains, not a capture
+# file of the running test.
+_ERR_FD = os.dup(2) if _ACTIVE else -1
+if _ERR_FD >= 0:
+    os.set_inheritable(_ERR_FD, False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    if not _ACTIVE:
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        # Exactly what xdist gives its workers, so `worker_id`,
+        # `testrun_uid` and pytest-django's database suffix work unchanged.
+        try:
+            count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        except ValueError:
+            count = 1
+        config.workerinput = {
+            "workerid": worker,
+            "workercount": count,
+            "testrunuid": os.environ.get("PYTEST_XDIST_TESTRUNUID", ""),
+            "mainargv": list(sys.argv),
+        }
+        config.workeroutput = {}
+    channel = _Channel(int(_CMD_FD), int(_EVT_FD))
+    config.pluginmanager.register(XdockWorker(config, channel, _ERR_FD), "xdock_worker")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    if not _ACTIVE:
+        return
+    # Nobody reads the progress lines and failure summaries (they arrive as
+    # messages); writing them only costs time and pushes useful lines (a
+    # faulthandler dump, an INTERNALERROR) out of the agent's output tail.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        try:
+            from _pytest.config import create_terminal_writer
+
+            devnull = open(os.devnull, "w", encoding="utf-8")
+            reporter._tw = create_terminal_writer(session.config, devnull)
+        except Exception:
+            pass

@@ -1,0 +1,5 @@
+from conftest import record
+
+
+def test_other(module_resource):
+    record("test test_other")
