@@ -151,8 +151,11 @@ class XdockWorker:
             text = "ERROR collecting %s\n%s" % (where, report.longreprtext)
             self.collect_errors.append(_cap_text(text, self.cap))
 
-    @pytest.hookimpl
-    def pytest_collection_finish(self, session):
+    def _send_collected(self, session):
+        # Sent from the run loop, not pytest_collection_finish: pytest calls
+        # that hook even when collection ends in a usage error (a path that
+        # does not exist), and the orchestrator must then see pytest's exit
+        # code, not an empty collection.
         rootpath = self.config.rootpath
         items = [
             {"id": item.nodeid, "file": _file_of(item, rootpath), "group": _group_of(item)}
@@ -168,6 +171,7 @@ class XdockWorker:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session):
         opt = self.config.option
+        self._send_collected(session)
         if session.testsfailed and not opt.continue_on_collection_errors:
             self.channel.send({"t": "done"})
             return True

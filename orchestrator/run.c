@@ -315,7 +315,7 @@ last_line(const char *text)
 
 		if (!blank) {
 			last = p;
-			if (memmem(p, len, "rror", 4))
+			if (memmem(p, len, "rror:", 5) || memmem(p, len, "ERROR", 5))
 				pick = p;
 		}
 		p += len + (p[len] ? 1 : 0);

@@ -60,10 +60,27 @@ no_leftovers_of() {
 	fi
 }
 
-# Counts of everything labelled xdock.run, for runs that fail before a
-# report names their id: the count after must equal the count before.
-xdock_objects() {
-	echo "$(docker ps -aq --filter label=xdock.run | wc -l)/$(docker network ls -q --filter label=xdock.run | wc -l)"
+# xrun ARGS...: runs xdock with stdout/stderr to $T_TMP/out and $T_TMP/err,
+# sets RC and XPID (its pid, which its owner label carries), so runs that
+# fail before a report names their id can still be checked for leftovers.
+xrun() {
+	"$XDOCK_BIN" "$@" >"$T_TMP/out" 2>"$T_TMP/err" &
+	XPID=$!
+	wait "$XPID"
+	RC=$?
+}
+
+# Nothing whose owner label names process PID may remain.
+no_leftovers_of_pid() {
+	local pid=$1 left
+	left=$({
+		docker ps -a --filter label=xdock.owner --format '{{.Label "xdock.owner"}}'
+		docker network ls --filter label=xdock.owner --format '{{.Label "xdock.owner"}}'
+	} | grep -c ":$pid:")
+	if [ "$left" != 0 ]; then
+		echo "     xdock pid $pid left $left object(s)" >&2
+		return 1
+	fi
 }
 
 finish() {

@@ -7,43 +7,38 @@
 mkdir -p "$T_TMP/suite"
 printf 'def test_ok():\n    assert True\n' >"$T_TMP/suite/test_ok.py"
 cd "$T_TMP/suite" || exit 1
-before=$(xdock_objects)
 
-"$XDOCK_BIN" run -n 2 --db none --image xdock/no-such-image:1 . >"$T_TMP/out1" 2>"$T_TMP/err1"
-check "unknown image: exit 4" eq "$?" 4
-check "unknown image: names the image" grep -q "No such image: xdock/no-such-image:1" "$T_TMP/err1"
-check "unknown image: says how to build it" grep -q "images/build" "$T_TMP/err1"
-check "unknown image: one line on stderr" eq "$(wc -l <"$T_TMP/err1")" 1
-check "unknown image: nothing left" eq "$(xdock_objects)" "$before"
+xrun run -n 2 --db none --image xdock/no-such-image:1 .
+check "unknown image: exit 4" eq "$RC" 4
+check "unknown image: names the image" grep -q "No such image: xdock/no-such-image:1" "$T_TMP/err"
+check "unknown image: says how to build it" grep -q "images/build" "$T_TMP/err"
+check "unknown image: one line on stderr" eq "$(wc -l <"$T_TMP/err")" 1
+check "unknown image: nothing left" no_leftovers_of_pid "$XPID"
 
-"$XDOCK_BIN" run -n 2 --db-url "postgresql://u:s3cret@127.0.0.1:1/postgres" . >"$T_TMP/out2" 2>"$T_TMP/err2"
-rc=$?
-check "unreachable --db-url: exit 3" eq "$rc" 3
-check "unreachable --db-url: names the server" grep -q "127.0.0.1:1" "$T_TMP/err2"
-check "unreachable --db-url: password masked" bash -c "! grep -q s3cret '$T_TMP/err2' '$T_TMP/out2'"
-check "unreachable --db-url: nothing left" eq "$(xdock_objects)" "$before"
+xrun run -n 2 --db-url "postgresql://u:s3cret@127.0.0.1:1/postgres" .
+check "unreachable --db-url: exit 3" eq "$RC" 3
+check "unreachable --db-url: names the server" grep -q "127.0.0.1:1" "$T_TMP/err"
+check "unreachable --db-url: password masked" bash -c "! grep -q s3cret '$T_TMP/err' '$T_TMP/out'"
+check "unreachable --db-url: nothing left" no_leftovers_of_pid "$XPID"
 
-"$XDOCK_BIN" run --frobnicate . >"$T_TMP/out3" 2>"$T_TMP/err3"
-check "unknown option: exit 4" eq "$?" 4
-check "unknown option: named" grep -q -- "--frobnicate" "$T_TMP/err3"
+xrun run --frobnicate .
+check "unknown option: exit 4" eq "$RC" 4
+check "unknown option: named" grep -q -- "--frobnicate" "$T_TMP/err"
 
-"$XDOCK_BIN" run -n 1 --db none . --no-such-pytest-flag >"$T_TMP/out4" 2>"$T_TMP/err4"
-rc=$?
-check "pytest usage error in the container: exit 4 (got $rc)" eq "$rc" 4
-check "pytest usage error: pytest's message shown" grep -q -- "--no-such-pytest-flag" "$T_TMP/err4"
-check "pytest usage error: one line" eq "$(wc -l <"$T_TMP/err4")" 1
-check "pytest usage error: nothing left" eq "$(xdock_objects)" "$before"
+xrun run -n 1 --db none . --no-such-pytest-flag
+check "pytest usage error in the container: exit 4 (got $RC)" eq "$RC" 4
+check "pytest usage error: pytest's message shown" grep -q -- "--no-such-pytest-flag" "$T_TMP/err"
+check "pytest usage error: one line" eq "$(wc -l <"$T_TMP/err")" 1
+check "pytest usage error: nothing left" no_leftovers_of_pid "$XPID"
 
-"$XDOCK_BIN" run -n 1 --db none -p no_such_plugin_xyz . >"$T_TMP/out7" 2>"$T_TMP/err7"
-rc=$?
-check "plugin that fails to import: pytest's own exit code 1 (got $rc)" eq "$rc" 1
-check "plugin that fails to import: one line naming it" eq "$(grep -c no_such_plugin_xyz "$T_TMP/err7")/$(wc -l <"$T_TMP/err7")" 1/1
+xrun run -n 1 --db none -p no_such_plugin_xyz .
+check "plugin that fails to import: pytest's own exit code 1 (got $RC)" eq "$RC" 1
+check "plugin that fails to import: one line naming it" eq "$(grep -c no_such_plugin_xyz "$T_TMP/err")/$(wc -l <"$T_TMP/err")" 1/1
 
-"$XDOCK_BIN" run -n 1 --db none does/not/exist >"$T_TMP/out5" 2>"$T_TMP/err5"
-rc=$?
-check "missing path: exit 4 like pytest (got $rc)" eq "$rc" 4
-check "missing path: nothing left" eq "$(xdock_objects)" "$before"
+xrun run -n 1 --db none does/not/exist
+check "missing path: exit 4 like pytest (got $RC)" eq "$RC" 4
+check "missing path: nothing left" no_leftovers_of_pid "$XPID"
 
-"$XDOCK_BIN" run -n 0 . >"$T_TMP/out6" 2>"$T_TMP/err6"
-check "-n 0: exit 4" eq "$?" 4
+xrun run -n 0 .
+check "-n 0: exit 4" eq "$RC" 4
 finish
