@@ -30,13 +30,12 @@ proto_reader_feed(struct proto_reader *r, const char *data, size_t len)
 		size_t n = len < room ? len : room;
 
 		if (n == 0) {
-			/* Full buffer: only acceptable if it holds a newline
-			 * the caller has not taken yet. */
-			if (!memchr(r->buf.data, '\n', r->buf.len)) {
-				r->overflow = true;
-				return -1;
-			}
-			/* Caller must drain with proto_reader_next first. */
+			/* Full buffer and bytes left over: either a line over
+			 * the cap, or the caller fed more than the room before
+			 * draining. Part of data is already buffered and the
+			 * rest is dropped, so both leave the stream cut: fail
+			 * for good rather than hand out a line with a hole. */
+			r->overflow = true;
 			return -1;
 		}
 		buf_append(&r->buf, data, n);
@@ -155,7 +154,8 @@ proto_prefix_int(const char *line, size_t len, const char *pfx, long *out)
 	char *end;
 	size_t n;
 
-	if (len <= pl || memcmp(line, pfx, pl) != 0)
+	/* Digits only: strtol alone would also take " 1", "+1" and "-1". */
+	if (len <= pl || memcmp(line, pfx, pl) != 0 || line[pl] < '0' || line[pl] > '9')
 		return false;
 	n = len - pl < sizeof(tmp) - 1 ? len - pl : sizeof(tmp) - 1;
 	memcpy(tmp, line + pl, n);

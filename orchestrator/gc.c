@@ -82,7 +82,9 @@ gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 	if (docker_container_list(dk, "xdock.run", "xdock.owner", &l, err) < 0)
 		return -1;
 	for (size_t i = 0; i < l.n; i++) {
-		if (gc_owner_alive(l.items[i].label))
+		/* No owner label: not made by an xdock run (a test's own
+		 * throwaway container, say); not ours to judge. */
+		if (!l.items[i].label || gc_owner_alive(l.items[i].label))
 			continue;
 		if (docker_container_remove(dk, l.items[i].id, true, err) < 0)
 			rc = -1;
@@ -105,7 +107,7 @@ gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 	if (docker_network_list(dk, "xdock.run", "xdock.owner", &l, err) < 0)
 		return -1;
 	for (size_t i = 0; i < l.n; i++) {
-		if (gc_owner_alive(l.items[i].label))
+		if (!l.items[i].label || gc_owner_alive(l.items[i].label))
 			continue;
 		if (docker_network_remove(dk, l.items[i].id, err) < 0)
 			rc = -1;

@@ -70,6 +70,22 @@ get_num(const cJSON *o, const char *key, bool required, double *out, struct erro
 	return 0;
 }
 
+/* A number that must be whole and fit an int: indexes, pids, statuses.
+ * Casting 1e300 or 2.5 to an integer would be undefined or silently
+ * wrong, so those are malformed. */
+static int
+get_int(const cJSON *o, const char *key, bool required, double *out, struct error **err)
+{
+	double v = *out;
+
+	if (get_num(o, key, required, &v, err) < 0)
+		return -1;
+	if (v < -2147483648.0 || v > 2147483647.0 || v != (double)(long)v)
+		return error_set(err, EXIT_INTERNAL, "field \"%s\" is not a whole number", key);
+	*out = v;
+	return 0;
+}
+
 static int
 decode_collected(const cJSON *root, struct msg *m, struct error **err)
 {
@@ -122,11 +138,11 @@ msg_decode(const char *line, size_t len, struct msg *m, struct error **err)
 
 	if (strcmp(t->valuestring, "hello") == 0) {
 		m->kind = MSG_HELLO;
-		if (get_num(root, "v", true, &num, err) < 0)
+		if (get_int(root, "v", true, &num, err) < 0)
 			goto bad;
 		m->version = (int)num;
 		num = 0;
-		if (get_num(root, "pid", false, &num, err) < 0)
+		if (get_int(root, "pid", false, &num, err) < 0)
 			goto bad;
 		m->pid = (long)num;
 	} else if (strcmp(t->valuestring, "collected") == 0) {
@@ -135,14 +151,14 @@ msg_decode(const char *line, size_t len, struct msg *m, struct error **err)
 			goto bad;
 	} else if (strcmp(t->valuestring, "start") == 0) {
 		m->kind = MSG_START;
-		if (get_num(root, "i", true, &num, err) < 0)
+		if (get_int(root, "i", true, &num, err) < 0)
 			goto bad;
 		m->index = (long)num;
 	} else if (strcmp(t->valuestring, "result") == 0) {
 		cleanup_free char *outcome = NULL;
 
 		m->kind = MSG_RESULT;
-		if (get_num(root, "i", true, &num, err) < 0 || get_str(root, "outcome", &outcome, err) < 0 ||
+		if (get_int(root, "i", true, &num, err) < 0 || get_str(root, "outcome", &outcome, err) < 0 ||
 		    get_num(root, "duration", false, &m->duration, err) < 0 || get_str(root, "when", &m->when, err) < 0 ||
 		    get_str(root, "longrepr", &m->text, err) < 0 || get_str(root, "stdout", &m->out, err) < 0 ||
 		    get_str(root, "stderr", &m->err, err) < 0)
@@ -159,8 +175,8 @@ msg_decode(const char *line, size_t len, struct msg *m, struct error **err)
 		double status = 0, sig = 0;
 
 		m->kind = t->valuestring[0] == 'c' ? MSG_CRASH : MSG_EXIT;
-		if (get_num(root, "i", false, &num, err) < 0 || get_num(root, "status", false, &status, err) < 0 ||
-		    get_num(root, "signal", false, &sig, err) < 0 || get_str(root, "reason", &m->text, err) < 0 ||
+		if (get_int(root, "i", false, &num, err) < 0 || get_int(root, "status", false, &status, err) < 0 ||
+		    get_int(root, "signal", false, &sig, err) < 0 || get_str(root, "reason", &m->text, err) < 0 ||
 		    get_str(root, "output", &m->out, err) < 0)
 			goto bad;
 		m->index = (long)num;

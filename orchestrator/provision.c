@@ -109,42 +109,47 @@ start_embedded(struct provision *p, const struct run_ctx *ctx, struct error **er
 	if (!st.running || st.host_port <= 0)
 		return error_set(err, EXIT_INTERNAL, "database container %.12s: not running (%s %s)", id, st.status, st.error);
 
-	p->admin.user = xstrdup("xdock");
-	p->admin.password = xstrdup("xdock");
-	p->admin.host = xstrdup("127.0.0.1");
 	p->admin.port = st.host_port;
-	p->admin.dbname = xstrdup("postgres");
+	return 0;
+}
+
+int
+provision_plan(struct provision *p, const struct config *cfg, struct error **err)
+{
+	memset(p, 0, sizeof(*p));
+	p->mode = cfg->db;
+	if (p->mode == CLI_DB_NONE)
+		return 0;
+	if (p->mode == CLI_DB_EMBEDDED) {
+		/* The embedded server's credentials are the image's; only the
+		 * published port is learnt once it runs. */
+		p->admin.user = xstrdup("xdock");
+		p->admin.password = xstrdup("xdock");
+		p->admin.host = xstrdup("127.0.0.1");
+		p->admin.dbname = xstrdup("postgres");
+		url_copy(&p->worker, &p->admin);
+		free(p->worker.host);
+		p->worker.host = xstrdup(PROVISION_DB_ALIAS);
+		p->worker.port = 5432;
+		return 0;
+	}
+	if (db_url_parse(cfg->db_url, &p->admin, err) < 0)
+		return error_wrap(err, "--db-url");
 	url_copy(&p->worker, &p->admin);
-	free(p->worker.host);
-	p->worker.host = xstrdup(PROVISION_DB_ALIAS);
-	p->worker.port = 5432;
+	if (!p->admin.dbname)
+		p->admin.dbname = xstrdup("postgres");
+	/* A server on the host's loopback is out of a bridge network's
+	 * reach: such workers share the host's network instead. */
+	p->host_network = is_loopback(p->admin.host);
 	return 0;
 }
 
 int
 provision_launch(struct provision *p, const struct run_ctx *ctx, struct error **err)
 {
-	const struct config *cfg = ctx->cfg;
-
-	memset(p, 0, sizeof(*p));
-	p->mode = cfg->db;
-	if (p->mode == CLI_DB_NONE)
+	if (p->mode != CLI_DB_EMBEDDED)
 		return 0;
-	if (p->mode == CLI_DB_EMBEDDED) {
-		if (start_embedded(p, ctx, err) < 0)
-			return -1;
-	} else {
-		if (db_url_parse(cfg->db_url, &p->admin, err) < 0)
-			return error_wrap(err, "--db-url");
-		url_copy(&p->worker, &p->admin);
-		if (!p->admin.dbname) {
-			p->admin.dbname = xstrdup("postgres");
-		}
-		/* A server on the host's loopback is out of a bridge network's
-		 * reach: such workers share the host's network instead. */
-		p->host_network = is_loopback(p->admin.host);
-	}
-	return 0;
+	return start_embedded(p, ctx, err);
 }
 
 int

@@ -45,9 +45,12 @@ struct provision {
 	bool migrated;              /* --db-setup ran this time */
 };
 
-/* Starts (or finds) the server without waiting for it, so that the worker
- * containers start while it initialises; afterwards the addresses are
- * known. Nothing to do with --db none. */
+/* Decides where the databases live and how workers reach them, before
+ * anything starts (the workers' environment needs it). No I/O. */
+int provision_plan(struct provision *p, const struct config *cfg, struct error **err);
+/* Starts (or finds) the embedded server without waiting for it to accept
+ * connections; learns its published port. Safe to run on its own thread
+ * with its own docker client while the workers start. */
 int provision_launch(struct provision *p, const struct run_ctx *ctx, struct error **err);
 /* Waits until the server answers and opens the admin connection. */
 int provision_connect(struct provision *p, struct error **err);

@@ -30,6 +30,8 @@ struct sched {
 	size_t *order;         /* test indexes grouped by unit */
 	struct unit *units;
 	size_t nunits;
+	size_t *unit_of;       /* test index -> index into units */
+	bool cancelled;        /* sched_cancel ran: nothing is requeued */
 	struct queue shared;   /* unit indexes not yet taken */
 	struct queue loose;    /* single tests put back by a lost worker */
 	struct wstate *w;
@@ -232,6 +234,9 @@ build_units(struct sched *s)
 	}
 	if (nknown > 0)
 		qsort(s->units, s->nunits, sizeof(*s->units), cmp_units_desc);
+	for (size_t u = 0; u < s->nunits; u++)
+		for (size_t k = 0; k < s->units[u].n; k++)
+			s->unit_of[s->order[s->units[u].first + k]] = u;
 	free(next);
 	free(head);
 	free(tail);
@@ -250,6 +255,7 @@ sched_new(enum sched_mode mode, const struct sched_test *tests, size_t ntests, s
 	s->nworkers = nworkers ? nworkers : 1;
 	s->prefetch = prefetch ? prefetch : 1;
 	s->order = xcalloc(ntests ? ntests : 1, sizeof(*s->order));
+	s->unit_of = xcalloc(ntests ? ntests : 1, sizeof(*s->unit_of));
 	s->w = xcalloc(s->nworkers, sizeof(*s->w));
 	for (size_t i = 0; i < s->nworkers; i++)
 		s->w[i].sent = xcalloc(s->prefetch, sizeof(size_t));
@@ -294,6 +300,7 @@ sched_free(struct sched *s)
 	}
 	free(s->w);
 	free(s->order);
+	free(s->unit_of);
 	free(s->units);
 	free(s->shared.v);
 	free(s->loose.v);
@@ -321,12 +328,33 @@ steal(struct sched *s, size_t w)
 	return true;
 }
 
+static bool
+scoped(const struct sched *s)
+{
+	return s->mode == SCHED_LOADSCOPE || s->mode == SCHED_LOADFILE || s->mode == SCHED_LOADGROUP;
+}
+
 /* Moves the next unit (or put-back test) into w's own queue. */
 static bool
 take(struct sched *s, size_t w)
 {
 	if (s->loose.len > 0) {
-		q_push(&s->w[w].own, q_pop(&s->loose));
+		size_t t = q_pop(&s->loose), u = s->unit_of[t], keep = 0;
+
+		q_push(&s->w[w].own, t);
+		if (!scoped(s))
+			return true;
+		/* The rest of a lost worker's unit comes along: two live
+		 * workers must never share a class, file or group. */
+		for (size_t k = 0; k < s->loose.len; k++) {
+			size_t x = s->loose.v[s->loose.head + k];
+
+			if (s->unit_of[x] == u)
+				q_push(&s->w[w].own, x);
+			else
+				s->loose.v[s->loose.head + keep++] = x;
+		}
+		s->loose.len = keep;
 		return true;
 	}
 	if (s->shared.len > 0) {
@@ -385,7 +413,9 @@ sched_worker_lost(struct sched *s, size_t w, size_t except)
 	/* In `each` the replacement worker takes over the same slot and the
 	 * same private queue; elsewhere work goes back to be shared. */
 	for (size_t i = ws->nsent; i-- > 0;) {
-		if (ws->sent[i] == except) {
+		if (ws->sent[i] == except || s->cancelled) {
+			/* The crashed test has its outcome; after a cancel
+			 * nothing goes back to be handed out again. */
 			s->remaining--;
 			continue;
 		}
@@ -397,9 +427,9 @@ sched_worker_lost(struct sched *s, size_t w, size_t except)
 	}
 	ws->nsent = 0;
 	if (s->mode != SCHED_EACH && s->mode != SCHED_NO) {
-		/* Keep scope units together: the unsent rest of this worker's
-		 * units goes back as loose tests in order, which a single
-		 * replacement takes one by one. */
+		/* The unsent rest of this worker's units goes back as loose
+		 * tests in order; take() hands a unit's loose tests to one
+		 * worker together. */
 		while (ws->own.len > 0) {
 			q_push(&s->loose, q_pop(&ws->own));
 			n++;
@@ -450,6 +480,7 @@ sched_cancel(struct sched *s, size_t *out, size_t max)
 {
 	size_t n = 0;
 
+	s->cancelled = true;
 	for (size_t w = 0; w < s->nworkers; w++)
 		n = drain(&s->w[w].own, out, max, n);
 	n = drain(&s->loose, out, max, n);
