@@ -15,7 +15,7 @@
 
 /* Not in proto.h because only the agent needs it: a result ends the test
  * that the last start began. The plugin writes it byte for byte. */
-#define RELAY_PFX_RESULT "{\"t\":\"result\",\"i\":"
+#define RELAY_PFX_RESULT PROTO_PFX_RESULT
 
 /* Queue caps. Above the high-water mark the relay stops reading the side
  * that produces into the queue, so a slow reader costs memory up to the
@@ -244,8 +244,8 @@ report_end(struct relay *rl, struct error **err)
 		else
 			snprintf(reason, sizeof(reason), "runner exited with status %d%s", code,
 				 rl->current >= 0 ? " during the test" : " before done");
-		buf_printf(&b, "{\"t\":\"crash\",\"i\":%ld,\"status\":%d,\"signal\":%d,\"reason\":",
-			   rl->current, code, sig);
+		buf_printf(&b, "{\"t\":\"crash\",\"i\":%ld,\"status\":%d,\"signal\":%d,\"timeout\":%s,\"reason\":",
+			   rl->current, code, sig, rl->timed_out ? "true" : "false");
 		proto_json_string(&b, reason, strlen(reason), sizeof(reason));
 		buf_append(&b, ",\"output\":", 10);
 		proto_json_string(&b, rl->run.tail.data, rl->run.tail.len, TAIL_MAX);

@@ -16,8 +16,9 @@
  *   {"t":"result","i":3,"outcome":..,"duration":s,"when":..,"longrepr":..,
  *    "stdout":..,"stderr":..}                 test 3 ended (runner)
  *   {"t":"done"}                              runner finished after bye
- *   {"t":"crash","i":3,"status":N,"signal":N,"reason":..,"output":..}
- *                                             runner died (i = -1: no test)
+ *   {"t":"crash","i":3,"status":N,"signal":N,"timeout":B,"reason":..,
+ *    "output":..}                             runner died (i = -1: no test);
+ *                                             timeout: killed by --timeout
  *   {"t":"exit","status":N,"output":..}       runner exited, agent leaves
  *   {"t":"error","message":..}                agent cannot go on
  *
@@ -35,8 +36,9 @@
 #define PROTO_VERSION 1
 
 /* A line longer than this is a protocol error, never a bigger allocation.
- * Runner output inside a message is capped well below it. */
-#define PROTO_LINE_MAX (8u << 20)
+ * Runner output inside a message is capped well below it; the longest
+ * line is the collection (about 150 bytes a test: 400,000 tests). */
+#define PROTO_LINE_MAX (64u << 20)
 
 /* Exact prefixes the agent matches without parsing. Writers must emit these
  * byte for byte (no spaces), and the orchestrator's encoder does. */
@@ -44,6 +46,7 @@
 #define PROTO_PFX_START "{\"t\":\"start\",\"i\":"
 #define PROTO_PFX_BYE "{\"t\":\"bye\"}"
 #define PROTO_PFX_DONE "{\"t\":\"done\"}"
+#define PROTO_PFX_RESULT "{\"t\":\"result\",\"i\":"
 
 /* Incremental line splitter: feed bytes as they come, take whole lines. */
 struct proto_reader {

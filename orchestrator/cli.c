@@ -31,6 +31,7 @@ cli_usage(void)
 	       "  -x, --exitfirst            stop after the first failure\n"
 	       "      --maxfail N            stop after N failures\n"
 	       "      --timeout SECONDS      per-test timeout\n"
+	       "      --max-worker-restart N replace crashed workers at most N times (default 4 x workers)\n"
 	       "      --memory SIZE          memory limit per worker container (e.g. 512m)\n"
 	       "      --cpus N               CPU limit per worker container\n"
 	       "      --docker-host URL      engine address (default $DOCKER_HOST or the local socket)\n"
@@ -132,7 +133,7 @@ parse_run(int argc, char **argv, int i, struct config *cfg, struct error **err)
 {
 	for (; i < argc; i++) {
 		const char *a = argv[i], *v = NULL;
-		int r;
+		int r = 0; /* "-n" skips OPT() below but still tests r */
 
 #define OPT(name) ((r = opt_value(argc, argv, &i, name, &v, err)) < 0 ? -1 : r)
 		if (strcmp(a, "--") == 0) {
@@ -234,6 +235,9 @@ numprocesses:
 		} else if (OPT("--maxfail")) {
 			if (r < 0 || parse_int(a, v, 0, &cfg->maxfail, err) < 0)
 				return -1;
+		} else if (OPT("--max-worker-restart")) {
+			if (r < 0 || parse_int(a, v, 0, &cfg->max_worker_restart, err) < 0)
+				return -1;
 		} else if (OPT("--timeout")) {
 			if (r < 0 || parse_double(a, v, &cfg->timeout, err) < 0)
 				return -1;
@@ -282,6 +286,7 @@ cli_parse(int argc, char **argv, struct config *cfg, struct error **err)
 	cfg->db_image = "xdock/postgres:15";
 	cfg->dist = SCHED_LOAD;
 	cfg->db = CLI_DB_EMBEDDED;
+	cfg->max_worker_restart = -1;
 
 	if (argc < 2) {
 		cfg->command = CLI_HELP;

@@ -30,6 +30,7 @@ struct config {
 	const char *json_report, *junitxml;
 	int verbose;
 	int maxfail;               /* 0: no limit; -x is 1 */
+	int max_worker_restart;    /* -1: 4 x workers, as pytest-xdist */
 	const char *docker_host;   /* NULL: DOCKER_HOST or the local socket */
 	const char *agent;         /* NULL: next to the xdock binary */
 	double timeout;            /* per test, seconds, 0: none */

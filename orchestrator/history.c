@@ -194,6 +194,8 @@ read_file(const char *path, struct buf *b, struct error **err)
 		return error_set(err, EXIT_INTERNAL, "%s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return error_set(err, EXIT_INTERNAL, "not a regular file");
+	if ((uint64_t)st.st_size > b->max)
+		return error_set(err, EXIT_INTERNAL, "larger than %zu bytes", b->max);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 

@@ -182,6 +182,7 @@ msg_decode(const char *line, size_t len, struct msg *m, struct error **err)
 		m->index = (long)num;
 		m->status = (int)status;
 		m->signal = (int)sig;
+		m->timeout = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "timeout"));
 	} else if (strcmp(t->valuestring, "error") == 0) {
 		m->kind = MSG_ERROR;
 		if (get_str(root, "message", &m->text, err) < 0)

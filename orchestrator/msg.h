@@ -4,6 +4,7 @@
 #ifndef XDOCK_MSG_H
 #define XDOCK_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -52,6 +53,7 @@ struct msg {
 	enum outcome outcome;    /* result */
 	double duration;         /* result, seconds */
 	int status, signal;      /* crash, exit */
+	bool timeout;            /* crash: the agent killed it for --timeout */
 	char *when;              /* result: setup, call, teardown */
 	char *text;              /* result longrepr, crash reason, error message */
 	char *out, *err;         /* result captured stdout/stderr; crash/exit output */

@@ -183,13 +183,45 @@ report_json(const struct report *r, struct buf *b, struct error **err)
 	return 0;
 }
 
-/* XML text: the five entities, and characters XML 1.0 forbids written as
- * \xNN the way pytest's junitxml does, so the file always parses. */
+/* Length of the valid UTF-8 sequence at s, 0 if invalid (s is
+ * NUL-terminated, so a cut sequence fails on the NUL). */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	size_t len;
+	unsigned cp;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	/* U+FFFE and U+FFFF are not XML characters either. */
+	if (cp == 0xfffe || cp == 0xffff)
+		return 0;
+	return len;
+}
+
+/* XML text: the five entities, and what XML 1.0 forbids (control
+ * characters, bytes that are not UTF-8, U+FFFE/U+FFFF) written as \xNN
+ * per byte, so the file always parses. */
 static void
 xml_text(struct buf *b, const char *s)
 {
 	for (; s && *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		size_t k;
 
 		switch (c) {
 		case '&': buf_printf(b, "&amp;"); break;
@@ -198,10 +230,16 @@ xml_text(struct buf *b, const char *s)
 		case '"': buf_printf(b, "&quot;"); break;
 		case '\'': buf_printf(b, "&apos;"); break;
 		default:
-			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
 				buf_printf(b, "\\x%02x", c);
-			else
+			} else if (c < 0x80) {
 				buf_append(b, s, 1);
+			} else if ((k = utf8_len((const unsigned char *)s)) > 0) {
+				buf_append(b, s, k);
+				s += k - 1;
+			} else {
+				buf_printf(b, "\\x%02x", c);
+			}
 		}
 	}
 }

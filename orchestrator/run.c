@@ -56,6 +56,10 @@ struct run {
 	bool interrupted;
 	int signals;
 	struct error *fatal;     /* stops the run; printed by main */
+	const char **cmd;        /* the agent's argv after its own name */
+	char timeout_arg[32];
+	int restarts;            /* workers replaced after a crash */
+	int max_restarts;
 };
 
 static void
@@ -349,6 +353,7 @@ handle_msg(struct run *r, struct worker *w, struct msg *m)
 		else if (check_collection(r, w, m) < 0)
 			return;
 		w->state = WORKER_COLLECTED;
+		w->collected = true;
 		if (r->rep.ncollect_errors)
 			r->stopping = true;
 		if (r->stopping)
@@ -380,12 +385,13 @@ handle_msg(struct run *r, struct worker *w, struct msg *m)
 		break;
 	case MSG_CRASH:
 		if (m->index >= 0 && r->have_collection && (size_t)m->index < r->rep.ntests) {
-			cleanup_free char *why = xasprintf("worker %s crashed while running this test: %s%s%s",
-							   w->name, m->text ? m->text : "runner died",
-							   m->signal ? " (signal " : "", m->signal ? "" : "");
-			cleanup_free char *why2 = m->signal ? xasprintf("%s%d)", why, m->signal) : xstrdup(why);
+			cleanup_free char *why = m->timeout ? xasprintf("%s on worker %s",
+									 m->text ? m->text : "timeout", w->name)
+							     : xasprintf("worker %s crashed while running this test: %s",
+									 w->name, m->text ? m->text : "runner died");
 
-			set_outcome(r, (size_t)m->index, (int)w->index, OUTCOME_CRASHED, 0, "call", why2, m->out, NULL);
+			set_outcome(r, (size_t)m->index, (int)w->index, m->timeout ? OUTCOME_TIMEOUT : OUTCOME_CRASHED, 0,
+				    "call", why, m->out, NULL);
 		}
 		worker_lost(r, w, m->index);
 		break;
@@ -393,8 +399,7 @@ handle_msg(struct run *r, struct worker *w, struct msg *m)
 		w->exit_status = m->status;
 		free(w->exit_output);
 		w->exit_output = m->out ? xstrdup(m->out) : NULL;
-		if (!w->done && !r->fatal && m->status != 0 && (!r->have_collection || w->state != WORKER_COLLECTED ||
-								  r->rep.ntests == 0)) {
+		if (!w->collected && !r->fatal && !r->stopping && m->status != 0) {
 			/* pytest stopped before running anything: a usage error,
 			 * a missing path, a plugin that fails to import. Its exit
 			 * code is the run's, its last line the message. */
@@ -450,8 +455,10 @@ handle_eof(struct run *r, struct worker *w)
 static bool
 all_exited(const struct run *r)
 {
+	/* Streams stay open until the engine closes them, even after the
+	 * agent said exit: their end is what marks a worker gone. */
 	for (size_t i = 0; i < r->nw; i++)
-		if (r->w[i].state != WORKER_EXITED && r->w[i].attach)
+		if (r->w[i].attach)
 			return false;
 	return true;
 }
@@ -497,6 +504,97 @@ service_worker(struct run *r, struct worker *w, short revents)
 	}
 }
 
+/* Tests that are not finished while no live worker will ever ask for
+ * them: every live worker has been told bye. */
+static bool
+work_orphaned(const struct run *r)
+{
+	if (!r->sched || sched_unsent(r->sched) == 0 || r->stopping)
+		return false;
+	for (size_t i = 0; i < r->nw; i++) {
+		const struct worker *w = &r->w[i];
+
+		if (w->attach && w->state != WORKER_EXITED && !w->bye_sent)
+			return false;
+	}
+	return true;
+}
+
+/* Marks every test without an outcome as not run, for this reason. */
+static void
+abandon_rest(struct run *r, const char *reason)
+{
+	size_t *dropped = xcalloc(r->rep.ntests + 1, sizeof(size_t));
+
+	if (r->sched)
+		sched_cancel(r->sched, dropped, r->rep.ntests);
+	free(dropped);
+	for (size_t i = 0; i < r->rep.ntests; i++) {
+		struct report_test *t = &r->rep.tests[i];
+
+		if (t->outcome == OUTCOME_NONE && !t->reason)
+			t->reason = xstrdup(reason);
+	}
+}
+
+/* A worker died with work left: a fresh container with a fresh clone of
+ * the template takes its slot, so whatever the crash left in the database
+ * or the process cannot leak into the next test. */
+static void
+replace_worker(struct run *r, struct worker *w)
+{
+	struct error *e = NULL;
+	size_t index = w->index;
+	char *dbname = steal_ptr(&w->dbname);
+
+	if (r->restarts >= r->max_restarts) {
+		cleanup_free char *why = xasprintf("not run: %d workers were replaced, the limit (--max-worker-restart)",
+						   r->restarts);
+
+		term_line(&r->term, "xdock: worker %s crashed; %d replacements already, giving up", w->name, r->restarts);
+		r->stopping = true;
+		abandon_rest(r, why);
+		free(dbname);
+		return;
+	}
+	r->restarts++;
+	worker_remove(w, r->dk);
+	worker_release(w);
+	worker_init(w, index);
+	w->dbname = dbname;
+	term_line(&r->term, "xdock: replacing worker %s (restart %d of at most %d)", w->name, r->restarts,
+		  r->max_restarts);
+	if ((w->dbname && provision_clone(&r->prov, w->dbname, &e) < 0) ||
+	    worker_start(w, &r->ctx, &r->prov, r->agent_path, r->cmd, &e) < 0) {
+		term_line(&r->term, "xdock: %s", e->msg);
+		error_free(e);
+		w->state = WORKER_EXITED;
+		worker_remove(w, r->dk);
+		return;
+	}
+	free(r->rep.workers[index].container);
+	r->rep.workers[index].container = xstrdup(w->container);
+	worker_hello(w);
+}
+
+/* After each round: replace crashed workers while work remains. */
+static void
+heal(struct run *r)
+{
+	for (size_t i = 0; i < r->nw && !r->stopping; i++) {
+		struct worker *w = &r->w[i];
+
+		if (w->attach || w->state != WORKER_EXITED || w->done || !w->container)
+			continue;
+		if (r->sched && !sched_done(r->sched))
+			replace_worker(r, w);
+	}
+	/* Work put back by a crash after every other worker said bye. */
+	for (size_t i = 0; i < r->nw && work_orphaned(r); i++)
+		if (!r->w[i].attach && r->w[i].state == WORKER_EXITED)
+			replace_worker(r, &r->w[i]);
+}
+
 /* One poll over every worker's channel and the signalfd until every
  * worker has exited. */
 static void
@@ -537,6 +635,7 @@ loop(struct run *r)
 		for (size_t k = 1; k < n; k++)
 			if (pfd[k].revents)
 				service_worker(r, &r->w[who[k]], pfd[k].revents);
+		heal(r);
 	}
 	free(pfd);
 	free(who);
@@ -552,6 +651,28 @@ setup_network(struct run *r, struct error **err)
 		return error_wrap(err, "run network");
 	r->network_created = true;
 	return 0;
+}
+
+/* xdock-agent [--timeout S] -- python3 -m pytest <pytest args>. */
+static void
+build_agent_cmd(struct run *r)
+{
+	const struct config *cfg = r->cfg;
+	size_t n = 0;
+
+	r->cmd = xcalloc(cfg->npytest_args + 8, sizeof(*r->cmd));
+	if (cfg->timeout > 0) {
+		snprintf(r->timeout_arg, sizeof(r->timeout_arg), "%g", cfg->timeout);
+		r->cmd[n++] = "--timeout";
+		r->cmd[n++] = r->timeout_arg;
+	}
+	r->cmd[n++] = "--";
+	r->cmd[n++] = "python3";
+	r->cmd[n++] = "-m";
+	r->cmd[n++] = "pytest";
+	for (size_t i = 0; i < cfg->npytest_args; i++)
+		r->cmd[n++] = cfg->pytest_args[i];
+	r->cmd[n] = NULL;
 }
 
 /* One container to bring up on its own thread, with its own docker
@@ -591,24 +712,10 @@ static int
 start_containers(struct run *r, struct error **err)
 {
 	const struct config *cfg = r->cfg;
-	const char **cmd = xcalloc(cfg->npytest_args + 8, sizeof(*cmd));
 	struct start_job *jobs = xcalloc(r->nw + 1, sizeof(*jobs));
-	size_t njobs = 0, n = 0;
-	char timeout[32];
+	const char *const *cmd = r->cmd;
+	size_t njobs = 0;
 	int rc = 0;
-
-	if (cfg->timeout > 0) {
-		snprintf(timeout, sizeof(timeout), "%g", cfg->timeout);
-		cmd[n++] = "--timeout";
-		cmd[n++] = timeout;
-	}
-	cmd[n++] = "--";
-	cmd[n++] = "python3";
-	cmd[n++] = "-m";
-	cmd[n++] = "pytest";
-	for (size_t i = 0; i < cfg->npytest_args; i++)
-		cmd[n++] = cfg->pytest_args[i];
-	cmd[n] = NULL;
 
 	if (r->prov.mode == CLI_DB_EMBEDDED)
 		jobs[njobs++] = (struct start_job){ .r = r, .worker = START_DB };
@@ -656,7 +763,6 @@ start_containers(struct run *r, struct error **err)
 		docker_free(jobs[i].ctx.dk);
 	}
 	free(jobs);
-	free(cmd);
 	return rc;
 }
 
@@ -843,6 +949,8 @@ run_command(const struct config *cfg, struct error **err)
 	/* The database server initialises while the worker containers
 	 * start: the two slowest parts of start-up overlap. */
 	lap = util_now_ms();
+	build_agent_cmd(r);
+	r->max_restarts = cfg->max_worker_restart >= 0 ? cfg->max_worker_restart : 4 * (int)r->nw;
 	if (provision_plan(&r->prov, r->cfg, err) < 0 || start_containers(r, err) < 0)
 		goto out;
 	report_phase(&r->rep, "containers_start", (double)(util_now_ms() - lap) / 1000.0);
@@ -881,6 +989,7 @@ out:
 	report_release(&r->rep);
 	error_free(r->fatal);
 	docker_free(r->dk);
+	free(r->cmd);
 	free(r->network);
 	free(r->owner);
 	free(r->labels[0]);

@@ -500,3 +500,15 @@ sched_inflight(const struct sched *s, size_t w)
 {
 	return s->w[w].nsent;
 }
+
+size_t
+sched_unsent(const struct sched *s)
+{
+	size_t n = s->loose.len;
+
+	for (size_t w = 0; w < s->nworkers; w++)
+		n += s->w[w].own.len;
+	for (size_t i = 0; i < s->shared.len; i++)
+		n += s->units[s->shared.v[s->shared.head + i]].n;
+	return n;
+}

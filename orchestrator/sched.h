@@ -61,6 +61,8 @@ bool sched_done(const struct sched *s);
 /* -x / --maxfail: drop all unsent work. Writes the dropped test indexes to
  * out (up to max) and returns the count dropped. */
 size_t sched_cancel(struct sched *s, size_t *out, size_t max);
+/* Tests not yet sent to any worker. */
+size_t sched_unsent(const struct sched *s);
 /* Tests sent to w and not yet completed. */
 size_t sched_inflight(const struct sched *s, size_t w);
 

@@ -36,6 +36,7 @@ struct worker {
 	long current;           /* test running now, -1 none */
 	bool bye_sent;
 	bool done;              /* runner said done */
+	bool collected;         /* runner sent its collection */
 	bool fresh;             /* started: read once before the first poll */
 	bool more;              /* the last read stopped before the socket was drained */
 	int exit_status;
