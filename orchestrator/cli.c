@@ -30,6 +30,7 @@ cli_usage(void)
 	       "  -v, --verbose              one line per test\n"
 	       "  -x, --exitfirst            stop after the first failure\n"
 	       "      --maxfail N            stop after N failures\n"
+	       "  -e, --env NAME[=VALUE]     set a variable in every worker (NAME alone: copy xdock's)\n"
 	       "      --timeout SECONDS      per-test timeout\n"
 	       "      --max-worker-restart N replace crashed workers at most N times (default 4 x workers)\n"
 	       "      --memory SIZE          memory limit per worker container (e.g. 512m)\n"
@@ -235,6 +236,18 @@ numprocesses:
 		} else if (OPT("--maxfail")) {
 			if (r < 0 || parse_int(a, v, 0, &cfg->maxfail, err) < 0)
 				return -1;
+		} else if (strcmp(a, "-e") == 0 || OPT("--env")) {
+			if (r < 0)
+				return -1;
+			if (!v) {
+				if (i + 1 >= argc)
+					return error_set(err, EXIT_USAGE, "-e needs NAME=VALUE or NAME");
+				v = argv[++i];
+			}
+			if (!*v || *v == '=')
+				return error_set(err, EXIT_USAGE, "--env: expected NAME=VALUE or NAME, got \"%s\"", v);
+			cfg->env = xrealloc(cfg->env, (cfg->nenv + 1) * sizeof(*cfg->env));
+			cfg->env[cfg->nenv++] = v;
 		} else if (OPT("--max-worker-restart")) {
 			if (r < 0 || parse_int(a, v, 0, &cfg->max_worker_restart, err) < 0)
 				return -1;
@@ -329,5 +342,8 @@ cli_release(struct config *cfg)
 {
 	free(cfg->pytest_args);
 	cfg->pytest_args = NULL;
+	free(cfg->env);
+	cfg->env = NULL;
+	cfg->nenv = 0;
 	cfg->npytest_args = 0;
 }

@@ -37,6 +37,10 @@ struct config {
 	int64_t memory;            /* bytes per worker container, 0: none */
 	int64_t nano_cpus;
 	bool gc_all;
+	/* --env NAME=VALUE / --env NAME (from xdock's own environment), for
+	 * every worker. Borrowed from argv. */
+	const char **env;
+	size_t nenv;
 	/* Handed to pytest in every container, in order (paths, -k, ...).
 	 * Borrowed from argv. */
 	const char **pytest_args;

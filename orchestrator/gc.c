@@ -21,12 +21,12 @@ start_time(long pid)
 	n = fread(data, 1, sizeof(data) - 1, f);
 	fclose(f);
 	data[n] = '\0';
-	/* The command name may contain spaces and parentheses: skip to the
-	 * last ')'. */
+	/* The command name (field 2) may contain spaces and parentheses:
+	 * skip to the last ')'; p then stands on the space before field 3. */
 	if (!(p = strrchr(data, ')')))
 		return 0;
 	p++;
-	for (int field = 2; field < 22 && p; field++)
+	for (int field = 3; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (p)
 		sscanf(p, " %llu", &v);

@@ -132,17 +132,30 @@ first_reason(const char *text, char *out, size_t max)
 			best = p;
 		p += len + (eol ? 1 : 0);
 	}
-	if (!best)
-		best = last;
-	if (!best)
+	/* Drop only the "E" marker and the indent: "E   Exception: x"
+	 * keeps the E of Exception. */
+	if (best)
+		best++;
+	else if (!(best = last))
 		return;
-	while (*best == 'E' || *best == ' ')
+	while (*best == ' ')
 		best++;
 	n = strcspn(best, "\n");
 	if (n >= max)
 		n = max - 1;
 	memcpy(out, best, n);
 	out[n] = '\0';
+}
+
+/* pytest names the phase an error happened in: setup or teardown. */
+static const char *
+section_prefix(const struct report_test *rt)
+{
+	if (rt->outcome != OUTCOME_ERROR)
+		return "";
+	if (rt->when && strcmp(rt->when, "teardown") == 0)
+		return "ERROR at teardown of ";
+	return "ERROR at setup of ";
 }
 
 void
@@ -167,7 +180,7 @@ term_finish(struct term *t, const struct report *r)
 		if (!any)
 			rule(t->out, '=', "FAILURES");
 		any = true;
-		title = xasprintf("%s%s [%s]", rt->outcome == OUTCOME_ERROR ? "ERROR at setup of " : "", rt->id,
+		title = xasprintf("%s%s [%s]", section_prefix(rt), rt->id,
 				  rt->worker >= 0 ? r->workers[rt->worker].name : "--");
 		rule(t->out, '_', title);
 		if (rt->longrepr)

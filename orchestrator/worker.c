@@ -81,6 +81,16 @@ worker_start(struct worker *w, const struct run_ctx *ctx, const struct provision
 	strv_push(&env, &nenv, xstrdup("XDOCK=1"));
 	if (w->dbname)
 		provision_env(prov, w->dbname, &env, &nenv);
+	/* Given last, so the user can override what xdock sets. */
+	for (size_t i = 0; i < cfg->nenv; i++) {
+		const char *e = cfg->env[i];
+		const char *val = strchr(e, '=') ? NULL : getenv(e);
+
+		if (strchr(e, '='))
+			strv_push(&env, &nenv, xstrdup(e));
+		else if (val)
+			strv_push(&env, &nenv, xasprintf("%s=%s", e, val));
+	}
 	strv_push(&binds, &nbinds, xasprintf("%s:/xdock/agent:ro", agent_path));
 	strv_push(&binds, &nbinds, xasprintf("%s:%s", ctx->project_dir, ctx->project_dir));
 	for (size_t i = 0; ctx->labels[i]; i++)

@@ -6,7 +6,7 @@ set -uo pipefail
 XDOCK_SRC=${XDOCK_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 XDOCK_BUILD=${XDOCK_BUILD:-$XDOCK_SRC/build}
 XDOCK_BIN=${XDOCK_BIN:-$XDOCK_BUILD/xdock}
-XDOCK_AGENT=${XDOCK_AGENT:-$XDOCK_BUILD/agent/xdock-agent}
+XDOCK_AGENT=${XDOCK_AGENT:-$(dirname "$XDOCK_BIN")/agent/xdock-agent}
 export XDOCK_AGENT
 T_NAME=$(basename "$0" .sh)
 T_PASS=0

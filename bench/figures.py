@@ -1,0 +1,155 @@
+"""Turning measured runs into figures: medians per peer, ratios to
+pytest-xdist load, the printed table, the target checks and the SVG chart.
+Pure functions over the result dictionaries bench/run builds."""
+import html
+import statistics
+
+FIELDS = ("wall", "startup", "first_result", "makespan", "lower_bound", "work", "longest",
+          "rss_kb", "cpu_s", "tree_rss_kb", "tree_cpu_s")
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarize(peer_runs):
+    """Medians over the successful runs of one peer. peer_runs: list of run
+    dicts (see bench/run measure_*). Returns a flat dict of figures."""
+    ok = [r for r in peer_runs if r.get("ok")]
+    s = {"runs": len(peer_runs), "ok_runs": len(ok)}
+    for f in FIELDS:
+        s[f] = _median([r.get(f) for r in ok])
+    s["walls"] = [r.get("wall") for r in peer_runs]
+    phases = {}
+    for r in ok:
+        for k, v in (r.get("phases") or {}).items():
+            phases.setdefault(k, []).append(v)
+    s["phases"] = {k: _median(v) for k, v in phases.items()}
+    if s["makespan"] and s["lower_bound"]:
+        s["makespan_vs_lb"] = s["makespan"] / s["lower_bound"]
+    if s["wall"] and s["lower_bound"] is not None and s["startup"] is not None:
+        s["wall_vs_lb_plus_startup"] = s["wall"] / (s["lower_bound"] + s["startup"])
+    errors = [r.get("error") for r in peer_runs if not r.get("ok")]
+    if errors:
+        s["errors"] = errors
+    return s
+
+
+def add_ratios(suite_summary, baseline="xdist-load"):
+    base = suite_summary.get(baseline, {}).get("wall")
+    for s in suite_summary.values():
+        s["ratio_to_xdist_load"] = (s["wall"] / base) if (base and s.get("wall")) else None
+
+
+def _fmt(v, spec=".2f", none="-"):
+    return none if v is None else format(v, spec)
+
+
+def table(results):
+    """The printed table: one block per suite."""
+    out = []
+    hdr = (f"{'peer':<22} {'n':>2} {'wall s':>7} {'x load':>6} {'makespan':>8} {'LB s':>6} {'ms/LB':>5} "
+           f"{'w/(LB+st)':>9} {'start s':>7} {'1st res':>7} {'orch MB':>7} {'orch cpu':>8} {'ok':>5}")
+    for suite, sres in results["suites"].items():
+        out.append(f"== {suite}: {sres['meta']['tests']} tests, -n {sres['workers']}")
+        out.append(hdr)
+        for peer, s in sres["peers"].items():
+            n = 1 if peer == "pytest" else sres["workers"]
+            out.append(
+                f"{peer:<22} {n:>2} {_fmt(s['wall']):>7} {_fmt(s.get('ratio_to_xdist_load')):>6} "
+                f"{_fmt(s['makespan']):>8} {_fmt(s['lower_bound']):>6} {_fmt(s.get('makespan_vs_lb')):>5} "
+                f"{_fmt(s.get('wall_vs_lb_plus_startup')):>9} {_fmt(s['startup']):>7} "
+                f"{_fmt(s['first_result']):>7} {_fmt(s['rss_kb'] / 1024 if s['rss_kb'] else None, '.1f'):>7} "
+                f"{_fmt(s['cpu_s']):>8} {s['ok_runs']:>2}/{s['runs']:<2}")
+        split = [(p, s["phases"]) for p, s in sres["peers"].items() if s.get("phases")]
+        if split:
+            out.append("   xdock start-up split (median s):")
+            for p, ph in split:
+                out.append(f"   {p:<22} " + " ".join(f"{k}={_fmt(v)}" for k, v in ph.items()))
+        out.append("")
+    mem = results.get("memory_check")
+    if mem:
+        out.append(f"== memory check: {mem['tests']} trivial tests, -n {mem['workers']}, --db none")
+        for peer, m in mem["peers"].items():
+            out.append(f"{peer:<22} peak RSS {_fmt(m.get('rss_kb') / 1024 if m.get('rss_kb') else None, '.1f')} MB"
+                       f"  cpu {_fmt(m.get('cpu_s'))} s  wall {_fmt(m.get('wall'))} s  ok={m.get('ok')}")
+        out.append("")
+    return "\n".join(out)
+
+
+def targets(results):
+    """The project's targets, checked against the figures. A list of
+    (description, value text, met: True/False/None when not measured)."""
+    t = []
+    su = results["suites"]
+
+    def peer(suite, name):
+        return su.get(suite, {}).get("peers", {}).get(name)
+
+    def add(desc, value, met):
+        t.append({"target": desc, "value": value, "met": met})
+
+    s = peer("trivial", "xdock-load")
+    if s and s.get("ratio_to_xdist_load"):
+        add(f"trivial -n {su['trivial']['workers']}: xdock wall <= 1.0 x xdist",
+            f"{s['ratio_to_xdist_load']:.2f}x", s["ratio_to_xdist_load"] <= 1.0)
+    s = peer("skewed", "xdock-load+hist")
+    if s and s.get("ratio_to_xdist_load"):
+        add(f"skewed -n {su['skewed']['workers']}: xdock (history) >= 15% faster than xdist load",
+            f"{s['ratio_to_xdist_load']:.2f}x", s["ratio_to_xdist_load"] <= 0.85)
+        v = s.get("wall_vs_lb_plus_startup")
+        add("skewed: xdock (history) wall within 10% of lower bound + start-up",
+            _fmt(v) + "x" if v else "-", (v <= 1.10) if v else None)
+    for name in ("xdock-load", "xdock-load+reuse-db"):
+        s = peer("database", name)
+        if s and s.get("ratio_to_xdist_load"):
+            add(f"database -n {su['database']['workers']}: {name} <= 0.5 x xdist",
+                f"{s['ratio_to_xdist_load']:.2f}x", s["ratio_to_xdist_load"] <= 0.5)
+    mem = results.get("memory_check", {}).get("peers", {}).get("xdock-load")
+    if mem and mem.get("rss_kb"):
+        add(f"orchestrator peak memory <= 10 MB at {results['memory_check']['tests']} tests",
+            f"{mem['rss_kb'] / 1024:.1f} MB", mem["rss_kb"] <= 10 * 1024)
+    return t
+
+
+PALETTE = {"pytest": "#888888", "xdist-load": "#1f77b4", "xdist-loadfile": "#6baed6",
+           "xdock-load": "#d62728", "xdock-loadfile": "#ff9896", "xdock-load+hist": "#2ca02c",
+           "xdock-loadfile+hist": "#98df8a", "xdock-load+reuse-db": "#9467bd"}
+
+
+def svg(results):
+    """Small multiples: one panel per suite (own scale), one horizontal bar
+    per peer, median wall time, min-max of the runs as a whisker."""
+    panel_w, bar_h, gap, label_w = 560, 16, 4, 150
+    y = 40
+    parts = []
+    for suite, sres in results["suites"].items():
+        peers = sres["peers"]
+        walls = [w for s in peers.values() for w in s["walls"] if w]
+        top = max(walls) if walls else 1.0
+        scale = (panel_w - label_w - 70) / top
+        parts.append(f'<text x="10" y="{y}" font-weight="bold">{html.escape(suite)} '
+                     f'({sres["meta"]["tests"]} tests, -n {sres["workers"]})</text>')
+        y += 8
+        for peer, s in peers.items():
+            y += bar_h + gap
+            color = PALETTE.get(peer, "#444")
+            parts.append(f'<text x="{label_w - 6}" y="{y - 4}" text-anchor="end">{html.escape(peer)}</text>')
+            if s["wall"]:
+                w = s["wall"] * scale
+                parts.append(f'<rect x="{label_w}" y="{y - bar_h}" width="{w:.1f}" height="{bar_h}" fill="{color}"/>')
+                ok = [v for v in s["walls"] if v]
+                lo, hi = min(ok) * scale, max(ok) * scale
+                mid = y - bar_h / 2
+                parts.append(f'<line x1="{label_w + lo:.1f}" x2="{label_w + hi:.1f}" y1="{mid}" y2="{mid}" '
+                             f'stroke="black" stroke-width="1"/>')
+                parts.append(f'<text x="{label_w + max(w, hi) + 4:.1f}" y="{y - 4}">{s["wall"]:.2f} s</text>')
+            else:
+                parts.append(f'<text x="{label_w + 4}" y="{y - 4}" fill="red">failed</text>')
+        y += 30
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{panel_w}" height="{y}" '
+            f'font-family="sans-serif" font-size="12">'
+            f'<rect width="100%" height="100%" fill="white"/>'
+            f'<text x="10" y="20" font-size="14">Wall time per suite and peer (median; line: min-max)</text>')
+    return head + "".join(parts) + "</svg>\n"

@@ -1,0 +1,516 @@
+/* cli.c: every option in both spellings, pass-through to pytest (from the
+ * first path on, -k/-m/-p/-o anywhere, after --), usage errors and sizes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+
+#define MAXARGS 32
+
+/* Parses a NULL-terminated argument list (argv[0] is added). The strings
+ * are borrowed by cfg, so they must outlive it: string literals do. */
+static int
+parse(struct config *cfg, struct error **err, ...)
+{
+	static char *argv[MAXARGS];
+	va_list ap;
+	int argc = 0;
+	const char *a;
+
+	argv[argc++] = (char *)"xdock";
+	va_start(ap, err);
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		assert_true(argc < MAXARGS - 1);
+		argv[argc++] = (char *)a;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	return cli_parse(argc, argv, cfg, err);
+}
+
+#define PARSE_OK(cfg, ...)                                                      \
+	do {                                                                    \
+		struct error *e_ = NULL;                                        \
+		if (parse((cfg), &e_, __VA_ARGS__, (const char *)NULL) != 0)   \
+			fail_msg("parse failed: %s", e_ ? e_->msg : "(no error set)"); \
+		assert_null(e_);                                                \
+	} while (0)
+
+/* Usage errors: -1, EXIT_USAGE, and the message names what was wrong. */
+#define PARSE_USAGE(needle, ...)                                                     \
+	do {                                                                         \
+		struct config c_;                                                    \
+		struct error *e_ = NULL;                                             \
+		int rc_ = parse(&c_, &e_, __VA_ARGS__, (const char *)NULL);          \
+		if (rc_ != -1 || !e_)                                                \
+			fail_msg("expected a usage error for %s", #__VA_ARGS__);     \
+		assert_int_equal(e_->status, EXIT_USAGE);                            \
+		if (!strstr(e_->msg, (needle)))                                      \
+			fail_msg("error \"%s\" does not mention \"%s\"", e_->msg, (needle)); \
+		error_free(e_);                                                      \
+		cli_release(&c_);                                                    \
+	} while (0)
+
+static void
+expect_args(const struct config *cfg, const char *const *want, size_t n)
+{
+	if (cfg->npytest_args != n)
+		fail_msg("%zu pytest args, want %zu", cfg->npytest_args, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(cfg->pytest_args[i], want[i]);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	PARSE_OK(&cfg, "run");
+	assert_int_equal(cfg.command, CLI_RUN);
+	assert_int_equal(cfg.workers, 2);
+	assert_false(cfg.workers_auto);
+	assert_int_equal(cfg.maxprocesses, 0);
+	assert_string_equal(cfg.image, "xdock/python:bookworm");
+	assert_int_equal(cfg.dist, SCHED_LOAD);
+	assert_int_equal(cfg.db, CLI_DB_EMBEDDED);
+	assert_null(cfg.db_url);
+	assert_null(cfg.db_setup);
+	assert_null(cfg.db_setup_key);
+	assert_string_equal(cfg.db_image, "xdock/postgres:15");
+	assert_false(cfg.reuse_db);
+	assert_false(cfg.keep_dbs);
+	assert_null(cfg.json_report);
+	assert_null(cfg.junitxml);
+	assert_int_equal(cfg.verbose, 0);
+	assert_int_equal(cfg.maxfail, 0);
+	assert_null(cfg.docker_host);
+	assert_null(cfg.agent);
+	assert_true(cfg.timeout == 0);
+	assert_int_equal(cfg.memory, 0);
+	assert_int_equal(cfg.nano_cpus, 0);
+	assert_int_equal(cfg.npytest_args, 0);
+	cli_release(&cfg);
+}
+
+static void
+test_commands(void **state)
+{
+	struct config cfg;
+	struct error *err = NULL;
+	char *argv0[] = { (char *)"xdock", NULL };
+
+	(void)state;
+	assert_int_equal(cli_parse(1, argv0, &cfg, &err), -1);
+	assert_int_equal(err->status, EXIT_USAGE);
+	assert_int_equal(cfg.command, CLI_HELP);
+	error_free(err);
+	cli_release(&cfg);
+
+	PARSE_OK(&cfg, "version");
+	assert_int_equal(cfg.command, CLI_VERSION);
+	PARSE_OK(&cfg, "--version");
+	assert_int_equal(cfg.command, CLI_VERSION);
+	PARSE_OK(&cfg, "help");
+	assert_int_equal(cfg.command, CLI_HELP);
+	PARSE_OK(&cfg, "-h");
+	assert_int_equal(cfg.command, CLI_HELP);
+	PARSE_OK(&cfg, "--help");
+	assert_int_equal(cfg.command, CLI_HELP);
+	PARSE_OK(&cfg, "run", "-n", "3", "--help");
+	assert_int_equal(cfg.command, CLI_HELP);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "-h");
+	assert_int_equal(cfg.command, CLI_HELP);
+	cli_release(&cfg);
+
+	PARSE_OK(&cfg, "gc");
+	assert_int_equal(cfg.command, CLI_GC);
+	assert_false(cfg.gc_all);
+	PARSE_OK(&cfg, "gc", "--all", "--docker-host", "tcp://h:2376");
+	assert_int_equal(cfg.command, CLI_GC);
+	assert_true(cfg.gc_all);
+	assert_string_equal(cfg.docker_host, "tcp://h:2376");
+	PARSE_OK(&cfg, "gc", "--docker-host=unix:///x.sock");
+	assert_string_equal(cfg.docker_host, "unix:///x.sock");
+	PARSE_USAGE("--nope", "gc", "--nope");
+	PARSE_USAGE("--docker-host needs a value", "gc", "--docker-host");
+	PARSE_USAGE("\"frobnicate\"", "frobnicate");
+	PARSE_USAGE("\"Run\"", "Run");
+}
+
+static void
+test_numprocesses(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	PARSE_OK(&cfg, "run", "-n", "4");
+	assert_int_equal(cfg.workers, 4);
+	assert_false(cfg.workers_auto);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "-n4");
+	assert_int_equal(cfg.workers, 4);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "-n17");
+	assert_int_equal(cfg.workers, 17);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "--numprocesses", "3");
+	assert_int_equal(cfg.workers, 3);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "--numprocesses=5");
+	assert_int_equal(cfg.workers, 5);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "-n", "auto");
+	assert_true(cfg.workers_auto);
+	assert_int_equal(cfg.workers, 0);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "-nauto", "--maxprocesses", "3");
+	assert_true(cfg.workers_auto);
+	assert_int_equal(cfg.maxprocesses, 3);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "-n", "logical", "--maxprocesses=6");
+	assert_true(cfg.workers_auto);
+	assert_int_equal(cfg.maxprocesses, 6);
+	cli_release(&cfg);
+	/* The last one wins, and a number after auto clears auto. */
+	PARSE_OK(&cfg, "run", "-n", "auto", "-n", "2");
+	assert_false(cfg.workers_auto);
+	assert_int_equal(cfg.workers, 2);
+	cli_release(&cfg);
+	/* --dist no: one worker. */
+	PARSE_OK(&cfg, "run", "-n", "8", "--dist", "no");
+	assert_int_equal(cfg.workers, 1);
+	assert_int_equal(cfg.dist, SCHED_NO);
+	cli_release(&cfg);
+
+	PARSE_USAGE("-n", "run", "-n");
+	PARSE_USAGE("\"0\"", "run", "-n", "0");
+	PARSE_USAGE("\"-1\"", "run", "-n", "-1");
+	PARSE_USAGE("\"x\"", "run", "-n", "x");
+	PARSE_USAGE("\"4x\"", "run", "-n4x");
+	PARSE_USAGE("\"100001\"", "run", "-n", "100001");
+	PARSE_USAGE("\"99999999999999999999\"", "run", "-n", "99999999999999999999");
+	PARSE_USAGE("\"\"", "run", "--numprocesses=");
+	PARSE_USAGE("--numprocesses needs a value", "run", "--numprocesses");
+	PARSE_USAGE("\"0\"", "run", "--maxprocesses", "0");
+	PARSE_USAGE("--maxprocesses needs a value", "run", "--maxprocesses");
+}
+
+static void
+test_dist(void **state)
+{
+	static const char *const names[] = { "load", "loadscope", "loadfile", "loadgroup", "worksteal", "each", "no" };
+	struct config cfg;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		char eq[32];
+		struct error *err = NULL;
+		char *argv[] = { (char *)"xdock", (char *)"run", eq, NULL };
+
+		PARSE_OK(&cfg, "run", "--dist", names[i]);
+		assert_int_equal(cfg.dist, sched_mode_parse(names[i]));
+		assert_string_equal(sched_mode_name(cfg.dist), names[i]);
+		cli_release(&cfg);
+		snprintf(eq, sizeof(eq), "--dist=%s", names[i]);
+		assert_int_equal(cli_parse(3, argv, &cfg, &err), 0);
+		assert_int_equal(cfg.dist, sched_mode_parse(names[i]));
+		cli_release(&cfg);
+	}
+	PARSE_USAGE("\"random\"", "run", "--dist", "random");
+	PARSE_USAGE("\"LOAD\"", "run", "--dist=LOAD");
+	PARSE_USAGE("--dist needs a value", "run", "--dist");
+	/* A prefix of a longer option is not that option. */
+	PARSE_USAGE("--distx", "run", "--distx", "load");
+}
+
+static void
+test_db_options(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	PARSE_OK(&cfg, "run", "--db-setup", "python manage.py migrate", "--db-setup-key=**/migrations/*.py",
+		 "--db-image", "my/pg:16", "--reuse-db", "--keep-dbs");
+	assert_string_equal(cfg.db_setup, "python manage.py migrate");
+	assert_string_equal(cfg.db_setup_key, "**/migrations/*.py");
+	assert_string_equal(cfg.db_image, "my/pg:16");
+	assert_true(cfg.reuse_db);
+	assert_true(cfg.keep_dbs);
+	assert_int_equal(cfg.db, CLI_DB_EMBEDDED);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "--db-url", "postgresql://u:p@h:5432/postgres");
+	assert_int_equal(cfg.db, CLI_DB_URL);
+	assert_string_equal(cfg.db_url, "postgresql://u:p@h:5432/postgres");
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "--db=none");
+	assert_int_equal(cfg.db, CLI_DB_NONE);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "--db", "none", "--db", "embedded");
+	assert_int_equal(cfg.db, CLI_DB_EMBEDDED);
+	cli_release(&cfg);
+
+	PARSE_USAGE("\"sqlite\"", "run", "--db", "sqlite");
+	PARSE_USAGE("--db needs a value", "run", "--db");
+	PARSE_USAGE("--reuse-db", "run", "--db-url", "postgresql://h/db", "--reuse-db");
+	PARSE_USAGE("--db-setup", "run", "--db", "none", "--db-setup", "migrate");
+	PARSE_USAGE("--db-setup needs a value", "run", "--db-setup");
+	PARSE_USAGE("--db-url needs a value", "run", "--db-url");
+}
+
+static void
+test_output_and_limits(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	PARSE_OK(&cfg, "run", "--json-report", "r.json", "--junitxml", "j.xml", "-v", "--verbose", "--maxfail", "3",
+		 "--timeout", "2.5", "--memory", "512m", "--cpus", "1.5", "--docker-host", "tcp://10.0.0.1:2376",
+		 "--agent", "/opt/xdock-agent", "--image", "my/image:1");
+	assert_string_equal(cfg.json_report, "r.json");
+	assert_string_equal(cfg.junitxml, "j.xml");
+	assert_int_equal(cfg.verbose, 2);
+	assert_int_equal(cfg.maxfail, 3);
+	assert_true(cfg.timeout == 2.5);
+	assert_int_equal(cfg.memory, 512 * 1024 * 1024);
+	assert_int_equal(cfg.nano_cpus, 1500000000);
+	assert_string_equal(cfg.docker_host, "tcp://10.0.0.1:2376");
+	assert_string_equal(cfg.agent, "/opt/xdock-agent");
+	assert_string_equal(cfg.image, "my/image:1");
+	assert_int_equal(cfg.npytest_args, 0);
+	cli_release(&cfg);
+
+	PARSE_OK(&cfg, "run", "--junit-xml=k.xml", "--json-report=s.json", "--image=x", "--timeout=0", "--cpus=2",
+		 "--memory=2g", "--maxfail=0", "--agent=a", "--docker-host=d");
+	assert_string_equal(cfg.junitxml, "k.xml");
+	assert_string_equal(cfg.json_report, "s.json");
+	assert_string_equal(cfg.image, "x");
+	assert_true(cfg.timeout == 0);
+	assert_int_equal(cfg.nano_cpus, 2000000000);
+	assert_int_equal(cfg.memory, (int64_t)2 << 30);
+	assert_int_equal(cfg.maxfail, 0);
+	assert_string_equal(cfg.agent, "a");
+	assert_string_equal(cfg.docker_host, "d");
+	cli_release(&cfg);
+
+	PARSE_OK(&cfg, "run", "-vv");
+	assert_int_equal(cfg.verbose, 2);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "-q");
+	assert_int_equal(cfg.verbose, -1);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "--quiet", "-v", "-v");
+	assert_int_equal(cfg.verbose, 1);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "-x");
+	assert_int_equal(cfg.maxfail, 1);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "--exitfirst");
+	assert_int_equal(cfg.maxfail, 1);
+	cli_release(&cfg);
+
+	PARSE_USAGE("\"-1\"", "run", "--maxfail", "-1");
+	PARSE_USAGE("\"many\"", "run", "--maxfail=many");
+	PARSE_USAGE("\"-1\"", "run", "--timeout", "-1");
+	PARSE_USAGE("\"1s\"", "run", "--timeout", "1s");
+	PARSE_USAGE("\"nan\"", "run", "--timeout", "nan");
+	PARSE_USAGE("\"inf\"", "run", "--timeout", "inf");
+	PARSE_USAGE("\"0\"", "run", "--memory", "0");
+	PARSE_USAGE("\"lots\"", "run", "--memory", "lots");
+	PARSE_USAGE("\"-2\"", "run", "--cpus", "-2");
+	PARSE_USAGE("--json-report needs a value", "run", "--json-report");
+	PARSE_USAGE("--junitxml needs a value", "run", "--junitxml");
+	PARSE_USAGE("--junit-xml needs a value", "run", "--junit-xml");
+	PARSE_USAGE("--image needs a value", "run", "--image");
+	PARSE_USAGE("--timeout needs a value", "run", "--timeout");
+	PARSE_USAGE("--agent needs a value", "run", "--agent");
+}
+
+static void
+test_passthrough(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	/* Everything from the first path on, -x included. */
+	PARSE_OK(&cfg, "run", "-n", "2", "tests/", "-k", "foo", "-x");
+	{
+		static const char *const want[] = { "tests/", "-k", "foo", "-x" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.workers, 2);
+	assert_int_equal(cfg.maxfail, 0); /* -x went to pytest, not to xdock */
+	cli_release(&cfg);
+
+	/* Options that look like xdock's after the path belong to pytest. */
+	PARSE_OK(&cfg, "run", "tests/a.py::test_x", "-n", "9", "--dist", "each", "--bogus");
+	{
+		static const char *const want[] = { "tests/a.py::test_x", "-n", "9", "--dist", "each", "--bogus" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.workers, 2);
+	assert_int_equal(cfg.dist, SCHED_LOAD);
+	cli_release(&cfg);
+
+	/* -k, -m, -p, -o before the path go through, with their values,
+	 * mixed with xdock's own options. */
+	PARSE_OK(&cfg, "run", "-k", "a and not b", "-n", "3", "-m", "slow", "-p", "no:cacheprovider", "-o",
+		 "addopts=", "-v", "tests/", "more/");
+	{
+		static const char *const want[] = { "-k", "a and not b", "-m", "slow", "-p", "no:cacheprovider",
+						     "-o", "addopts=", "tests/", "more/" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.workers, 3);
+	assert_int_equal(cfg.verbose, 1);
+	cli_release(&cfg);
+	/* A -k value that looks like an option is still the value. */
+	PARSE_OK(&cfg, "run", "-k", "-n", "tests/");
+	{
+		static const char *const want[] = { "-k", "-n", "tests/" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.workers, 2);
+	cli_release(&cfg);
+	PARSE_USAGE("-k needs a value", "run", "-k");
+	PARSE_USAGE("-m needs a value", "run", "-n", "2", "-m");
+
+	/* --: the rest is pytest's, whatever it looks like. */
+	PARSE_OK(&cfg, "run", "-n", "2", "--", "-x", "--lf", "-n", "7");
+	{
+		static const char *const want[] = { "-x", "--lf", "-n", "7" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.maxfail, 0);
+	assert_int_equal(cfg.workers, 2);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "--");
+	assert_int_equal(cfg.npytest_args, 0);
+	cli_release(&cfg);
+	/* A second -- after the path is pytest's own. */
+	PARSE_OK(&cfg, "run", "tests/", "--", "x");
+	{
+		static const char *const want[] = { "tests/", "--", "x" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	cli_release(&cfg);
+	/* "-" is a path (stdin), not an option. */
+	PARSE_OK(&cfg, "run", "-", "-q");
+	{
+		static const char *const want[] = { "-", "-q" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.verbose, 0);
+	cli_release(&cfg);
+}
+
+static void
+test_unknown_option(void **state)
+{
+	(void)state;
+	PARSE_USAGE("\"--bogus\"", "run", "--bogus");
+	PARSE_USAGE("\"-y\"", "run", "-n", "2", "-y", "tests/");
+	PARSE_USAGE("\"--lf\"", "run", "--lf", "tests/");
+	PARSE_USAGE("\"-kfoo\"", "run", "-kfoo");
+	PARSE_USAGE("\"--reuse-db=1\"", "run", "--reuse-db=1");
+	PARSE_USAGE("\"--verbose=2\"", "run", "--verbose=2");
+	PARSE_USAGE("\"-vvv\"", "run", "-vvv");
+}
+
+static void
+test_parse_size(void **state)
+{
+	static const struct {
+		const char *s;
+		int64_t want;
+	} cases[] = {
+		{ "0", 0 },
+		{ "1", 1 },
+		{ "1073741824", 1073741824 },
+		{ "1k", 1024 },
+		{ "1K", 1024 },
+		{ "512m", 512ll << 20 },
+		{ "512M", 512ll << 20 },
+		{ "512mb", 512ll << 20 },
+		{ "512MB", 512ll << 20 },
+		{ "2g", 2ll << 30 },
+		{ "2G", 2ll << 30 },
+		{ "2gb", 2ll << 30 },
+		{ "1.5g", 3ll << 29 },
+		{ "0.5k", 512 },
+		{ "8000000000g", 8000000000ll << 30 },
+		{ "9000000000g", -1 }, /* about int64's limit */
+		{ "", -1 },
+		{ "m", -1 },
+		{ "-1", -1 },
+		{ "-1m", -1 },
+		{ "1t", -1 },
+		{ "1 m", -1 },
+		{ "1mm", -1 },
+		{ "1mbx", -1 },
+		{ "12x", -1 },
+		{ "nan", -1 },
+		{ "inf", -1 },
+		{ "1e400", -1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int64_t got = cli_parse_size(cases[i].s);
+
+		if (got != cases[i].want)
+			fail_msg("cli_parse_size(\"%s\") = %lld, want %lld", cases[i].s, (long long)got,
+				 (long long)cases[i].want);
+	}
+}
+
+static void
+test_usage(void **state)
+{
+	static const char *const opts[] = { "--numprocesses", "--maxprocesses", "--image", "--dist", "--db-setup",
+					    "--db-setup-key", "--db-url", "--db none", "--db-image", "--reuse-db",
+					    "--keep-dbs", "--json-report", "--junitxml", "--verbose", "--exitfirst",
+					    "--maxfail", "--timeout", "--memory", "--cpus", "--docker-host", "--agent" };
+	const char *u = cli_usage();
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
+		if (!strstr(u, opts[i]))
+			fail_msg("usage does not mention %s", opts[i]);
+	assert_non_null(strstr(u, "loadscope"));
+	assert_non_null(strstr(u, "worksteal"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_numprocesses),
+		cmocka_unit_test(test_dist),
+		cmocka_unit_test(test_db_options),
+		cmocka_unit_test(test_output_and_limits),
+		cmocka_unit_test(test_passthrough),
+		cmocka_unit_test(test_unknown_option),
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_usage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
