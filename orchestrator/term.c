@@ -5,6 +5,7 @@
 
 #define TERM_WIDTH 80
 #define TERM_DOTS 68 /* progress characters before the " [ xx%]" column */
+#define TERM_NOT_RUN_LISTED 10
 
 void
 term_init(struct term *t, FILE *out, int verbose)
@@ -195,6 +196,7 @@ term_finish(struct term *t, const struct report *r)
 		}
 	}
 	any = false;
+	size_t not_run = 0;
 	for (size_t i = 0; i < r->ntests; i++) {
 		const struct report_test *rt = &r->tests[i];
 		char reason[160];
@@ -203,6 +205,10 @@ term_finish(struct term *t, const struct report *r)
 			continue;
 		if (rt->outcome == OUTCOME_NONE && !rt->reason)
 			continue;
+		/* A stopped run can leave thousands not run: name a few, count
+		 * the rest (the JSON report lists them all). */
+		if (rt->outcome == OUTCOME_NONE && ++not_run > TERM_NOT_RUN_LISTED)
+			continue;
 		if (!any)
 			rule(t->out, '=', "short test summary info");
 		any = true;
@@ -210,6 +216,8 @@ term_finish(struct term *t, const struct report *r)
 		fprintf(t->out, "%s %s%s%s\n", rt->outcome == OUTCOME_NONE ? "NOT RUN" : verbose_word(rt->outcome), rt->id,
 			reason[0] ? " - " : "", reason);
 	}
+	if (not_run > TERM_NOT_RUN_LISTED)
+		fprintf(t->out, "NOT RUN ... and %zu more (listed in the JSON report)\n", not_run - TERM_NOT_RUN_LISTED);
 	buf_init(&line, 4096);
 	report_summary(r, &line);
 	rule(t->out, '=', line.data);

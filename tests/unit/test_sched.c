@@ -52,7 +52,9 @@ struct suite {
 static const char *
 suite_str(struct suite *su, char *s)
 {
-	su->strings = realloc(su->strings, (su->nstrings + 1) * sizeof(*su->strings));
+	/* Doubling: ASan's realloc always copies, one-by-one is quadratic. */
+	if ((su->nstrings & (su->nstrings - 1)) == 0)
+		su->strings = realloc(su->strings, (su->nstrings ? 2 * su->nstrings : 1) * sizeof(*su->strings));
 	su->strings[su->nstrings++] = s;
 	return s;
 }
