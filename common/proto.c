@@ -8,9 +8,12 @@
 void
 proto_reader_init(struct proto_reader *r, size_t max_line)
 {
-	/* +1: the newline itself is buffered before the line is taken. */
-	buf_init(&r->buf, max_line + 1);
+	/* The buffer itself is bounded by the per-line cap and the caller's
+	 * feed size, not by a cap of its own. */
+	buf_init(&r->buf, SIZE_MAX / 4);
 	r->scanned = 0;
+	r->partial = 0;
+	r->max_line = max_line;
 	r->overflow = false;
 }
 
@@ -23,29 +26,33 @@ proto_reader_release(struct proto_reader *r)
 int
 proto_reader_feed(struct proto_reader *r, const char *data, size_t len)
 {
+	size_t partial = r->partial;
+	const char *p = data, *end = data + len;
+
 	if (r->overflow)
 		return -1;
-	while (len > 0) {
-		size_t room = r->buf.max - r->buf.len;
-		size_t n = len < room ? len : room;
+	/* Check every line the feed completes or extends before taking any
+	 * of it: a stream with an over-long line is cut, never patched. */
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t seg = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
-		if (n == 0) {
-			/* Full buffer and bytes left over: either a line over
-			 * the cap, or the caller fed more than the room before
-			 * draining. Part of data is already buffered and the
-			 * rest is dropped, so both leave the stream cut: fail
-			 * for good rather than hand out a line with a hole. */
+		if (seg > r->max_line - partial) {
 			r->overflow = true;
 			return -1;
 		}
-		buf_append(&r->buf, data, n);
-		data += n;
-		len -= n;
+		if (!nl) {
+			partial += seg;
+			break;
+		}
+		partial = 0;
+		p = nl + 1;
 	}
-	if (r->buf.len == r->buf.max && !memchr(r->buf.data, '\n', r->buf.len)) {
+	if (buf_append(&r->buf, data, len) < 0) {
 		r->overflow = true;
 		return -1;
 	}
+	r->partial = partial;
 	return 0;
 }
 

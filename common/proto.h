@@ -48,17 +48,23 @@
 #define PROTO_PFX_DONE "{\"t\":\"done\"}"
 #define PROTO_PFX_RESULT "{\"t\":\"result\",\"i\":"
 
-/* Incremental line splitter: feed bytes as they come, take whole lines. */
+/* Incremental line splitter: feed bytes as they come, take whole lines.
+ * The cap is per line: any number of whole lines may be fed at once (the
+ * caller takes them before the next feed, which bounds the buffer), but no
+ * line may grow past max_line. */
 struct proto_reader {
 	struct buf buf;
-	size_t scanned; /* bytes already known to hold no newline */
+	size_t scanned;  /* bytes already known to hold no newline */
+	size_t partial;  /* bytes after the last newline fed */
+	size_t max_line;
 	bool overflow;
 };
 
 void proto_reader_init(struct proto_reader *r, size_t max_line);
 void proto_reader_release(struct proto_reader *r);
-/* Returns 0, or -1 when a line would exceed the cap; the reader is then
- * unusable (the stream cannot be resynchronised safely). */
+/* Returns 0, or -1 when a line exceeds the cap; nothing of that feed is
+ * kept and the reader is then unusable (the stream cannot be
+ * resynchronised safely). */
 int proto_reader_feed(struct proto_reader *r, const char *data, size_t len);
 /* Returns 1 and a heap copy of the next line without its newline in *line
  * (caller frees), 0 when no whole line is buffered. */
@@ -66,7 +72,7 @@ int proto_reader_next(struct proto_reader *r, char **line, size_t *len);
 
 /* Appends s as a JSON string literal (quotes included), escaping what JSON
  * requires. Invalid UTF-8 becomes U+FFFD so the line always parses. At most
- * `limit` input bytes are taken; when cut, " …[truncated N bytes]" is
+ * `limit` input bytes are taken; when cut, " ...[truncated N bytes]" is
  * appended inside the string. Returns -1 if b's cap is hit. */
 int proto_json_string(struct buf *b, const char *s, size_t n, size_t limit);
 

@@ -18,6 +18,8 @@ cli_usage(void)
 	       "      --maxprocesses N       cap for -n auto\n"
 	       "      --image IMAGE          test image (needs python3 and pytest), default xdock/python:bookworm\n"
 	       "      --dist MODE            load|loadscope|loadfile|loadgroup|worksteal|each|no (default load)\n"
+	       "      --shard K/M            run only shard K of M, balanced by the duration history\n"
+	       "      --no-history           ignore and do not update .xdock/durations.json\n"
 	       "      --db-setup CMD         run once into the template database (migrations)\n"
 	       "      --db-setup-key GLOB    files whose content keys the cached template (with --reuse-db)\n"
 	       "      --db-url URL           use this PostgreSQL server instead of the embedded one\n"
@@ -213,6 +215,11 @@ numprocesses:
 				cfg->db = CLI_DB_EMBEDDED;
 			else
 				return error_set(err, EXIT_USAGE, "--db: expected none or embedded, got \"%s\" (use --db-url for a server)", v);
+		} else if (strcmp(a, "--no-history") == 0) {
+			cfg->no_history = true;
+		} else if (OPT("--shard")) {
+			if (r < 0 || shard_parse(v, &cfg->shard, err) < 0)
+				return -1;
 		} else if (strcmp(a, "--reuse-db") == 0) {
 			cfg->reuse_db = true;
 		} else if (strcmp(a, "--keep-dbs") == 0) {

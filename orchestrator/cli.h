@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "sched.h"
+#include "shard.h"
 
 enum cli_command { CLI_RUN, CLI_GC, CLI_VERSION, CLI_HELP };
 enum cli_db { CLI_DB_EMBEDDED, CLI_DB_URL, CLI_DB_NONE };
@@ -37,6 +38,8 @@ struct config {
 	int64_t memory;            /* bytes per worker container, 0: none */
 	int64_t nano_cpus;
 	bool gc_all;
+	bool no_history;           /* ignore and keep .xdock/durations.json */
+	struct shard_spec shard;   /* m == 0: no sharding */
 	/* --env NAME=VALUE / --env NAME (from xdock's own environment), for
 	 * every worker. Borrowed from argv. */
 	const char **env;

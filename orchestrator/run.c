@@ -15,10 +15,12 @@
 
 #include "docker.h"
 #include "gc.h"
+#include "history.h"
 #include "msg.h"
 #include "provision.h"
 #include "report.h"
 #include "sched.h"
+#include "shard.h"
 #include "term.h"
 #include "worker.h"
 
@@ -60,7 +62,15 @@ struct run {
 	char timeout_arg[32];
 	int restarts;            /* workers replaced after a crash */
 	int max_restarts;
+	/* The scheduler sees only the tests this run will run (--shard may
+	 * keep a part); indexes on the wire are collection indexes. */
+	size_t *s2c, *c2s;
+	size_t nsched;
+	struct history *hist;    /* NULL with --no-history */
+	struct history_eta eta;
+	bool eta_on;
 };
+#define RUN_NONE ((size_t)-1)
 
 static void
 make_run_id(char *out, size_t n)
@@ -201,7 +211,7 @@ stop_for_maxfail(struct run *r)
 	r->stopping = true;
 	n = sched_cancel(r->sched, dropped, r->rep.ntests);
 	for (size_t i = 0; i < n && i < r->rep.ntests; i++) {
-		struct report_test *rt = &r->rep.tests[dropped[i]];
+		struct report_test *rt = &r->rep.tests[r->s2c[dropped[i]]];
 
 		if (rt->outcome == OUTCOME_NONE && !rt->reason)
 			rt->reason = xasprintf("not run: stopped after %zu failure%s", r->failures,
@@ -220,6 +230,8 @@ dispatch(struct run *r, struct worker *w)
 	if (!r->stopping) {
 		size_t n = sched_next(r->sched, w->index, idx, RUN_BATCH);
 
+		for (size_t k = 0; k < n; k++)
+			idx[k] = r->s2c[idx[k]];
 		if (n > 0)
 			msg_encode_run(&w->out, idx, n);
 	}
@@ -238,37 +250,103 @@ dispatch_all(struct run *r)
 		dispatch(r, &r->w[i]);
 }
 
-/* The first collection becomes the run's list of tests. */
+/* Whether this run sees the whole suite, so that tests missing from the
+ * collection really are gone and their history can be dropped: no
+ * selection, no node ids, no sub-paths, no shard. */
+static bool
+whole_suite(const struct config *cfg)
+{
+	if (cfg->shard.m > 0)
+		return false;
+	for (size_t i = 0; i < cfg->npytest_args; i++) {
+		const char *a = cfg->pytest_args[i];
+
+		if (strcmp(a, ".") != 0 && strcmp(a, "./") != 0)
+			return false;
+	}
+	return true;
+}
+
+/* The expected duration of every scheduled test, for the ETA. */
+static void
+start_eta(struct run *r)
+{
+	double *expected;
+	size_t n = r->nsched;
+
+	if (!r->hist || history_count(r->hist) == 0 || r->cfg->dist == SCHED_EACH)
+		return;
+	expected = xcalloc(n ? n : 1, sizeof(*expected));
+	for (size_t i = 0; i < n; i++)
+		expected[i] = r->stests[i].expected;
+	history_eta_init(&r->eta, expected, n, r->cfg->dist == SCHED_NO ? 1 : r->nw);
+	free(expected);
+	r->eta_on = true;
+}
+
+/* The first collection becomes the run's list of tests. With --shard only
+ * this shard's tests are scheduled; the others leave the report. */
 static int
 adopt_collection(struct run *r, struct worker *w, struct msg *m)
 {
-	r->rep.ntests = m->nitems;
-	r->rep.tests = xcalloc(m->nitems ? m->nitems : 1, sizeof(*r->rep.tests));
-	r->stests = xcalloc(m->nitems ? m->nitems : 1, sizeof(*r->stests));
-	for (size_t i = 0; i < m->nitems; i++) {
+	size_t n = m->nitems;
+	size_t *keep = xcalloc(n ? n : 1, sizeof(*keep));
+	double *expected = xcalloc(n ? n : 1, sizeof(*expected));
+	const char **ids = xcalloc(n ? n : 1, sizeof(*ids));
+	size_t nkeep = n;
+
+	r->rep.ntests = n;
+	r->rep.tests = xcalloc(n ? n : 1, sizeof(*r->rep.tests));
+	for (size_t i = 0; i < n; i++) {
 		struct report_test *t = &r->rep.tests[i];
 
 		t->id = steal_ptr(&m->items[i].id);
 		t->file = steal_ptr(&m->items[i].file);
 		t->group = steal_ptr(&m->items[i].group);
 		t->worker = -1;
-		r->stests[i] = (struct sched_test){ t->id, t->file, t->group, -1.0 };
+		ids[i] = t->id;
+		expected[i] = r->hist ? history_get(r->hist, t->id) : -1.0;
+		keep[i] = i;
 	}
+	if (r->cfg->shard.m > 0)
+		nkeep = shard_select(ids, expected, NULL, n, &r->cfg->shard, keep);
+	r->s2c = xcalloc(nkeep ? nkeep : 1, sizeof(*r->s2c));
+	r->c2s = xmalloc((n ? n : 1) * sizeof(*r->c2s));
+	memset(r->c2s, 0xff, (n ? n : 1) * sizeof(*r->c2s));
+	r->stests = xcalloc(nkeep ? nkeep : 1, sizeof(*r->stests));
+	for (size_t k = 0; k < nkeep; k++) {
+		const struct report_test *t = &r->rep.tests[keep[k]];
+
+		r->s2c[k] = keep[k];
+		r->c2s[keep[k]] = k;
+		r->stests[k] = (struct sched_test){ t->id, t->file, t->group, expected[keep[k]] };
+	}
+	r->nsched = nkeep;
+	free(keep);
+	free(expected);
+	free(ids);
+
 	r->rep.ncollect_errors = m->nerrors;
 	r->rep.collect_errors = steal_ptr(&m->errors);
 	m->nerrors = 0;
 	r->have_collection = true;
 	r->collection_owner = w->index;
-	r->term.total = r->cfg->dist == SCHED_EACH ? r->rep.ntests * r->nw : r->rep.ntests;
+	r->term.total = r->cfg->dist == SCHED_EACH ? r->nsched * r->nw : r->nsched;
 	r->rep.startup = (double)(util_now_ms() - r->t0) / 1000.0;
-	term_line(&r->term, "collected %zu item%s (%s, %.2fs to first collection)", r->rep.ntests,
-		  r->rep.ntests == 1 ? "" : "s", w->name, r->rep.startup);
+	if (r->cfg->shard.m > 0)
+		term_line(&r->term, "collected %zu item%s, shard %zu/%zu runs %zu (%s, %.2fs to first collection)",
+			  r->rep.ntests, r->rep.ntests == 1 ? "" : "s", r->cfg->shard.k, r->cfg->shard.m, r->nsched,
+			  w->name, r->rep.startup);
+	else
+		term_line(&r->term, "collected %zu item%s (%s, %.2fs to first collection)", r->rep.ntests,
+			  r->rep.ntests == 1 ? "" : "s", w->name, r->rep.startup);
 	if (r->rep.ncollect_errors) {
 		/* As pytest: collection errors interrupt the run. */
 		r->stopping = true;
 		return 0;
 	}
-	r->sched = sched_new(r->cfg->dist, r->stests, r->rep.ntests, r->nw, RUN_PREFETCH);
+	r->sched = sched_new(r->cfg->dist, r->stests, r->nsched, r->nw, RUN_PREFETCH);
+	start_eta(r);
 	return 0;
 }
 
@@ -300,7 +378,7 @@ static void
 worker_lost(struct run *r, struct worker *w, long crashed)
 {
 	if (r->sched && w->state == WORKER_COLLECTED)
-		sched_worker_lost(r->sched, w->index, crashed >= 0 ? (size_t)crashed : (size_t)-1);
+		sched_worker_lost(r->sched, w->index, crashed >= 0 ? r->c2s[crashed] : RUN_NONE);
 	w->state = WORKER_EXITED;
 	w->current = -1;
 }
@@ -370,9 +448,18 @@ handle_msg(struct run *r, struct worker *w, struct msg *m)
 			return;
 		}
 		w->current = -1;
+		if (r->c2s[m->index] == RUN_NONE) {
+			fail(r, EXIT_INTERNAL, "worker %s: result for a test it was not given: %s", w->name,
+			     r->rep.tests[m->index].id);
+			return;
+		}
+		if (r->eta_on) {
+			history_eta_done(&r->eta, r->c2s[m->index], m->duration);
+			r->term.eta = history_eta_seconds(&r->eta);
+		}
 		set_outcome(r, (size_t)m->index, (int)w->index, m->outcome, m->duration, m->when, m->text, m->out,
 			    m->err);
-		sched_complete(r->sched, w->index, (size_t)m->index);
+		sched_complete(r->sched, w->index, r->c2s[m->index]);
 		if (!r->stopping && r->cfg->maxfail > 0 && r->failures >= (size_t)r->cfg->maxfail) {
 			stop_for_maxfail(r);
 			dispatch_all(r);
@@ -814,16 +901,73 @@ teardown(struct run *r)
 	r->network_created = false;
 }
 
+/* Tests --shard left to other shards leave the report: each shard's
+ * report holds its own tests, and merged reports count each test once. */
+static void
+drop_unscheduled(struct run *r)
+{
+	size_t j = 0;
+
+	if (!r->c2s || r->nsched == r->rep.ntests)
+		return;
+	for (size_t i = 0; i < r->rep.ntests; i++) {
+		struct report_test *t = &r->rep.tests[i];
+
+		if (r->c2s[i] == RUN_NONE) {
+			free(t->id);
+			free(t->file);
+			free(t->group);
+			free(t->when);
+			free(t->longrepr);
+			free(t->out);
+			free(t->err);
+			free(t->reason);
+			continue;
+		}
+		r->rep.tests[j++] = *t;
+	}
+	r->rep.ntests = j;
+}
+
 static void
 finish_report(struct run *r)
 {
 	for (size_t i = 0; i < r->rep.ntests; i++) {
 		struct report_test *t = &r->rep.tests[i];
 
-		if (t->outcome == OUTCOME_NONE && !t->reason)
+		if (t->outcome == OUTCOME_NONE && !t->reason && (!r->c2s || r->c2s[i] != RUN_NONE))
 			t->reason = xstrdup(r->interrupted ? "not run: interrupted" : "not run: no worker left to run it");
 	}
+	drop_unscheduled(r);
 	r->rep.wall = (double)(util_now_ms() - r->t0) / 1000.0;
+}
+
+/* Merges this run's durations into the history and saves it. Only a run
+ * that finished counts: an interrupted one would record nothing for the
+ * tests it never reached, which is fine, but its durations are of a
+ * machine being stopped. A failure to save is a warning. */
+static void
+save_history(struct run *r)
+{
+	struct error *e = NULL;
+
+	if (!r->hist || r->interrupted || r->fatal || !r->have_collection)
+		return;
+	for (size_t i = 0; i < r->rep.ntests; i++)
+		if (r->rep.tests[i].outcome != OUTCOME_NONE)
+			history_update(r->hist, r->rep.tests[i].id, r->rep.tests[i].duration);
+	if (whole_suite(r->cfg) && r->rep.ncollect_errors == 0) {
+		const char **ids = xcalloc(r->rep.ntests + 1, sizeof(*ids));
+
+		for (size_t i = 0; i < r->rep.ntests; i++)
+			ids[i] = r->rep.tests[i].id;
+		history_prune(r->hist, ids, r->rep.ntests);
+		free(ids);
+	}
+	if (history_save(r->hist, r->project_dir, &e) < 0) {
+		fprintf(stderr, "xdock: warning: duration history: %s\n", e->msg);
+		error_free(e);
+	}
 }
 
 static int
@@ -912,6 +1056,15 @@ run_command(const struct config *cfg, struct error **err)
 
 	if (prepare(r, err) < 0)
 		goto out;
+	if (!cfg->no_history) {
+		struct error *hw = NULL;
+
+		r->hist = history_load(r->project_dir, &hw);
+		if (hw) {
+			term_line(&r->term, "xdock: warning: duration history ignored: %s", hw->msg);
+			error_free(hw);
+		}
+	}
 	/* The worker count is settled now (-n auto): the workers' environment
 	 * must say the real number. */
 	eff = *cfg;
@@ -966,6 +1119,7 @@ run_command(const struct config *cfg, struct error **err)
 	loop(r);
 
 	finish_report(r);
+	save_history(r);
 	if (r->fatal) {
 		*err = steal_ptr(&r->fatal);
 		r->rep.exit_code = (*err)->status;
@@ -990,6 +1144,11 @@ out:
 	error_free(r->fatal);
 	docker_free(r->dk);
 	free(r->cmd);
+	free(r->s2c);
+	free(r->c2s);
+	history_free(r->hist);
+	if (r->eta_on)
+		history_eta_release(&r->eta);
 	free(r->network);
 	free(r->owner);
 	free(r->labels[0]);

@@ -13,6 +13,7 @@ term_init(struct term *t, FILE *out, int verbose)
 	memset(t, 0, sizeof(*t));
 	t->out = out;
 	t->verbose = verbose;
+	t->eta = -1;
 }
 
 static void
@@ -21,7 +22,10 @@ end_dots(struct term *t)
 	if (t->column > 0) {
 		size_t pct = t->total ? t->done * 100 / t->total : 100;
 
-		fprintf(t->out, "%*s [%3zu%%]\n", TERM_DOTS - t->column, "", pct);
+		if (t->eta >= 0.5 && pct < 100)
+			fprintf(t->out, "%*s [%3zu%%] eta %.0fs\n", TERM_DOTS - t->column, "", pct, t->eta);
+		else
+			fprintf(t->out, "%*s [%3zu%%]\n", TERM_DOTS - t->column, "", pct);
 		t->column = 0;
 	}
 }

@@ -15,6 +15,7 @@ struct term {
 	size_t total;   /* tests expected */
 	size_t done;
 	int column;     /* progress characters on the current line */
+	double eta;     /* seconds left, from the duration history; < 0: unknown */
 };
 
 void term_init(struct term *t, FILE *out, int verbose);

@@ -196,9 +196,6 @@ worker_read(struct worker *w, bool *eof, struct error **err)
 					 PROTO_LINE_MAX);
 		if (rc < 0)
 			return error_set(err, EXIT_INTERNAL, "worker %s: attach stream is not in Docker's framing", w->name);
-		/* The line buffer must be drained before more is fed. */
-		if (w->reader.buf.len > w->reader.buf.max / 2)
-			return 0;
 	}
 	return 0;
 }

@@ -354,6 +354,42 @@ test_reader_cap(void **state)
 
 /* A good line and then an oversized one in the same feed: -1, and the
  * reader must not later hand out a line with bytes silently missing. */
+/* The cap is per line: a feed holding several whole lines may be far
+ * longer than the cap, and a line may reach the cap across feeds. */
+static void
+test_reader_cap_is_per_line(void **state)
+{
+	struct proto_reader r;
+	char line[101];
+	char *out;
+	size_t len, n = 0;
+	struct buf feed;
+
+	(void)state;
+	memset(line, 'a', 100);
+	line[100] = '\n';
+	buf_init(&feed, 1 << 20);
+	for (int i = 0; i < 50; i++)
+		buf_append(&feed, line, sizeof(line));
+	proto_reader_init(&r, 100);
+	assert_int_equal(proto_reader_feed(&r, feed.data, feed.len), 0);
+	while (proto_reader_next(&r, &out, &len) == 1) {
+		assert_int_equal(len, 100);
+		free(out);
+		n++;
+	}
+	assert_int_equal(n, 50);
+	/* 60 + 40 bytes across two feeds: exactly at the cap, accepted. */
+	assert_int_equal(proto_reader_feed(&r, line, 60), 0);
+	assert_int_equal(proto_reader_feed(&r, line, 40), 0);
+	/* One more byte of the same line: over the cap, and nothing of that
+	 * feed is kept. */
+	assert_int_equal(proto_reader_feed(&r, line, 1), -1);
+	assert_int_equal(proto_reader_feed(&r, "\n", 1), -1);
+	proto_reader_release(&r);
+	buf_release(&feed);
+}
+
 static void
 test_reader_cap_after_good_line(void **state)
 {
@@ -597,6 +633,7 @@ main(void)
 		cmocka_unit_test(test_buf_cap),
 		cmocka_unit_test(test_buf_printf_steal),
 		cmocka_unit_test(test_reader_roundtrip),
+		cmocka_unit_test(test_reader_cap_is_per_line),
 		cmocka_unit_test(test_reader_every_split),
 		cmocka_unit_test(test_reader_bytewise_then_drain),
 		cmocka_unit_test(test_reader_many_lines_one_feed),
