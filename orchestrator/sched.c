@@ -36,6 +36,10 @@ struct sched {
 	struct queue loose;    /* single tests put back by a lost worker */
 	struct wstate *w;
 	size_t remaining;      /* tests (per worker for `each`) not completed */
+	double median;         /* expected seconds of a test without history */
+	/* Expected seconds a worker may hold in flight (load modes with
+	 * history); 0: no limit. See sched_next. */
+	double inflight_cap;
 };
 
 static const char *const mode_names[] = {
@@ -232,8 +236,19 @@ build_units(struct sched *s)
 			s->units[u].cost += s->tests[i].expected >= 0 ? s->tests[i].expected : median;
 		}
 	}
-	if (nknown > 0)
+	s->median = median;
+	if (nknown > 0) {
+		double total = 0;
+
 		qsort(s->units, s->nunits, sizeof(*s->units), cmp_units_desc);
+		for (size_t u = 0; u < s->nunits; u++)
+			total += s->units[u].cost;
+		/* An eighth of a worker's fair share: small enough that the
+		 * long tests at the front of the queue never pile up on one
+		 * worker, large enough that short tests still go in threes.
+		 * Found with tools/simulate (docs/scheduling.md). */
+		s->inflight_cap = total / (double)s->nworkers / 8;
+	}
 	for (size_t u = 0; u < s->nunits; u++)
 		for (size_t k = 0; k < s->units[u].n; k++)
 			s->unit_of[s->order[s->units[u].first + k]] = u;
@@ -369,6 +384,40 @@ take(struct sched *s, size_t w)
 	return false;
 }
 
+/* Longest-first plus prefetch has a trap: the first worker to ask would
+ * take the three longest tests and run them one after another. With
+ * history, a worker holding work already stops taking more once its
+ * expected in-flight time passes the cap; and the second test it needs
+ * (the runner holds a test until it knows the next one) comes from the
+ * short end of the queue instead. Returns false when the worker should
+ * take nothing more now. */
+static bool
+within_cap(struct sched *s, size_t w)
+{
+	struct wstate *ws = &s->w[w];
+	double inflight = 0;
+	const struct unit *front, *back;
+
+	if (s->inflight_cap <= 0 || ws->nsent == 0 || ws->own.len > 0 || s->loose.len > 0 || s->shared.len == 0 ||
+	    (s->mode != SCHED_LOAD && s->mode != SCHED_LOADGROUP))
+		return true;
+	for (size_t i = 0; i < ws->nsent; i++) {
+		double e = s->tests[ws->sent[i]].expected;
+
+		inflight += e >= 0 ? e : s->median;
+	}
+	front = &s->units[s->shared.v[s->shared.head]];
+	if (inflight + front->cost <= s->inflight_cap)
+		return true;
+	if (ws->nsent >= 2)
+		return false;
+	back = &s->units[s->shared.v[s->shared.head + s->shared.len - 1]];
+	s->shared.len--;
+	for (size_t k = 0; k < back->n; k++)
+		q_push(&ws->own, s->order[back->first + k]);
+	return true;
+}
+
 size_t
 sched_next(struct sched *s, size_t w, size_t *out, size_t max)
 {
@@ -378,6 +427,8 @@ sched_next(struct sched *s, size_t w, size_t *out, size_t max)
 	if (ws->lost || (s->mode == SCHED_NO && w != 0))
 		return 0;
 	while (n < max && ws->nsent < s->prefetch) {
+		if (!within_cap(s, w))
+			break;
 		if (ws->own.len == 0 && (s->mode == SCHED_EACH || s->mode == SCHED_NO || !take(s, w)))
 			break;
 		if (ws->own.len == 0)
