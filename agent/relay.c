@@ -1,5 +1,7 @@
 #include "relay.h"
 
+#include "oom.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -45,6 +47,7 @@ struct relay {
 	bool stop;               /* orchestrator gone or signalled */
 	long current;            /* index of the test in progress, -1: none */
 	int64_t since;           /* when it started (monotonic ms) */
+	long oom_before;         /* the cgroup's OOM kills when the runner started */
 };
 
 typedef int (*relay_line_fn)(struct relay *rl, const char *line, size_t len,
@@ -238,6 +241,8 @@ report_end(struct relay *rl, struct error **err)
 		if (rl->timed_out)
 			snprintf(reason, sizeof(reason), "timeout after %ld s",
 				 rl->o->runner.timeout_s);
+		else if (sig == SIGKILL && rl->oom_before >= 0 && oom_kills() > rl->oom_before)
+			snprintf(reason, sizeof(reason), "OOM killed (the container's memory limit)");
 		else if (sig)
 			snprintf(reason, sizeof(reason), "killed by signal %d (%s)", sig,
 				 strsignal(sig));
@@ -385,7 +390,7 @@ run(struct relay *rl, struct error **err)
 int
 relay_run(const struct relay_opts *o, struct error **err)
 {
-	struct relay rl = { .o = o, .current = -1 };
+	struct relay rl = { .o = o, .current = -1, .oom_before = oom_kills() };
 	int rc;
 
 	proto_reader_init(&rl.in, PROTO_LINE_MAX);

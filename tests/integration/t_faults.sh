@@ -76,4 +76,27 @@ check "killed from outside is crashed" eq "$(outcome ::test_killed_from_outside)
 check "the other 24 tests passed" eq "$(json "$T_TMP/r.json" 'r["summary"]["passed"]')" 24
 check "workers were replaced" grep -q "replacing worker" "$T_TMP/out"
 check "nothing left of the run" no_leftovers_of_pid "$XPID"
+
+# Past the container's memory limit: the kernel kills the runner, the agent
+# reads the cgroup's OOM counter and says so.
+mkdir -p "$T_TMP/oom"
+cat >"$T_TMP/oom/test_oom.py" <<'PY'
+def test_before():
+    assert True
+
+def test_hog():
+    hoard = []
+    for _ in range(4096):
+        hoard.append(bytearray(1 << 20))
+
+def test_after():
+    assert True
+PY
+cd "$T_TMP/oom" || exit 1
+xrun run -n 1 --db none --memory 200m --json-report "$T_TMP/oom.json" .
+check "OOM: exit 1 (got $RC)" eq "$RC" 1
+check "OOM: the hog is crashed" eq "$(json "$T_TMP/oom.json" "[t['outcome'] for t in r['tests'] if t['nodeid'].endswith('::test_hog')][0]")" crashed
+check "OOM: the reason says OOM killed" eq "$(json "$T_TMP/oom.json" "'OOM killed' in [t['longrepr'] for t in r['tests'] if t['nodeid'].endswith('::test_hog')][0]")" True
+check "OOM: the run went on (2 passed)" eq "$(json "$T_TMP/oom.json" 'r["summary"]["passed"]')" 2
+check "OOM: nothing left" no_leftovers_of_pid "$XPID"
 finish
