@@ -34,6 +34,10 @@ cli_usage(void)
 	       "      --maxfail N            stop after N failures\n"
 	       "  -e, --env NAME[=VALUE]     set a variable in every worker (NAME alone: copy xdock's)\n"
 	       "      --timeout SECONDS      per-test timeout\n"
+	       "      --reruns N             run a failed, crashed or timed-out test again, up to N times,\n"
+	       "                             each time on a fresh worker and database\n"
+	       "      --fail-on-flaky        a test that failed, then passed, fails the run\n"
+	       "      --quarantine FILE      node ids (one a line) whose failures do not fail the run\n"
 	       "      --max-worker-restart N replace crashed workers at most N times (default 4 x workers)\n"
 	       "      --memory SIZE          memory limit per worker container (e.g. 512m)\n"
 	       "      --cpus N               CPU limit per worker container\n"
@@ -215,6 +219,15 @@ numprocesses:
 				cfg->db = CLI_DB_EMBEDDED;
 			else
 				return error_set(err, EXIT_USAGE, "--db: expected none or embedded, got \"%s\" (use --db-url for a server)", v);
+		} else if (OPT("--reruns")) {
+			if (r < 0 || parse_int(a, v, 0, &cfg->reruns, err) < 0)
+				return -1;
+		} else if (strcmp(a, "--fail-on-flaky") == 0) {
+			cfg->fail_on_flaky = true;
+		} else if (OPT("--quarantine")) {
+			if (r < 0)
+				return -1;
+			cfg->quarantine = v;
 		} else if (strcmp(a, "--no-history") == 0) {
 			cfg->no_history = true;
 		} else if (OPT("--shard")) {

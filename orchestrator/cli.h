@@ -38,6 +38,9 @@ struct config {
 	int64_t memory;            /* bytes per worker container, 0: none */
 	int64_t nano_cpus;
 	bool gc_all;
+	int reruns;                /* --reruns N */
+	bool fail_on_flaky;
+	const char *quarantine;    /* file of node ids whose failures do not count */
 	bool no_history;           /* ignore and keep .xdock/durations.json */
 	struct shard_spec shard;   /* m == 0: no sharding */
 	/* --env NAME=VALUE / --env NAME (from xdock's own environment), for

@@ -21,6 +21,9 @@ report_release(struct report *r)
 		free(t->out);
 		free(t->err);
 		free(t->reason);
+		for (size_t k = 0; k < t->nattempts; k++)
+			free(t->attempts[k].longrepr);
+		free(t->attempts);
 	}
 	free(r->tests);
 	for (size_t i = 0; i < r->nworkers; i++) {
@@ -51,6 +54,8 @@ report_counts(const struct report *r, size_t counts[OUTCOME__COUNT])
 		counts[r->tests[i].outcome]++;
 }
 
+static void extra_counts(const struct report *r, size_t *flaky, size_t *quarantined);
+
 void
 report_summary(const struct report *r, struct buf *b)
 {
@@ -59,7 +64,7 @@ report_summary(const struct report *r, struct buf *b)
 		OUTCOME_FAILED, OUTCOME_PASSED, OUTCOME_SKIPPED, OUTCOME_XFAILED, OUTCOME_XPASSED,
 		OUTCOME_ERROR, OUTCOME_CRASHED, OUTCOME_TIMEOUT, OUTCOME_NONE,
 	};
-	size_t counts[OUTCOME__COUNT];
+	size_t counts[OUTCOME__COUNT], flaky, quarantined;
 	bool any = false;
 
 	report_counts(r, counts);
@@ -77,24 +82,62 @@ report_summary(const struct report *r, struct buf *b)
 	if (r->ncollect_errors)
 		buf_printf(b, "%s%zu error%s during collection", any ? ", " : "", r->ncollect_errors,
 			   r->ncollect_errors == 1 ? "" : "s"), any = true;
+	extra_counts(r, &flaky, &quarantined);
+	if (flaky)
+		buf_printf(b, "%s%zu flaky", any ? ", " : "", flaky);
+	if (quarantined)
+		buf_printf(b, "%s%zu quarantined failure%s", any ? ", " : "", quarantined, quarantined == 1 ? "" : "s");
 	if (!any)
 		buf_printf(b, "no tests ran");
 	buf_printf(b, " in %.2fs", r->wall);
 }
 
+bool
+report_is_failure(enum outcome o)
+{
+	return o == OUTCOME_FAILED || o == OUTCOME_ERROR || o == OUTCOME_CRASHED || o == OUTCOME_TIMEOUT;
+}
+
+void
+report_add_attempt(struct report_test *t, enum outcome o, int worker, double duration, const char *longrepr)
+{
+	struct report_attempt *a;
+
+	t->attempts = xrealloc(t->attempts, (t->nattempts + 1) * sizeof(*t->attempts));
+	a = &t->attempts[t->nattempts++];
+	a->outcome = o;
+	a->worker = worker;
+	a->duration = duration;
+	a->longrepr = longrepr ? xstrdup(longrepr) : NULL;
+}
+
 int
 report_exit_code(const struct report *r)
 {
-	size_t counts[OUTCOME__COUNT];
-
 	if (r->ncollect_errors)
 		return EXIT_INTERRUPTED;
 	if (r->ntests == 0)
 		return EXIT_NO_TESTS;
-	report_counts(r, counts);
-	if (counts[OUTCOME_FAILED] || counts[OUTCOME_ERROR] || counts[OUTCOME_CRASHED] || counts[OUTCOME_TIMEOUT])
-		return EXIT_TESTS_FAILED;
+	for (size_t i = 0; i < r->ntests; i++) {
+		const struct report_test *t = &r->tests[i];
+
+		if (t->quarantined)
+			continue;
+		if (report_is_failure(t->outcome) || (t->flaky && r->fail_on_flaky))
+			return EXIT_TESTS_FAILED;
+	}
 	return EXIT_OK;
+}
+
+/* Flaky and quarantined-failure counts, for the summary line and JSON. */
+static void
+extra_counts(const struct report *r, size_t *flaky, size_t *quarantined)
+{
+	*flaky = *quarantined = 0;
+	for (size_t i = 0; i < r->ntests; i++) {
+		*flaky += r->tests[i].flaky;
+		*quarantined += r->tests[i].quarantined && report_is_failure(r->tests[i].outcome);
+	}
 }
 
 static void
@@ -137,6 +180,13 @@ report_json(const struct report *r, struct buf *b, struct error **err)
 	for (int o = OUTCOME_PASSED; o < OUTCOME__COUNT; o++)
 		cJSON_AddNumberToObject(summary, outcome_name((enum outcome)o), (double)counts[o]);
 	cJSON_AddNumberToObject(summary, "not_run", (double)counts[OUTCOME_NONE]);
+	{
+		size_t flaky, quarantined;
+
+		extra_counts(r, &flaky, &quarantined);
+		cJSON_AddNumberToObject(summary, "flaky", (double)flaky);
+		cJSON_AddNumberToObject(summary, "quarantined_failures", (double)quarantined);
+	}
 	for (size_t i = 0; i < r->ntests; i++) {
 		const struct report_test *t = &r->tests[i];
 		cJSON *o = cJSON_CreateObject();
@@ -158,6 +208,25 @@ report_json(const struct report *r, struct buf *b, struct error **err)
 			cJSON_AddStringToObject(o, "stderr", t->err);
 		if (t->reason)
 			cJSON_AddStringToObject(o, "reason", t->reason);
+		if (t->flaky)
+			cJSON_AddTrueToObject(o, "flaky");
+		if (t->quarantined)
+			cJSON_AddTrueToObject(o, "quarantined");
+		if (t->nattempts) {
+			cJSON *att = cJSON_AddArrayToObject(o, "attempts");
+
+			for (size_t k = 0; k < t->nattempts; k++) {
+				const struct report_attempt *a = &t->attempts[k];
+				cJSON *ao = cJSON_CreateObject();
+
+				cJSON_AddStringToObject(ao, "outcome", outcome_name(a->outcome));
+				add_str(ao, "worker", a->worker >= 0 && (size_t)a->worker < r->nworkers
+							      ? r->workers[a->worker].name : NULL);
+				cJSON_AddNumberToObject(ao, "duration", a->duration);
+				add_str(ao, "longrepr", a->longrepr);
+				cJSON_AddItemToArray(att, ao);
+			}
+		}
 		cJSON_AddItemToArray(tests, o);
 	}
 	for (size_t i = 0; i < r->nworkers; i++) {

@@ -4,11 +4,20 @@
 #ifndef XDOCK_REPORT_H
 #define XDOCK_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
 #include "error.h"
 #include "msg.h"
+
+/* One earlier try of a test that --reruns ran again. */
+struct report_attempt {
+	enum outcome outcome;
+	int worker;
+	double duration;
+	char *longrepr;
+};
 
 struct report_test {
 	char *id, *file, *group;
@@ -19,6 +28,10 @@ struct report_test {
 	char *longrepr;         /* failure text, skip reason, crash reason */
 	char *out, *err;        /* captured output, capped */
 	char *reason;           /* why not run, when outcome is OUTCOME_NONE */
+	struct report_attempt *attempts; /* failed tries before the final one */
+	size_t nattempts;
+	bool flaky;             /* failed, then passed on a rerun */
+	bool quarantined;       /* listed in --quarantine: a failure does not fail the run */
 };
 
 struct report_worker {
@@ -48,6 +61,7 @@ struct report {
 	double wall;            /* seconds */
 	double startup;         /* seconds until the first test could run */
 	int exit_code;
+	bool fail_on_flaky;     /* --fail-on-flaky */
 	int64_t started_unix;   /* wall-clock start, for JUnit's timestamp */
 	struct report_phase phases[REPORT_MAX_PHASES];
 	size_t nphases;
@@ -58,11 +72,16 @@ void report_phase(struct report *r, const char *name, double seconds);
 
 void report_release(struct report *r);
 void report_counts(const struct report *r, size_t counts[OUTCOME__COUNT]);
+/* Whether an outcome fails a run: failed, error, crashed, timeout. */
+bool report_is_failure(enum outcome o);
+/* Records a failed try of test t before it runs again (--reruns). */
+void report_add_attempt(struct report_test *t, enum outcome o, int worker, double duration, const char *longrepr);
 /* "3 failed, 120 passed, 2 skipped in 12.34s", pytest's order; "no tests
  * ran in 0.50s" when empty. */
 void report_summary(const struct report *r, struct buf *b);
 /* The exit code pytest would give for these outcomes: 1 when any test
- * failed, errored, crashed or timed out, 5 when nothing was collected. */
+ * failed, errored, crashed or timed out (quarantined tests aside; flaky
+ * ones too with fail_on_flaky), 5 when nothing was collected. */
 int report_exit_code(const struct report *r);
 
 int report_json(const struct report *r, struct buf *b, struct error **err);

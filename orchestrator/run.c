@@ -66,11 +66,19 @@ struct run {
 	 * keep a part); indexes on the wire are collection indexes. */
 	size_t *s2c, *c2s;
 	size_t nsched;
+	bool *selected;          /* collection index -> in this run (not another shard's) */
+	size_t *reruns;          /* collection indexes waiting for another try */
+	size_t nreruns;
+	char **quarantine;       /* --quarantine node ids, sorted */
+	size_t nquarantine;
 	struct history *hist;    /* NULL with --no-history */
 	struct history_eta eta;
 	bool eta_on;
 };
 #define RUN_NONE ((size_t)-1)
+
+static void schedule(struct run *r, const size_t *keep, size_t n, enum sched_mode mode);
+static bool quarantined(const struct run *r, const char *id);
 
 static void
 make_run_id(char *out, size_t n)
@@ -183,6 +191,15 @@ set_outcome(struct run *r, size_t t, int worker, enum outcome o, double duration
 
 	if (rt->outcome != OUTCOME_NONE)
 		return;
+	if (report_is_failure(o) && rt->nattempts < (size_t)r->cfg->reruns && !r->stopping) {
+		/* Another try comes later, on a fresh worker: keep this one. */
+		report_add_attempt(rt, o, worker, duration, longrepr);
+		r->reruns = xrealloc(r->reruns, (r->nreruns + 1) * sizeof(*r->reruns));
+		r->reruns[r->nreruns++] = t;
+		term_rerun(&r->term, &r->rep, t, worker >= 0 ? r->rep.workers[worker].name : "--", o);
+		return;
+	}
+	rt->flaky = o == OUTCOME_PASSED && rt->nattempts > 0;
 	rt->outcome = o;
 	rt->worker = worker;
 	rt->duration = duration;
@@ -196,7 +213,7 @@ set_outcome(struct run *r, size_t t, int worker, enum outcome o, double duration
 		r->w[worker].ntests++;
 		r->rep.workers[worker].tests++;
 	}
-	if (o == OUTCOME_FAILED || o == OUTCOME_ERROR || o == OUTCOME_CRASHED || o == OUTCOME_TIMEOUT)
+	if (report_is_failure(o) && !rt->quarantined)
 		r->failures++;
 	term_progress(&r->term, &r->rep, t);
 }
@@ -293,7 +310,7 @@ adopt_collection(struct run *r, struct worker *w, struct msg *m)
 	size_t *keep = xcalloc(n ? n : 1, sizeof(*keep));
 	double *expected = xcalloc(n ? n : 1, sizeof(*expected));
 	const char **ids = xcalloc(n ? n : 1, sizeof(*ids));
-	size_t nkeep = n;
+	size_t nkeep = n, *schedule_keep, schedule_n;
 
 	r->rep.ntests = n;
 	r->rep.tests = xcalloc(n ? n : 1, sizeof(*r->rep.tests));
@@ -310,19 +327,14 @@ adopt_collection(struct run *r, struct worker *w, struct msg *m)
 	}
 	if (r->cfg->shard.m > 0)
 		nkeep = shard_select(ids, expected, NULL, n, &r->cfg->shard, keep);
-	r->s2c = xcalloc(nkeep ? nkeep : 1, sizeof(*r->s2c));
+	for (size_t i = 0; i < n; i++)
+		r->rep.tests[i].quarantined = quarantined(r, r->rep.tests[i].id);
+	r->selected = xcalloc(n ? n : 1, sizeof(*r->selected));
+	for (size_t k = 0; k < nkeep; k++)
+		r->selected[keep[k]] = true;
 	r->c2s = xmalloc((n ? n : 1) * sizeof(*r->c2s));
-	memset(r->c2s, 0xff, (n ? n : 1) * sizeof(*r->c2s));
-	r->stests = xcalloc(nkeep ? nkeep : 1, sizeof(*r->stests));
-	for (size_t k = 0; k < nkeep; k++) {
-		const struct report_test *t = &r->rep.tests[keep[k]];
-
-		r->s2c[k] = keep[k];
-		r->c2s[keep[k]] = k;
-		r->stests[k] = (struct sched_test){ t->id, t->file, t->group, expected[keep[k]] };
-	}
-	r->nsched = nkeep;
-	free(keep);
+	schedule_keep = keep;
+	schedule_n = nkeep;
 	free(expected);
 	free(ids);
 
@@ -331,11 +343,11 @@ adopt_collection(struct run *r, struct worker *w, struct msg *m)
 	m->nerrors = 0;
 	r->have_collection = true;
 	r->collection_owner = w->index;
-	r->term.total = r->cfg->dist == SCHED_EACH ? r->nsched * r->nw : r->nsched;
+	r->term.total = r->cfg->dist == SCHED_EACH ? schedule_n * r->nw : schedule_n;
 	r->rep.startup = (double)(util_now_ms() - r->t0) / 1000.0;
 	if (r->cfg->shard.m > 0)
 		term_line(&r->term, "collected %zu item%s, shard %zu/%zu runs %zu (%s, %.2fs to first collection)",
-			  r->rep.ntests, r->rep.ntests == 1 ? "" : "s", r->cfg->shard.k, r->cfg->shard.m, r->nsched,
+			  r->rep.ntests, r->rep.ntests == 1 ? "" : "s", r->cfg->shard.k, r->cfg->shard.m, schedule_n,
 			  w->name, r->rep.startup);
 	else
 		term_line(&r->term, "collected %zu item%s (%s, %.2fs to first collection)", r->rep.ntests,
@@ -343,9 +355,11 @@ adopt_collection(struct run *r, struct worker *w, struct msg *m)
 	if (r->rep.ncollect_errors) {
 		/* As pytest: collection errors interrupt the run. */
 		r->stopping = true;
+		free(schedule_keep);
 		return 0;
 	}
-	r->sched = sched_new(r->cfg->dist, r->stests, r->nsched, r->nw, RUN_PREFETCH);
+	schedule(r, schedule_keep, schedule_n, r->cfg->dist);
+	free(schedule_keep);
 	start_eta(r);
 	return 0;
 }
@@ -796,21 +810,22 @@ start_job_cb(void *arg)
  * container here. The first failure is returned; everything that did
  * start is recorded so teardown removes it. */
 static int
-start_containers(struct run *r, struct error **err)
+start_containers(struct run *r, size_t nslots, bool with_db, struct error **err)
 {
 	const struct config *cfg = r->cfg;
-	struct start_job *jobs = xcalloc(r->nw + 1, sizeof(*jobs));
+	struct start_job *jobs = xcalloc(nslots + 1, sizeof(*jobs));
 	const char *const *cmd = r->cmd;
 	size_t njobs = 0;
 	int rc = 0;
 
-	if (r->prov.mode == CLI_DB_EMBEDDED)
+	if (with_db && r->prov.mode == CLI_DB_EMBEDDED)
 		jobs[njobs++] = (struct start_job){ .r = r, .worker = START_DB };
-	for (size_t i = 0; i < r->nw; i++) {
+	for (size_t i = 0; i < nslots; i++) {
 		struct worker *w = &r->w[i];
 
 		if (r->prov.mode != CLI_DB_NONE) {
 			w->dbname = xasprintf("test_db_%s", w->name);
+			free(r->rep.workers[i].database);
 			r->rep.workers[i].database = xstrdup(w->dbname);
 		}
 		jobs[njobs++] = (struct start_job){ .r = r, .worker = i, .cmd = cmd };
@@ -842,9 +857,12 @@ start_containers(struct run *r, struct error **err)
 		if (rc == 0 && signals_pending(r))
 			rc = error_set(err, EXIT_INTERRUPTED, "interrupted while starting workers");
 	}
-	for (size_t i = 0; i < r->nw; i++)
-		if (r->w[i].container)
+	for (size_t i = 0; i < nslots; i++) {
+		if (r->w[i].container) {
+			free(r->rep.workers[i].container);
 			r->rep.workers[i].container = xstrdup(r->w[i].container);
+		}
+	}
 	for (size_t i = 0; i < njobs; i++) {
 		error_free(jobs[i].err);
 		docker_free(jobs[i].ctx.dk);
@@ -857,13 +875,11 @@ start_containers(struct run *r, struct error **err)
  * database per worker and let that worker's pytest start at once, so
  * collection on the first workers overlaps the remaining clones. */
 static int
-ready_workers(struct run *r, struct error **err)
+release_workers(struct run *r, size_t nslots, struct error **err)
 {
 	struct error *e = NULL;
 
-	if (provision_connect(&r->prov, err) < 0 || provision_template(&r->prov, &r->ctx, err) < 0)
-		return -1;
-	for (size_t i = 0; i < r->nw; i++) {
+	for (size_t i = 0; i < nslots; i++) {
 		struct worker *w = &r->w[i];
 
 		if (signals_pending(r))
@@ -878,6 +894,103 @@ ready_workers(struct run *r, struct error **err)
 		}
 	}
 	return 0;
+}
+
+static int
+ready_workers(struct run *r, struct error **err)
+{
+	if (provision_connect(&r->prov, err) < 0 || provision_template(&r->prov, &r->ctx, err) < 0)
+		return -1;
+	return release_workers(r, r->nw, err);
+}
+
+/* Builds the scheduler over the given collection indexes. */
+static void
+schedule(struct run *r, const size_t *keep, size_t n, enum sched_mode mode)
+{
+	sched_free(r->sched);
+	free(r->stests);
+	free(r->s2c);
+	r->s2c = xcalloc(n ? n : 1, sizeof(*r->s2c));
+	r->stests = xcalloc(n ? n : 1, sizeof(*r->stests));
+	memset(r->c2s, 0xff, (r->rep.ntests ? r->rep.ntests : 1) * sizeof(*r->c2s));
+	for (size_t k = 0; k < n; k++) {
+		const struct report_test *t = &r->rep.tests[keep[k]];
+
+		r->s2c[k] = keep[k];
+		r->c2s[keep[k]] = k;
+		r->stests[k] = (struct sched_test){ t->id, t->file, t->group,
+						    r->hist ? history_get(r->hist, t->id) : -1.0 };
+	}
+	r->nsched = n;
+	r->sched = sched_new(mode, r->stests, n, r->nw, RUN_PREFETCH);
+}
+
+/* --reruns: the tests that failed, crashed or timed out go again, each on
+ * a fresh container with a fresh clone of the template, never in the
+ * process that failed them. One round per call. */
+static int
+rerun_round(struct run *r, int round, struct error **err)
+{
+	size_t n = r->nreruns;
+	size_t *keep = steal_ptr(&r->reruns);
+	size_t nslots = n < r->nw ? n : r->nw;
+	int rc;
+
+	r->nreruns = 0;
+	for (size_t i = 0; i < r->nw; i++) {
+		struct worker *w = &r->w[i];
+
+		worker_remove(w, r->dk);
+		worker_release(w);
+		worker_init(w, i);
+	}
+	schedule(r, keep, n, r->cfg->dist == SCHED_EACH ? SCHED_LOAD : r->cfg->dist);
+	free(keep);
+	term_line(&r->term, "xdock: rerunning %zu test%s on %zu fresh worker%s (round %d of at most %d)", n,
+		  n == 1 ? "" : "s", nslots, nslots == 1 ? "" : "s", round, r->cfg->reruns);
+	rc = start_containers(r, nslots, false, err);
+	if (rc == 0)
+		rc = release_workers(r, nslots, err);
+	return rc;
+}
+
+/* --quarantine FILE: node ids, one a line; blank lines and # comments. */
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+load_quarantine(struct run *r, const char *path, struct error **err)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return error_set(err, EXIT_USAGE, "--quarantine %s: %s", path, strerror(errno));
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		r->quarantine = xrealloc(r->quarantine, (r->nquarantine + 1) * sizeof(*r->quarantine));
+		r->quarantine[r->nquarantine++] = xstrdup(line);
+	}
+	free(line);
+	fclose(f);
+	qsort(r->quarantine, r->nquarantine, sizeof(*r->quarantine), cmp_str);
+	return 0;
+}
+
+static bool
+quarantined(const struct run *r, const char *id)
+{
+	return r->nquarantine &&
+	       bsearch(&id, r->quarantine, r->nquarantine, sizeof(*r->quarantine), cmp_str) != NULL;
 }
 
 /* Everything the run created goes, on every path. Failures here are
@@ -908,12 +1021,12 @@ drop_unscheduled(struct run *r)
 {
 	size_t j = 0;
 
-	if (!r->c2s || r->nsched == r->rep.ntests)
+	if (!r->selected || !r->cfg->shard.m)
 		return;
 	for (size_t i = 0; i < r->rep.ntests; i++) {
 		struct report_test *t = &r->rep.tests[i];
 
-		if (r->c2s[i] == RUN_NONE) {
+		if (!r->selected[i]) {
 			free(t->id);
 			free(t->file);
 			free(t->group);
@@ -935,7 +1048,18 @@ finish_report(struct run *r)
 	for (size_t i = 0; i < r->rep.ntests; i++) {
 		struct report_test *t = &r->rep.tests[i];
 
-		if (t->outcome == OUTCOME_NONE && !t->reason && (!r->c2s || r->c2s[i] != RUN_NONE))
+		if (t->outcome == OUTCOME_NONE && t->nattempts > 0) {
+			/* Its rerun never came (the run stopped): the last try
+			 * stands. */
+			struct report_attempt *a = &t->attempts[--t->nattempts];
+
+			t->outcome = a->outcome;
+			t->worker = a->worker;
+			t->duration = a->duration;
+			t->longrepr = a->longrepr;
+			continue;
+		}
+		if (t->outcome == OUTCOME_NONE && !t->reason && (!r->selected || r->selected[i]))
 			t->reason = xstrdup(r->interrupted ? "not run: interrupted" : "not run: no worker left to run it");
 	}
 	drop_unscheduled(r);
@@ -1056,6 +1180,9 @@ run_command(const struct config *cfg, struct error **err)
 
 	if (prepare(r, err) < 0)
 		goto out;
+	if (cfg->quarantine && load_quarantine(r, cfg->quarantine, err) < 0)
+		goto out;
+	r->rep.fail_on_flaky = cfg->fail_on_flaky;
 	if (!cfg->no_history) {
 		struct error *hw = NULL;
 
@@ -1104,7 +1231,7 @@ run_command(const struct config *cfg, struct error **err)
 	lap = util_now_ms();
 	build_agent_cmd(r);
 	r->max_restarts = cfg->max_worker_restart >= 0 ? cfg->max_worker_restart : 4 * (int)r->nw;
-	if (provision_plan(&r->prov, r->cfg, err) < 0 || start_containers(r, err) < 0)
+	if (provision_plan(&r->prov, r->cfg, err) < 0 || start_containers(r, r->nw, true, err) < 0)
 		goto out;
 	report_phase(&r->rep, "containers_start", (double)(util_now_ms() - lap) / 1000.0);
 	if (ready_workers(r, err) < 0)
@@ -1117,6 +1244,16 @@ run_command(const struct config *cfg, struct error **err)
 			  r->nw + (r->prov.mode == CLI_DB_EMBEDDED), r->rep.phases[r->rep.nphases - 4].seconds, r->prov.connect_seconds,
 			  r->prov.template_seconds, r->prov.migrated ? " (migrated)" : "", r->prov.clone_seconds);
 	loop(r);
+	for (int round = 1; r->nreruns > 0 && !r->fatal && !r->interrupted && round <= cfg->reruns; round++) {
+		struct error *re = NULL;
+
+		if (rerun_round(r, round, &re) < 0) {
+			fail(r, re->status ? re->status : EXIT_INTERNAL, "%s%s", re->msg, "");
+			error_free(re);
+			break;
+		}
+		loop(r);
+	}
 
 	finish_report(r);
 	save_history(r);
@@ -1146,6 +1283,11 @@ out:
 	free(r->cmd);
 	free(r->s2c);
 	free(r->c2s);
+	free(r->reruns);
+	free(r->selected);
+	for (size_t i = 0; i < r->nquarantine; i++)
+		free(r->quarantine[i]);
+	free(r->quarantine);
 	history_free(r->hist);
 	if (r->eta_on)
 		history_eta_release(&r->eta);

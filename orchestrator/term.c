@@ -94,6 +94,19 @@ term_progress(struct term *t, const struct report *r, size_t test)
 	fflush(t->out);
 }
 
+void
+term_rerun(struct term *t, const struct report *r, size_t test, const char *worker, enum outcome o)
+{
+	if (t->verbose > 0) {
+		fprintf(t->out, "[%s] RERUN %s (%s)\n", worker, r->tests[test].id, outcome_name(o));
+	} else if (t->verbose == 0) {
+		fputc('R', t->out);
+		if (++t->column == TERM_DOTS)
+			end_dots(t);
+	}
+	fflush(t->out);
+}
+
 /* "==== title ====" centred in TERM_WIDTH, like pytest's section rules. */
 static void
 rule(FILE *f, char c, const char *title)
@@ -217,8 +230,8 @@ term_finish(struct term *t, const struct report *r)
 			rule(t->out, '=', "short test summary info");
 		any = true;
 		first_reason(rt->outcome == OUTCOME_NONE ? rt->reason : rt->longrepr, reason, sizeof(reason));
-		fprintf(t->out, "%s %s%s%s\n", rt->outcome == OUTCOME_NONE ? "NOT RUN" : verbose_word(rt->outcome), rt->id,
-			reason[0] ? " - " : "", reason);
+		fprintf(t->out, "%s%s %s%s%s\n", rt->outcome == OUTCOME_NONE ? "NOT RUN" : verbose_word(rt->outcome),
+			rt->quarantined ? " (quarantined)" : "", rt->id, reason[0] ? " - " : "", reason);
 	}
 	if (not_run > TERM_NOT_RUN_LISTED)
 		fprintf(t->out, "NOT RUN ... and %zu more (listed in the JSON report)\n", not_run - TERM_NOT_RUN_LISTED);

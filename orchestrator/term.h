@@ -22,6 +22,8 @@ void term_init(struct term *t, FILE *out, int verbose);
 void term_line(struct term *t, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* A test ended: a progress character, or a line with -v. */
 void term_progress(struct term *t, const struct report *r, size_t test);
+/* A test failed and will run again (--reruns): 'R', or a line with -v. */
+void term_rerun(struct term *t, const struct report *r, size_t test, const char *worker, enum outcome o);
 /* Closes the progress line, prints failures, short summary, summary. */
 void term_finish(struct term *t, const struct report *r);
 
