@@ -39,6 +39,11 @@ xrun run -n 1 --db none does/not/exist
 check "missing path: exit 4 like pytest (got $RC)" eq "$RC" 4
 check "missing path: nothing left" no_leftovers_of_pid "$XPID"
 
+xrun run -n 2 --db none --docker-host unix:///nonexistent/docker.sock .
+check "engine unreachable: exit 3 (got $RC)" eq "$RC" 3
+check "engine unreachable: names the address and a fix" grep -q "/nonexistent/docker.sock.*scripts/setup" "$T_TMP/err"
+check "engine unreachable: one line" eq "$(wc -l <"$T_TMP/err")" 1
+
 xrun run -n 0 .
 check "-n 0: exit 4" eq "$RC" 4
 finish
