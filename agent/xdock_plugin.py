@@ -10,6 +10,7 @@ exactly as usual. Standard library and pytest only (pytest 7.2, Python 3.11).
 import faulthandler
 import json
 import os
+import select
 import sys
 
 import pytest
@@ -46,6 +47,10 @@ def _cap_text(text, cap):
     return kept + " ...[truncated %d bytes]" % (len(raw) - cap)
 
 
+# receive(block=False) found no whole command.
+NOTHING = object()
+
+
 class _Channel:
     """The two protocol pipes. Writes are whole lines, retried until the
     last byte is out; reads split the command stream into lines."""
@@ -71,10 +76,11 @@ class _Channel:
             n = os.write(self.evt_fd, view)
             view = view[n:]
 
-    def receive(self):
+    def receive(self, block=True):
         """Returns the next command as a dict, or None at EOF. Lines that
         are not JSON objects are skipped: the agent relays the
-        orchestrator's lines unchanged and a bad one must not kill us."""
+        orchestrator's lines unchanged and a bad one must not kill us.
+        With block=False, returns NOTHING when no whole command is here."""
         while True:
             nl = self._pending.find(b"\n")
             if nl >= 0:
@@ -88,6 +94,8 @@ class _Channel:
                 continue
             if self._eof:
                 return None
+            if not block and not select.select([self.cmd_fd], [], [], 0)[0]:
+                return NOTHING
             chunk = os.read(self.cmd_fd, 65536)
             if not chunk:
                 self._eof = True
@@ -179,25 +187,34 @@ class XdockWorker:
             self.channel.send({"t": "done"})
             return True
         pending = []
+        ending = False  # bye, stop or end of input: no more work will come
         while True:
-            msg = self.channel.receive()
-            kind = None if msg is None else msg.get("t")
-            if kind == "run":
-                indexes = msg.get("i")
-                if isinstance(indexes, list):
-                    pending.extend(i for i in indexes if isinstance(i, int))
+            # Take every command that is already here before running the
+            # next test, so a stop (-x elsewhere) drops work not yet begun;
+            # wait for one only when nothing can run.
+            if ending and not pending:
+                break
+            can_run = len(pending) >= 2 or ending
+            msg = self.channel.receive(block=not can_run)
+            if msg is not NOTHING:
+                kind = None if msg is None else msg.get("t")
+                if kind == "run":
+                    indexes = msg.get("i")
+                    if isinstance(indexes, list):
+                        pending.extend(i for i in indexes if isinstance(i, int))
+                elif kind == "stop":
+                    # The orchestrator reports the dropped tests as not run.
+                    pending.clear()
+                    ending = True
+                elif kind == "bye" or msg is None:
+                    ending = True
+                continue
             # As in xdist's worker: keep one item in hand so nextitem is the
             # item that really runs next and module/class fixtures tear down
             # exactly when the next item leaves their scope.
-            while len(pending) >= 2:
+            if len(pending) >= 2 or ending:
                 if not self._run_one(session, pending):
-                    self.channel.send({"t": "done"})
-                    return True
-            if kind == "bye" or msg is None:
-                while pending:
-                    if not self._run_one(session, pending):
-                        break
-                break
+                    break
         self.channel.send({"t": "done"})
         return True
 

@@ -239,12 +239,12 @@ def db(db_conn):
 '''
 
 
-def gen_database(path, n, seed):
+def gen_database(path, n, seed, seed_rows=DB_SEED_ROWS):
     """n tests doing a few queries each (insert, aggregate, join, update)
     against their worker's database, 20 per file, behind migrate.py."""
     _fresh_dir(path)
     _write(os.path.join(path, "migrate.py"), MIGRATE_PY.format(
-        tables=DB_TABLES, per=DB_TABLES_PER_MIGRATION, rows=DB_SEED_ROWS))
+        tables=DB_TABLES, per=DB_TABLES_PER_MIGRATION, rows=seed_rows))
     _write(os.path.join(path, "conftest.py"), DB_CONFTEST)
     rng = random.Random(seed)
     for f, idx in _split(n, 20):
@@ -276,16 +276,17 @@ def gen_database(path, n, seed):
             body += "\n".join(lines) + "\n\n\n"
         _write(os.path.join(path, f"test_db_{f:03d}.py"), body)
     return {"tests": n, "files": (n + 19) // 20, "tables": DB_TABLES,
-            "migrations": DB_TABLES // DB_TABLES_PER_MIGRATION, "seed_rows_per_table": DB_SEED_ROWS}
+            "migrations": DB_TABLES // DB_TABLES_PER_MIGRATION, "seed_rows_per_table": seed_rows}
 
 
 def generate(name, path, n, seed, quick=False):
     if name == "trivial":
         return gen_trivial(path, n, seed)
     if name == "skewed":
-        return gen_skewed(path, n, seed, scale=0.03 if quick else 0.05)
+        return gen_skewed(path, n, seed, scale=0.02 if quick else 0.05)
     if name == "database":
-        return gen_database(path, n, seed)
+        # --quick: a lighter migration (about 1 s), same 60 tables.
+        return gen_database(path, n, seed, seed_rows=1000 if quick else DB_SEED_ROWS)
     if name == "cpu":
         return gen_cpu(path, n, seed)
     raise ValueError(f"unknown suite {name}")

@@ -9,6 +9,8 @@
  *   {"t":"hello","v":1}                       first line, always
  *   {"t":"run","i":[3,4,5]}                   run these collection indexes
  *   {"t":"bye"}                               no more work: finish and exit
+ *   {"t":"stop"}                              like bye, but tests sent and not
+ *                                             begun are dropped (-x, --maxfail)
  * agent/runner -> orchestrator
  *   {"t":"hello","v":1,"pid":N}               agent, in reply to hello
  *   {"t":"collected","items":[{"id":..,"file":..,"group":..}],"errors":[..]}
@@ -33,7 +35,7 @@
 
 #include "buf.h"
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 
 /* A line longer than this is a protocol error, never a bigger allocation.
  * Runner output inside a message is capped well below it; the longest

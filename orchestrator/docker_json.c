@@ -248,6 +248,10 @@ docker_json_int(const char *body, size_t len, const char *key, const char *what,
 	v = cJSON_GetObjectItemCaseSensitive(root, key);
 	if (!cJSON_IsNumber(v))
 		return error_set(err, EXIT_INTERNAL, "docker: %s: reply has no number \"%s\"", what, key);
+	/* Converting a double outside int64_t's range is undefined; the
+	 * bounds are -2^63 and 2^63, both exact in a double. */
+	if (!(v->valuedouble >= -9223372036854775808.0 && v->valuedouble < 9223372036854775808.0))
+		return error_set(err, EXIT_INTERNAL, "docker: %s: \"%s\" is out of range", what, key);
 	*out = (int64_t)v->valuedouble;
 	return 0;
 }

@@ -127,14 +127,16 @@ msg_decode(const char *line, size_t len, struct msg *m, struct error **err)
 	cleanup_cjson cJSON *root = cJSON_ParseWithLength(line, len);
 	const cJSON *t;
 	double num = -1;
+	/* The line is len bytes, not a C string: quote at most 80 of them. */
+	int shown = len < 80 ? (int)len : 80;
 
 	memset(m, 0, sizeof(*m));
 	m->index = -1;
 	if (!root || !cJSON_IsObject(root))
-		return error_set(err, EXIT_INTERNAL, "not a JSON object: %.80s", line);
+		return error_set(err, EXIT_INTERNAL, "not a JSON object: %.*s", shown, line);
 	t = cJSON_GetObjectItemCaseSensitive(root, "t");
 	if (!cJSON_IsString(t))
-		return error_set(err, EXIT_INTERNAL, "message without \"t\": %.80s", line);
+		return error_set(err, EXIT_INTERNAL, "message without \"t\": %.*s", shown, line);
 
 	if (strcmp(t->valuestring, "hello") == 0) {
 		m->kind = MSG_HELLO;
@@ -239,4 +241,10 @@ int
 msg_encode_bye(struct buf *b)
 {
 	return buf_append(b, PROTO_PFX_BYE "\n", sizeof(PROTO_PFX_BYE));
+}
+
+int
+msg_encode_stop(struct buf *b)
+{
+	return buf_append(b, "{\"t\":\"stop\"}\n", 13);
 }

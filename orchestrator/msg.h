@@ -73,5 +73,6 @@ void msg_release(struct msg *m);
 int msg_encode_hello(struct buf *b);
 int msg_encode_run(struct buf *b, const size_t *indexes, size_t n);
 int msg_encode_bye(struct buf *b);
+int msg_encode_stop(struct buf *b);
 
 #endif

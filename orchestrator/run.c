@@ -55,6 +55,7 @@ struct run {
 	int64_t t0;
 	size_t failures;
 	bool stopping;           /* no more work handed out */
+	bool maxfail_hit;        /* -x / --maxfail: queued work is taken back */
 	bool interrupted;
 	int signals;
 	struct error *fatal;     /* stops the run; printed by main */
@@ -226,12 +227,13 @@ stop_for_maxfail(struct run *r)
 	size_t n, *dropped = xcalloc(r->rep.ntests + 1, sizeof(size_t));
 
 	r->stopping = true;
+	r->maxfail_hit = true;
 	n = sched_cancel(r->sched, dropped, r->rep.ntests);
 	for (size_t i = 0; i < n && i < r->rep.ntests; i++) {
 		struct report_test *rt = &r->rep.tests[r->s2c[dropped[i]]];
 
 		if (rt->outcome == OUTCOME_NONE && !rt->reason)
-			rt->reason = xasprintf("not run: stopped after %zu failure%s", r->failures,
+			rt->reason = xasprintf("not run: stopped after %zu failure%s (-x/--maxfail)", r->failures,
 					       r->failures == 1 ? "" : "s");
 	}
 	free(dropped);
@@ -253,8 +255,12 @@ dispatch(struct run *r, struct worker *w)
 			msg_encode_run(&w->out, idx, n);
 	}
 	/* The runner holds its last test until it knows there is no next
-	 * one: bye is what lets it finish. */
-	if (r->stopping || sched_worker_finished(r->sched, w->index)) {
+	 * one: bye is what lets it finish. After -x, stop also drops what it
+	 * was sent and has not begun. */
+	if (r->maxfail_hit) {
+		msg_encode_stop(&w->out);
+		w->bye_sent = true;
+	} else if (r->stopping || sched_worker_finished(r->sched, w->index)) {
 		msg_encode_bye(&w->out);
 		w->bye_sent = true;
 	}
@@ -433,8 +439,9 @@ handle_msg(struct run *r, struct worker *w, struct msg *m)
 	case MSG_HELLO:
 		if (m->version != PROTO_VERSION) {
 			cleanup_free char *v = xasprintf("%d", m->version);
+			cleanup_free char *mine = xasprintf("%d", PROTO_VERSION);
 
-			fail(r, EXIT_INTERNAL, "agent speaks protocol %s, this xdock speaks %s", v, "1");
+			fail(r, EXIT_INTERNAL, "agent speaks protocol %s, this xdock speaks %s", v, mine);
 			return;
 		}
 		w->state = WORKER_READY;
@@ -1060,7 +1067,9 @@ finish_report(struct run *r)
 			continue;
 		}
 		if (t->outcome == OUTCOME_NONE && !t->reason && (!r->selected || r->selected[i]))
-			t->reason = xstrdup(r->interrupted ? "not run: interrupted" : "not run: no worker left to run it");
+			t->reason = r->maxfail_hit ? xasprintf("not run: stopped after %zu failure%s (-x/--maxfail)", r->failures,
+							       r->failures == 1 ? "" : "s")
+				    : xstrdup(r->interrupted ? "not run: interrupted" : "not run: no worker left to run it");
 	}
 	drop_unscheduled(r);
 	r->rep.wall = (double)(util_now_ms() - r->t0) / 1000.0;

@@ -6,6 +6,7 @@
 
 #include "frame.h"
 #include "fuzz.h"
+#include "util.h"
 
 /* Every payload byte delivered, with the stream it was delivered on. */
 struct sink_log {

@@ -15,7 +15,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import re
 import time
+
+# The protocol version both sides are built with, read from the contract.
+_SRC = os.environ.get("XDOCK_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
+with open(os.path.join(_SRC, "common", "proto.h")) as _f:
+    PROTO_VERSION = int(re.search(r"#define PROTO_VERSION (\d+)", _f.read()).group(1))
 
 RESULTS = {"passed": 0, "failed": 0}
 # What agent_suite/test_weird.py::test_noisy writes to its stdout.
@@ -123,7 +129,7 @@ class Agent:
             if msg["t"] == kind:
                 return got, msg
 
-    def hello(self, version=1):
+    def hello(self, version=PROTO_VERSION):
         self.send({"t": "hello", "v": version})
         return self.next()
 
@@ -169,7 +175,7 @@ class Driver:
         a = self.spawn(["test_crash.py"])
         msg = a.hello(version=99)
         check(msg == {"t": "error",
-                      "message": "protocol version mismatch: agent speaks 1, orchestrator 99"},
+                      "message": "protocol version mismatch: agent speaks %d, orchestrator 99" % PROTO_VERSION},
               "version mismatch is rejected with the exact error", msg)
         check(a.wait(10) == 3, "version mismatch exits 3", a.proc.returncode)
         check(not os.listdir(self.tmp), "no runner (no temp dir) after a mismatch",
@@ -180,7 +186,7 @@ class Driver:
         files = ["test_basic.py", "test_other.py", "test_weird.py"]
         a = self.spawn(files, env={"XDOCK_SUITE_EVENTS": events})
         msg = a.hello()
-        check(msg is not None and msg.get("t") == "hello" and msg.get("v") == 1
+        check(msg is not None and msg.get("t") == "hello" and msg.get("v") == PROTO_VERSION
               and msg.get("pid") == a.proc.pid, "hello reply carries v=1 and the agent's pid", msg)
         col = a.next()
         ids = [it["id"] for it in col["items"]] if col and col["t"] == "collected" else None
@@ -296,6 +302,21 @@ class Driver:
         msgs, done = a.until("done")
         starts = [m["i"] for m in msgs if m["t"] == "start"]
         check(done is not None and starts == [0], "-x stops after the first failure", msgs)
+        a.until("exit")
+        a.wait(10)
+
+    def t_stop(self):
+        # -x elsewhere: stop drops what was sent and not begun; the test in
+        # hand finishes, nothing after it starts, and done follows.
+        a = self.spawn(["test_basic.py::test_pass", "test_basic.py::test_fail", "test_basic.py::test_skip"])
+        a.hello()
+        a.until("collected")
+        # Sent together: the runner takes every command that is already
+        # there before it begins a test, so none of the three begins.
+        a.send('{"t":"run","i":[0,1,2]}\n{"t":"stop"}')
+        msgs, done = a.until("done")
+        starts = [m["i"] for m in msgs if m["t"] == "start"]
+        check(done is not None and starts == [], "stop drops tests sent and not begun", msgs)
         a.until("exit")
         a.wait(10)
 
@@ -438,7 +459,7 @@ def main():
     args = ap.parse_args()
     os.chdir(args.suite)
     d = Driver(args)
-    names = ["version_mismatch", "main", "output_cap", "collect_error", "maxfail", "xdist_env",
+    names = ["version_mismatch", "main", "output_cap", "collect_error", "maxfail", "stop", "xdist_env",
              "crash_exit", "crash_segv", "timeout", "stdin_eof", "sigterm"]
     if args.docker_image:
         names.append("container")
