@@ -190,8 +190,33 @@ set_outcome(struct run *r, size_t t, int worker, enum outcome o, double duration
 {
 	struct report_test *rt = &r->rep.tests[t];
 
-	if (rt->outcome != OUTCOME_NONE)
+	if (rt->outcome != OUTCOME_NONE) {
+		/* --dist each: every worker runs every test. The report keeps
+		 * one entry a test, the worst outcome any worker saw; every
+		 * result still counts for its worker and the progress. */
+		if (r->cfg->dist != SCHED_EACH || worker < 0)
+			return;
+		r->w[worker].ntests++;
+		r->rep.workers[worker].tests++;
+		if (report_is_failure(o) && !report_is_failure(rt->outcome)) {
+			free(rt->when);
+			free(rt->longrepr);
+			free(rt->out);
+			free(rt->err);
+			rt->outcome = o;
+			rt->worker = worker;
+			rt->when = when ? xstrdup(when) : NULL;
+			rt->longrepr = longrepr ? xstrdup(longrepr) : NULL;
+			rt->out = out ? xstrdup(out) : NULL;
+			rt->err = errout ? xstrdup(errout) : NULL;
+			if (!rt->quarantined)
+				r->failures++;
+		}
+		if (duration > rt->duration)
+			rt->duration = duration;
+		term_progress(&r->term, &r->rep, t);
 		return;
+	}
 	if (report_is_failure(o) && rt->nattempts < (size_t)r->cfg->reruns && !r->stopping) {
 		/* Another try comes later, on a fresh worker: keep this one. */
 		report_add_attempt(rt, o, worker, duration, longrepr);
