@@ -160,6 +160,12 @@ check_json_string(const uint8_t *data, size_t size)
 	FUZZ_CHECK(cJSON_IsString(j));
 	if (limit < size)
 		FUZZ_CHECK(strstr(b.data, " ...[truncated ") != NULL);
+	{
+		size_t cut_want_len;
+		cleanup_free char *cut_want = expected_string(data, limit, &cut_want_len);
+
+		FUZZ_CHECK(strncmp(j->valuestring, cut_want, cut_want_len) == 0);
+	}
 	cJSON_Delete(j);
 
 	/* Any cap below the output's length is reported, never overrun,
