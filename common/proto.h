@@ -6,13 +6,13 @@
  * the hello exchange rejects a peer that speaks another version.
  *
  * orchestrator -> agent
- *   {"t":"hello","v":1}                       first line, always
+ *   {"t":"hello","v":2}                       first line, always
  *   {"t":"run","i":[3,4,5]}                   run these collection indexes
  *   {"t":"bye"}                               no more work: finish and exit
  *   {"t":"stop"}                              like bye, but tests sent and not
  *                                             begun are dropped (-x, --maxfail)
  * agent/runner -> orchestrator
- *   {"t":"hello","v":1,"pid":N}               agent, in reply to hello
+ *   {"t":"hello","v":2,"pid":N}               agent, in reply to hello
  *   {"t":"collected","items":[{"id":..,"file":..,"group":..}],"errors":[..]}
  *   {"t":"start","i":3}                       test 3 begins (runner)
  *   {"t":"result","i":3,"outcome":..,"duration":s,"when":..,"longrepr":..,

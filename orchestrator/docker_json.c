@@ -80,8 +80,12 @@ add_host_config(cJSON *root, const struct docker_container_spec *spec)
 	}
 	if (spec->network)
 		add_str(hc, "NetworkMode", spec->network);
-	if (spec->memory > 0)
+	if (spec->memory > 0) {
 		must(cJSON_AddNumberToObject(hc, "Memory", (double)spec->memory));
+		/* Memory plus swap equal to memory: no swap, so the limit is
+		 * what a test really gets, whatever the host's swap. */
+		must(cJSON_AddNumberToObject(hc, "MemorySwap", (double)spec->memory));
+	}
 	if (spec->nano_cpus > 0)
 		must(cJSON_AddNumberToObject(hc, "NanoCpus", (double)spec->nano_cpus));
 	if (spec->pids_limit > 0)

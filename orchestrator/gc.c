@@ -1,5 +1,7 @@
 #include "gc.h"
 
+#include "provision.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -107,8 +109,15 @@ gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 	if (docker_network_list(dk, "xdock.run", "xdock.owner", &l, err) < 0)
 		return -1;
 	for (size_t i = 0; i < l.n; i++) {
+		struct error *derr = NULL;
+
 		if (!l.items[i].label || gc_owner_alive(l.items[i].label))
 			continue;
+		/* A server kept by --reuse-db joins each run's network; a dead
+		 * run could not take it off again, and the engine refuses to
+		 * remove a network with a container on it. */
+		docker_network_disconnect(dk, l.items[i].id, PROVISION_REUSE_NAME, &derr);
+		error_free(derr);
 		if (docker_network_remove(dk, l.items[i].id, err) < 0)
 			rc = -1;
 		else

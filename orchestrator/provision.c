@@ -357,8 +357,12 @@ provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error 
 {
 	int rc = 0;
 
+	/* A run's own embedded server takes its databases with it (tmpfs):
+	 * dropping them first would only cost round trips. */
+	bool server_goes = p->mode == CLI_DB_EMBEDDED && !p->reused;
+
 	if (p->db) {
-		if (!ctx->cfg->keep_dbs)
+		if (!ctx->cfg->keep_dbs && !server_goes)
 			for (size_t i = 0; i < p->ndbs; i++)
 				if (db_drop(p->db, p->dbs[i], err) < 0)
 					rc = -1;

@@ -61,9 +61,11 @@ int provision_clone(struct provision *p, const char *name, struct error **err);
 /* Appends the environment a worker using database `name` sees to env
  * (heap strings, NULL-terminated array grown with xrealloc). */
 void provision_env(const struct provision *p, const char *name, char ***env, size_t *nenv);
-/* Drops worker databases (unless keep), the template (unless reused),
- * stops the embedded server (unless reused). Best effort: reports the first
- * failure but always tries everything. */
+/* Drops worker databases (unless keep, or the run's own embedded server
+ * goes anyway), the template (unless cached), removes the embedded server
+ * (unless reused; a caller may have removed it already and cleared
+ * p->container). Best effort: reports the first failure but always tries
+ * everything. */
 int provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error **err);
 
 /* Hash of the --db-setup command and the files matching glob, hex. NULL

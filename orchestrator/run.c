@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -795,7 +796,9 @@ build_agent_cmd(struct run *r)
 
 	r->cmd = xcalloc(cfg->npytest_args + 8, sizeof(*r->cmd));
 	if (cfg->timeout > 0) {
-		snprintf(r->timeout_arg, sizeof(r->timeout_arg), "%g", cfg->timeout);
+		/* The agent counts whole seconds; a fraction rounds up, so a
+		 * test never gets less than it was given. */
+		snprintf(r->timeout_arg, sizeof(r->timeout_arg), "%.0f", ceil(cfg->timeout));
 		r->cmd[n++] = "--timeout";
 		r->cmd[n++] = r->timeout_arg;
 	}
@@ -1025,15 +1028,76 @@ quarantined(const struct run *r, const char *id)
 	       bsearch(&id, r->quarantine, r->nquarantine, sizeof(*r->quarantine), cmp_str) != NULL;
 }
 
+struct remove_job {
+	const char *host;
+	char *id;
+	struct error *err;
+	pthread_t thread;
+	bool spawned;
+};
+
+static void *
+remove_job_cb(void *arg)
+{
+	struct remove_job *j = arg;
+	struct docker *dk = docker_new(j->host, &j->err);
+
+	if (dk) {
+		docker_container_remove(dk, j->id, true, &j->err);
+		docker_free(dk);
+	}
+	return NULL;
+}
+
+/* Removes containers in parallel: a forced removal of a running container
+ * costs a few hundred milliseconds of the engine's time, most of it
+ * waiting, and a run ends with one per worker plus the database. */
+static void
+remove_containers(struct run *r, char **ids, size_t n)
+{
+	struct remove_job *jobs = xcalloc(n ? n : 1, sizeof(*jobs));
+
+	for (size_t i = 0; i < n; i++) {
+		jobs[i] = (struct remove_job){ .host = r->cfg->docker_host, .id = ids[i] };
+		jobs[i].spawned = pthread_create(&jobs[i].thread, NULL, remove_job_cb, &jobs[i]) == 0;
+		if (!jobs[i].spawned)
+			docker_container_remove(r->dk, ids[i], true, &jobs[i].err);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].spawned)
+			pthread_join(jobs[i].thread, NULL);
+		if (jobs[i].err) {
+			fprintf(stderr, "xdock: cleanup: container %.12s: %s\n", ids[i], jobs[i].err->msg);
+			error_free(jobs[i].err);
+		}
+	}
+	free(jobs);
+}
+
 /* Everything the run created goes, on every path. Failures here are
  * printed, not returned: the run's own outcome stands. */
 static void
 teardown(struct run *r)
 {
 	struct error *e = NULL;
+	char **ids = xcalloc(r->nw + 1, sizeof(*ids));
+	cleanup_free char *db_id = NULL;
+	size_t n = 0;
 
-	for (size_t i = 0; i < r->nw; i++)
-		worker_remove(&r->w[i], r->dk);
+	for (size_t i = 0; i < r->nw; i++) {
+		struct worker *w = &r->w[i];
+
+		docker_attach_free(w->attach);
+		w->attach = NULL;
+		if (w->container)
+			ids[n++] = w->container;
+	}
+	/* The run's own database server goes with the workers; a reused
+	 * one stays, and provision_teardown only detaches it. */
+	if (r->prov.container && !r->prov.reused)
+		ids[n++] = db_id = steal_ptr(&r->prov.container);
+	remove_containers(r, ids, n);
+	free(ids);
 	if (provision_teardown(&r->prov, &r->ctx, &e) < 0) {
 		fprintf(stderr, "xdock: cleanup: %s\n", e->msg);
 		error_free(e);

@@ -42,6 +42,10 @@ check "nothing selected: exit 5 like pytest (got $RC)" eq "$RC" 5
 xrun run -n 2 --db none --json-report "$T_TMP/n.json" test_mixed.py::test_alpha_one test_mixed.py::test_beta_xpass
 check "node ids pass through: two tests, exit 0 (got $RC)" eq "$RC/$(json "$T_TMP/n.json" 'len(r["tests"])')" "0/2"
 
+xrun run -n 4 --db none --json-report "$T_TMP/few.json" test_mixed.py::test_alpha_one test_mixed.py::test_alpha_two
+check "fewer tests than workers: exit 0 (got $RC)" eq "$RC/$(json "$T_TMP/few.json" 'r["summary"]["passed"]')" "0/2"
+check "fewer tests than workers: nothing left" no_leftovers_of_pid "$XPID"
+
 # What a worker sees: the variables pytest-xdist sets, and its database.
 mkdir -p "$T_TMP/env"
 cat >"$T_TMP/env/test_env.py" <<'PY'
