@@ -44,6 +44,23 @@ check "engine unreachable: exit 3 (got $RC)" eq "$RC" 3
 check "engine unreachable: names the address and a fix" grep -q "/nonexistent/docker.sock.*scripts/setup" "$T_TMP/err"
 check "engine unreachable: one line" eq "$(wc -l <"$T_TMP/err")" 1
 
+# Workers that collect different tests: indexes on the wire would mean
+# different tests, so the run stops and names the difference.
+mkdir -p "$T_TMP/skew"
+cat >"$T_TMP/skew/conftest.py" <<'PY'
+import os
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("PYTEST_XDIST_WORKER") == "gw1":
+        items[:] = [i for i in items if "second" not in i.nodeid]
+PY
+printf 'def test_first():\n    pass\n\ndef test_second():\n    pass\n' >"$T_TMP/skew/test_skew.py"
+cd "$T_TMP/skew" || exit 1
+xrun run -n 2 --db none .
+check "collection mismatch: exit 3 (got $RC)" eq "$RC" 3
+check "collection mismatch: says so and names both workers" grep -q "different tests were collected: gw[01] collected 2 tests, gw[01] collected 1" "$T_TMP/err"
+check "collection mismatch: nothing left" no_leftovers_of_pid "$XPID"
+cd "$T_TMP/suite" || exit 1
+
 xrun run -n 0 .
 check "-n 0: exit 4" eq "$RC" 4
 finish

@@ -99,4 +99,21 @@ check "OOM: the hog is crashed" eq "$(json "$T_TMP/oom.json" "[t['outcome'] for 
 check "OOM: the reason says OOM killed" eq "$(json "$T_TMP/oom.json" "'OOM killed' in [t['longrepr'] for t in r['tests'] if t['nodeid'].endswith('::test_hog')][0]")" True
 check "OOM: the run went on (2 passed)" eq "$(json "$T_TMP/oom.json" 'r["summary"]["passed"]')" 2
 check "OOM: nothing left" no_leftovers_of_pid "$XPID"
+# Every test crashes its worker: past --max-worker-restart the run stops,
+# the tests it did not reach are reported not run with the reason.
+mkdir -p "$T_TMP/crashy"
+cat >"$T_TMP/crashy/test_crashy.py" <<'PY'
+import os, pytest
+@pytest.mark.parametrize("i", range(6))
+def test_crash(i):
+    os._exit(1)
+PY
+cd "$T_TMP/crashy" || exit 1
+xrun run -n 1 --db none --max-worker-restart 2 --json-report "$T_TMP/crashy.json" .
+check "restart limit: exit 1 (got $RC)" eq "$RC" 1
+check "restart limit: 3 crashed (1 + 2 replacements), 3 not run" eq \
+	"$(json "$T_TMP/crashy.json" '(r["summary"]["crashed"], r["summary"]["not_run"], len(r["tests"]))')" "(3, 3, 6)"
+check "restart limit: the reason names the limit" eq "$(json "$T_TMP/crashy.json" \
+	'all("--max-worker-restart" in t["reason"] for t in r["tests"] if t["outcome"] == "not run")')" True
+check "restart limit: nothing left" no_leftovers_of_pid "$XPID"
 finish
