@@ -79,9 +79,8 @@ proto_reader_next(struct proto_reader *r, char **line, size_t *len)
 	return 1;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
+size_t
+proto_utf8_seq(const unsigned char *s, size_t n)
 {
 	size_t len, i;
 	unsigned cp;
@@ -138,7 +137,7 @@ proto_json_string(struct buf *b, const char *s, size_t n, size_t limit)
 				rc = buf_append(b, esc, 6);
 			}
 			i++;
-		} else if ((k = utf8_seq(p + i, take - i)) > 0) {
+		} else if ((k = proto_utf8_seq(p + i, take - i)) > 0) {
 			rc = buf_append(b, p + i, k);
 			i += k;
 		} else {

@@ -78,6 +78,10 @@ int proto_reader_next(struct proto_reader *r, char **line, size_t *len);
  * appended inside the string. Returns -1 if b's cap is hit. */
 int proto_json_string(struct buf *b, const char *s, size_t n, size_t limit);
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes; overlongs,
+ * surrogates and code points past U+10FFFF are invalid), 0 if invalid. */
+size_t proto_utf8_seq(const unsigned char *s, size_t n);
+
 /* Parses the integer after a known prefix ("{\"t\":\"start\",\"i\":" 12 "}").
  * Returns true and *out when line starts with pfx followed by digits. */
 bool proto_prefix_int(const char *line, size_t len, const char *pfx, long *out);

@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include "proto.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,23 +10,26 @@
 #include <time.h>
 
 void
+report_test_release(struct report_test *t)
+{
+	free(t->id);
+	free(t->file);
+	free(t->group);
+	free(t->when);
+	free(t->longrepr);
+	free(t->out);
+	free(t->err);
+	free(t->reason);
+	for (size_t k = 0; k < t->nattempts; k++)
+		free(t->attempts[k].longrepr);
+	free(t->attempts);
+}
+
+void
 report_release(struct report *r)
 {
-	for (size_t i = 0; i < r->ntests; i++) {
-		struct report_test *t = &r->tests[i];
-
-		free(t->id);
-		free(t->file);
-		free(t->group);
-		free(t->when);
-		free(t->longrepr);
-		free(t->out);
-		free(t->err);
-		free(t->reason);
-		for (size_t k = 0; k < t->nattempts; k++)
-			free(t->attempts[k].longrepr);
-		free(t->attempts);
-	}
+	for (size_t i = 0; i < r->ntests; i++)
+		report_test_release(&r->tests[i]);
 	free(r->tests);
 	for (size_t i = 0; i < r->nworkers; i++) {
 		free(r->workers[i].database);
@@ -252,35 +257,6 @@ report_json(const struct report *r, struct buf *b, struct error **err)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s, 0 if invalid (s is
- * NUL-terminated, so a cut sequence fails on the NUL). */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	size_t len;
-	unsigned cp;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	/* U+FFFE and U+FFFF are not XML characters either. */
-	if (cp == 0xfffe || cp == 0xffff)
-		return 0;
-	return len;
-}
 
 /* XML text: the five entities, and what XML 1.0 forbids (control
  * characters, bytes that are not UTF-8, U+FFFE/U+FFFF) written as \xNN
@@ -303,7 +279,11 @@ xml_text(struct buf *b, const char *s)
 				buf_printf(b, "\\x%02x", c);
 			} else if (c < 0x80) {
 				buf_append(b, s, 1);
-			} else if ((k = utf8_len((const unsigned char *)s)) > 0) {
+			} else if ((k = proto_utf8_seq((const unsigned char *)s, strnlen(s, 4))) > 0 &&
+				   !(k == 3 && (unsigned char)s[0] == 0xef && (unsigned char)s[1] == 0xbf &&
+				     ((unsigned char)s[2] & 0xfe) == 0xbe)) {
+				/* Valid UTF-8 but for U+FFFE and U+FFFF, which XML
+				 * does not allow either. */
 				buf_append(b, s, k);
 				s += k - 1;
 			} else {

@@ -71,6 +71,8 @@ struct report {
 void report_phase(struct report *r, const char *name, double seconds);
 
 void report_release(struct report *r);
+/* Frees what one test owns (not the struct itself). */
+void report_test_release(struct report_test *t);
 void report_counts(const struct report *r, size_t counts[OUTCOME__COUNT]);
 /* Whether an outcome fails a run: failed, error, crashed, timeout. */
 bool report_is_failure(enum outcome o);

@@ -185,6 +185,23 @@ fail(struct run *r, int status, const char *fmt, const char *a, const char *b)
 	return -1;
 }
 
+/* The fields a worker's result fills in. */
+static void
+fill_result(struct report_test *rt, enum outcome o, int worker, const char *when, const char *longrepr,
+	    const char *out, const char *errout)
+{
+	free(rt->when);
+	free(rt->longrepr);
+	free(rt->out);
+	free(rt->err);
+	rt->outcome = o;
+	rt->worker = worker;
+	rt->when = when ? xstrdup(when) : NULL;
+	rt->longrepr = longrepr ? xstrdup(longrepr) : NULL;
+	rt->out = out ? xstrdup(out) : NULL;
+	rt->err = errout ? xstrdup(errout) : NULL;
+}
+
 static void
 set_outcome(struct run *r, size_t t, int worker, enum outcome o, double duration, const char *when,
 	    const char *longrepr, const char *out, const char *errout)
@@ -200,16 +217,7 @@ set_outcome(struct run *r, size_t t, int worker, enum outcome o, double duration
 		r->w[worker].ntests++;
 		r->rep.workers[worker].tests++;
 		if (report_is_failure(o) && !report_is_failure(rt->outcome)) {
-			free(rt->when);
-			free(rt->longrepr);
-			free(rt->out);
-			free(rt->err);
-			rt->outcome = o;
-			rt->worker = worker;
-			rt->when = when ? xstrdup(when) : NULL;
-			rt->longrepr = longrepr ? xstrdup(longrepr) : NULL;
-			rt->out = out ? xstrdup(out) : NULL;
-			rt->err = errout ? xstrdup(errout) : NULL;
+			fill_result(rt, o, worker, when, longrepr, out, errout);
 			if (!rt->quarantined)
 				r->failures++;
 		}
@@ -227,13 +235,8 @@ set_outcome(struct run *r, size_t t, int worker, enum outcome o, double duration
 		return;
 	}
 	rt->flaky = o == OUTCOME_PASSED && rt->nattempts > 0;
-	rt->outcome = o;
-	rt->worker = worker;
+	fill_result(rt, o, worker, when, longrepr, out, errout);
 	rt->duration = duration;
-	rt->when = when ? xstrdup(when) : NULL;
-	rt->longrepr = longrepr ? xstrdup(longrepr) : NULL;
-	rt->out = out ? xstrdup(out) : NULL;
-	rt->err = errout ? xstrdup(errout) : NULL;
 	free(rt->reason);
 	rt->reason = NULL;
 	if (worker >= 0) {
@@ -1123,14 +1126,7 @@ drop_unscheduled(struct run *r)
 		struct report_test *t = &r->rep.tests[i];
 
 		if (!r->selected[i]) {
-			free(t->id);
-			free(t->file);
-			free(t->group);
-			free(t->when);
-			free(t->longrepr);
-			free(t->out);
-			free(t->err);
-			free(t->reason);
+			report_test_release(t);
 			continue;
 		}
 		r->rep.tests[j++] = *t;
