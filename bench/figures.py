@@ -23,8 +23,15 @@ def summarize(peer_runs):
     s["walls"] = [r.get("wall") for r in peer_runs]
     phases = {}
     for r in ok:
-        for k, v in (r.get("phases") or {}).items():
+        ph = r.get("phases") or {}
+        for k, v in ph.items():
             phases.setdefault(k, []).append(v)
+        if ph and r.get("startup") is not None:
+            # What the phases leave out of start-up: pytest's import and
+            # collection in the first worker (the phases overlap little).
+            phases.setdefault("rest(collect)", []).append(r["startup"] - sum(ph.values()))
+        if r.get("report_duration") is not None:
+            phases.setdefault("teardown", []).append(r["wall"] - r["report_duration"])
     s["phases"] = {k: _median(v) for k, v in phases.items()}
     if s["makespan"] and s["lower_bound"]:
         s["makespan_vs_lb"] = s["makespan"] / s["lower_bound"]

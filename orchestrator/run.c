@@ -19,6 +19,7 @@
 #include "history.h"
 #include "msg.h"
 #include "provision.h"
+#include "quarantine.h"
 #include "report.h"
 #include "sched.h"
 #include "shard.h"
@@ -71,8 +72,7 @@ struct run {
 	bool *selected;          /* collection index -> in this run (not another shard's) */
 	size_t *reruns;          /* collection indexes waiting for another try */
 	size_t nreruns;
-	char **quarantine;       /* --quarantine node ids, sorted */
-	size_t nquarantine;
+	struct quarantine quarantine;
 	struct history *hist;    /* NULL with --no-history */
 	struct history_eta eta;
 	bool eta_on;
@@ -80,7 +80,6 @@ struct run {
 #define RUN_NONE ((size_t)-1)
 
 static void schedule(struct run *r, const size_t *keep, size_t n, enum sched_mode mode);
-static bool quarantined(const struct run *r, const char *id);
 
 static void
 make_run_id(char *out, size_t n)
@@ -363,7 +362,7 @@ adopt_collection(struct run *r, struct worker *w, struct msg *m)
 	if (r->cfg->shard.m > 0)
 		nkeep = shard_select(ids, expected, NULL, n, &r->cfg->shard, keep);
 	for (size_t i = 0; i < n; i++)
-		r->rep.tests[i].quarantined = quarantined(r, r->rep.tests[i].id);
+		r->rep.tests[i].quarantined = quarantine_has(&r->quarantine, r->rep.tests[i].id);
 	r->selected = xcalloc(n ? n : 1, sizeof(*r->selected));
 	for (size_t k = 0; k < nkeep; k++)
 		r->selected[keep[k]] = true;
@@ -993,44 +992,6 @@ rerun_round(struct run *r, int round, struct error **err)
 	return rc;
 }
 
-/* --quarantine FILE: node ids, one a line; blank lines and # comments. */
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
-load_quarantine(struct run *r, const char *path, struct error **err)
-{
-	FILE *f = fopen(path, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-
-	if (!f)
-		return error_set(err, EXIT_USAGE, "--quarantine %s: %s", path, strerror(errno));
-	while ((n = getline(&line, &cap, f)) >= 0) {
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-			line[--n] = '\0';
-		if (n == 0 || line[0] == '#')
-			continue;
-		r->quarantine = xrealloc(r->quarantine, (r->nquarantine + 1) * sizeof(*r->quarantine));
-		r->quarantine[r->nquarantine++] = xstrdup(line);
-	}
-	free(line);
-	fclose(f);
-	qsort(r->quarantine, r->nquarantine, sizeof(*r->quarantine), cmp_str);
-	return 0;
-}
-
-static bool
-quarantined(const struct run *r, const char *id)
-{
-	return r->nquarantine &&
-	       bsearch(&id, r->quarantine, r->nquarantine, sizeof(*r->quarantine), cmp_str) != NULL;
-}
-
 struct remove_job {
 	const char *host;
 	char *id;
@@ -1274,7 +1235,7 @@ run_command(const struct config *cfg, struct error **err)
 
 	if (prepare(r, err) < 0)
 		goto out;
-	if (cfg->quarantine && load_quarantine(r, cfg->quarantine, err) < 0)
+	if (cfg->quarantine && quarantine_load(&r->quarantine, cfg->quarantine, err) < 0)
 		goto out;
 	r->rep.fail_on_flaky = cfg->fail_on_flaky;
 	if (!cfg->no_history) {
@@ -1379,9 +1340,7 @@ out:
 	free(r->c2s);
 	free(r->reruns);
 	free(r->selected);
-	for (size_t i = 0; i < r->nquarantine; i++)
-		free(r->quarantine[i]);
-	free(r->quarantine);
+	quarantine_release(&r->quarantine);
 	history_free(r->hist);
 	if (r->eta_on)
 		history_eta_release(&r->eta);
