@@ -57,9 +57,15 @@ printf 'def test_first():\n    pass\n\ndef test_second():\n    pass\n' >"$T_TMP/
 cd "$T_TMP/skew" || exit 1
 xrun run -n 2 --db none .
 check "collection mismatch: exit 3 (got $RC)" eq "$RC" 3
-check "collection mismatch: says so and names both workers" grep -q "different tests were collected: gw[01] collected 2 tests, gw[01] collected 1" "$T_TMP/err"
+check "collection mismatch: says so and names both workers" grep -Eq "different tests were collected: gw[01] collected [12] tests, gw[01] collected [12]" "$T_TMP/err"
 check "collection mismatch: nothing left" no_leftovers_of_pid "$XPID"
 cd "$T_TMP/suite" || exit 1
+
+xrun run -n 1 --db-setup "echo migrating; echo broken migration >&2; exit 7" .
+check "--db-setup that fails: exit 4 (got $RC)" eq "$RC" 4
+check "--db-setup that fails: its status and output are shown" grep -q "exited with 7.*" "$T_TMP/err"
+check "--db-setup that fails: its output is shown" grep -q "broken migration" "$T_TMP/err"
+check "--db-setup that fails: nothing left" no_leftovers_of_pid "$XPID"
 
 xrun run -n 0 .
 check "-n 0: exit 4" eq "$RC" 4
