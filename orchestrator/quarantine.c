@@ -34,7 +34,8 @@ quarantine_parse(struct quarantine *q, const char *text)
 		}
 		p += len + (p[len] ? 1 : 0);
 	}
-	qsort(q->ids, q->n, sizeof(*q->ids), cmp_str);
+	if (q->n > 1)
+		qsort(q->ids, q->n, sizeof(*q->ids), cmp_str);
 }
 
 int
