@@ -31,6 +31,9 @@
  * third absorbs jitter. More would only make tail scheduling worse. */
 #define RUN_PREFETCH 3
 #define RUN_BATCH 64
+/* How long past --timeout a silent agent is given before its container is
+ * killed (see watchdog()). */
+#define RUN_WATCHDOG_GRACE_MS 15000
 
 struct run {
 	const struct config *cfg;
@@ -490,6 +493,7 @@ handle_msg(struct run *r, struct worker *w, struct msg *m)
 		break;
 	case MSG_START:
 		w->current = m->index;
+		w->heard_ms = util_now_ms();
 		break;
 	case MSG_RESULT:
 		if (!r->have_collection || m->index < 0 || (size_t)m->index >= r->rep.ntests) {
@@ -573,6 +577,9 @@ handle_eof(struct run *r, struct worker *w)
 	if (docker_container_inspect(r->dk, w->container, NULL, &st, &e) < 0) {
 		why = xasprintf("container gone (%s)", e->msg);
 		error_free(e);
+	} else if (w->unanswering) {
+		why = xasprintf("the agent stopped answering for more than --timeout + %d s; its container was killed",
+				RUN_WATCHDOG_GRACE_MS / 1000);
 	} else if (st.oom_killed) {
 		why = xstrdup("OOM killed");
 	} else {
@@ -713,6 +720,37 @@ replace_worker(struct run *r, struct worker *w)
 	worker_hello(w);
 }
 
+/* The agent enforces --timeout itself. If it says nothing well past that
+ * (frozen, its pipes wedged, the container paused), the orchestrator kills
+ * the container; the end of its stream then makes the test a crash. */
+
+static void
+watchdog(struct run *r)
+{
+	int64_t now = util_now_ms();
+	int64_t limit;
+
+	if (r->cfg->timeout <= 0)
+		return;
+	limit = (int64_t)(ceil(r->cfg->timeout) * 1000) + RUN_WATCHDOG_GRACE_MS;
+	for (size_t i = 0; i < r->nw; i++) {
+		struct worker *w = &r->w[i];
+		struct error *e = NULL;
+
+		if (!w->attach || w->current < 0 || w->unanswering || now - w->heard_ms < limit)
+			continue;
+		w->unanswering = true;
+		term_line(&r->term, "xdock: worker %s has not answered for %lld s: killing its container", w->name,
+			  (long long)((now - w->heard_ms) / 1000));
+		if (docker_container_kill(r->dk, w->container, "KILL", &e) < 0) {
+			error_free(e);
+			e = NULL;
+			docker_container_remove(r->dk, w->container, true, &e);
+			error_free(e);
+		}
+	}
+}
+
 /* After each round: replace crashed workers while work remains. */
 static void
 heal(struct run *r)
@@ -771,6 +809,7 @@ loop(struct run *r)
 		for (size_t k = 1; k < n; k++)
 			if (pfd[k].revents)
 				service_worker(r, &r->w[who[k]], pfd[k].revents);
+		watchdog(r);
 		heal(r);
 	}
 	free(pfd);

@@ -121,6 +121,7 @@ worker_start(struct worker *w, const struct run_ctx *ctx, const struct provision
 		goto out;
 	}
 	w->started_ms = util_now_ms();
+	w->heard_ms = w->started_ms;
 	w->state = WORKER_STARTED;
 	/* Bytes that came with the upgrade reply are held by the attach
 	 * handle and would never wake poll(). */
@@ -210,6 +211,7 @@ worker_next_msg(struct worker *w, struct msg *m, struct error **err)
 		return 0;
 	if (msg_decode(line, len, m, err) < 0)
 		return error_wrap(err, "worker %s", w->name);
+	w->heard_ms = util_now_ms();
 	return 1;
 }
 

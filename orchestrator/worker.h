@@ -43,6 +43,8 @@ struct worker {
 	char *exit_output;
 	size_t ntests;
 	int64_t started_ms;
+	int64_t heard_ms;       /* when the last message came */
+	bool unanswering;       /* killed by the watchdog: the agent went silent */
 };
 
 void worker_init(struct worker *w, size_t index);

@@ -99,6 +99,43 @@ check "OOM: the hog is crashed" eq "$(json "$T_TMP/oom.json" "[t['outcome'] for 
 check "OOM: the reason says OOM killed" eq "$(json "$T_TMP/oom.json" "'OOM killed' in [t['longrepr'] for t in r['tests'] if t['nodeid'].endswith('::test_hog')][0]")" True
 check "OOM: the run went on (2 passed)" eq "$(json "$T_TMP/oom.json" 'r["summary"]["passed"]')" 2
 check "OOM: nothing left" no_leftovers_of_pid "$XPID"
+# The agent itself stops answering (its container frozen with docker
+# pause): past --timeout and a grace the orchestrator kills the container,
+# the test is a crash, and a fresh worker runs the rest.
+mkdir -p "$T_TMP/frozen/marks"
+chmod 777 "$T_TMP/frozen/marks"
+cat >"$T_TMP/frozen/test_frozen.py" <<'PY'
+import os, time
+def test_before():
+    pass
+def test_frozen():
+    open(os.environ["MARK_DIR"] + "/freeze-" + os.environ["PYTEST_XDIST_WORKER"], "w").close()
+    time.sleep(3)
+def test_after():
+    pass
+PY
+cd "$T_TMP/frozen" || exit 1
+"$XDOCK_BIN" run -n 1 --db none --timeout 1 --env "MARK_DIR=$T_TMP/frozen/marks" \
+	--json-report "$T_TMP/frozen.json" . >"$T_TMP/frozen.out" 2>&1 &
+XPID=$!
+for _ in $(seq 1 600); do
+	if [ -n "$(ls marks)" ]; then
+		c=$(docker ps -q --filter label=xdock.worker=gw0 --filter label=xdock.owner | while read -r id; do
+			docker inspect -f '{{index .Config.Labels "xdock.owner"}} {{.Id}}' "$id"
+		done | grep ":$XPID:" | cut -d' ' -f2)
+		[ -n "$c" ] && docker pause "$c" >/dev/null
+		break
+	fi
+	sleep 0.1
+done
+wait "$XPID"
+RC=$?
+check "silent agent: exit 1 (got $RC)" eq "$RC" 1
+check "silent agent: the frozen test is crashed, saying why" eq "$(json "$T_TMP/frozen.json" \
+	"[t['outcome'] + ':' + str('stopped answering' in t['longrepr']) for t in r['tests'] if t['nodeid'].endswith('::test_frozen')][0]")" crashed:True
+check "silent agent: a fresh worker ran the rest" eq "$(json "$T_TMP/frozen.json" 'r["summary"]["passed"]')" 2
+check "silent agent: nothing left" no_leftovers_of_pid "$XPID"
+
 # Every test crashes its worker: past --max-worker-restart the run stops,
 # the tests it did not reach are reported not run with the reason.
 mkdir -p "$T_TMP/crashy"
