@@ -154,18 +154,81 @@ add_str(cJSON *o, const char *key, const char *v)
 		cJSON_AddNullToObject(o, key);
 }
 
-int
-report_json(const struct report *r, struct buf *b, struct error **err)
+static cJSON *
+json_test(const struct report *r, const struct report_test *t)
 {
-	cJSON *root = cJSON_CreateObject();
-	cJSON *summary = cJSON_AddObjectToObject(root, "summary");
-	cJSON *tests = cJSON_AddArrayToObject(root, "tests");
-	cJSON *workers = cJSON_AddArrayToObject(root, "workers");
-	cJSON *cerr = cJSON_AddArrayToObject(root, "collection_errors");
-	size_t counts[OUTCOME__COUNT];
-	char *text;
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "nodeid", t->id);
+	cJSON_AddStringToObject(o, "outcome", outcome_name(t->outcome));
+	add_str(o, "worker", t->worker >= 0 && (size_t)t->worker < r->nworkers ? r->workers[t->worker].name : NULL);
+	cJSON_AddNumberToObject(o, "duration", t->duration);
+	add_str(o, "file", t->file);
+	if (t->group)
+		cJSON_AddStringToObject(o, "group", t->group);
+	if (t->when)
+		cJSON_AddStringToObject(o, "when", t->when);
+	if (t->longrepr)
+		cJSON_AddStringToObject(o, "longrepr", t->longrepr);
+	if (t->out && *t->out)
+		cJSON_AddStringToObject(o, "stdout", t->out);
+	if (t->err && *t->err)
+		cJSON_AddStringToObject(o, "stderr", t->err);
+	if (t->reason)
+		cJSON_AddStringToObject(o, "reason", t->reason);
+	if (t->flaky)
+		cJSON_AddTrueToObject(o, "flaky");
+	if (t->quarantined)
+		cJSON_AddTrueToObject(o, "quarantined");
+	if (t->nattempts) {
+		cJSON *att = cJSON_AddArrayToObject(o, "attempts");
+
+		for (size_t k = 0; k < t->nattempts; k++) {
+			const struct report_attempt *a = &t->attempts[k];
+			cJSON *ao = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(ao, "outcome", outcome_name(a->outcome));
+			add_str(ao, "worker", a->worker >= 0 && (size_t)a->worker < r->nworkers
+						      ? r->workers[a->worker].name : NULL);
+			cJSON_AddNumberToObject(ao, "duration", a->duration);
+			add_str(ao, "longrepr", a->longrepr);
+			cJSON_AddItemToArray(att, ao);
+		}
+	}
+	return o;
+}
+
+/* Prints a tree and frees it; skip_close leaves the closing brace off so
+ * more members can follow. */
+static int
+json_put(FILE *out, cJSON *item, bool skip_close)
+{
+	char *text = cJSON_PrintUnformatted(item);
+	size_t len;
 	int rc;
 
+	cJSON_Delete(item);
+	if (!text)
+		return -1;
+	len = strlen(text) - (skip_close ? 1 : 0);
+	rc = fwrite(text, 1, len, out) == len ? 0 : -1;
+	free(text);
+	return rc;
+}
+
+/* Streamed one test at a time: a tree of the whole report costs about
+ * 1 KB per test (7 MB at 10,000 tests, docs/benchmarks.md) for nothing.
+ * The head and each test still go through cJSON, which does the
+ * escaping. */
+int
+report_json(const struct report *r, FILE *out, struct error **err)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *summary, *workers, *cerr;
+	size_t counts[OUTCOME__COUNT];
+	int rc = 0;
+
+	errno = 0;
 	report_counts(r, counts);
 	cJSON_AddStringToObject(root, "tool", "xdock");
 	cJSON_AddStringToObject(root, "version", XDOCK_VERSION);
@@ -181,6 +244,7 @@ report_json(const struct report *r, struct buf *b, struct error **err)
 		for (size_t i = 0; i < r->nphases; i++)
 			cJSON_AddNumberToObject(ph, r->phases[i].name, r->phases[i].seconds);
 	}
+	summary = cJSON_AddObjectToObject(root, "summary");
 	cJSON_AddNumberToObject(summary, "collected", (double)r->ntests);
 	for (int o = OUTCOME_PASSED; o < OUTCOME__COUNT; o++)
 		cJSON_AddNumberToObject(summary, outcome_name((enum outcome)o), (double)counts[o]);
@@ -192,48 +256,14 @@ report_json(const struct report *r, struct buf *b, struct error **err)
 		cJSON_AddNumberToObject(summary, "flaky", (double)flaky);
 		cJSON_AddNumberToObject(summary, "quarantined_failures", (double)quarantined);
 	}
-	for (size_t i = 0; i < r->ntests; i++) {
-		const struct report_test *t = &r->tests[i];
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "nodeid", t->id);
-		cJSON_AddStringToObject(o, "outcome", outcome_name(t->outcome));
-		add_str(o, "worker", t->worker >= 0 && (size_t)t->worker < r->nworkers ? r->workers[t->worker].name : NULL);
-		cJSON_AddNumberToObject(o, "duration", t->duration);
-		add_str(o, "file", t->file);
-		if (t->group)
-			cJSON_AddStringToObject(o, "group", t->group);
-		if (t->when)
-			cJSON_AddStringToObject(o, "when", t->when);
-		if (t->longrepr)
-			cJSON_AddStringToObject(o, "longrepr", t->longrepr);
-		if (t->out && *t->out)
-			cJSON_AddStringToObject(o, "stdout", t->out);
-		if (t->err && *t->err)
-			cJSON_AddStringToObject(o, "stderr", t->err);
-		if (t->reason)
-			cJSON_AddStringToObject(o, "reason", t->reason);
-		if (t->flaky)
-			cJSON_AddTrueToObject(o, "flaky");
-		if (t->quarantined)
-			cJSON_AddTrueToObject(o, "quarantined");
-		if (t->nattempts) {
-			cJSON *att = cJSON_AddArrayToObject(o, "attempts");
-
-			for (size_t k = 0; k < t->nattempts; k++) {
-				const struct report_attempt *a = &t->attempts[k];
-				cJSON *ao = cJSON_CreateObject();
-
-				cJSON_AddStringToObject(ao, "outcome", outcome_name(a->outcome));
-				add_str(ao, "worker", a->worker >= 0 && (size_t)a->worker < r->nworkers
-							      ? r->workers[a->worker].name : NULL);
-				cJSON_AddNumberToObject(ao, "duration", a->duration);
-				add_str(ao, "longrepr", a->longrepr);
-				cJSON_AddItemToArray(att, ao);
-			}
-		}
-		cJSON_AddItemToArray(tests, o);
+	rc |= json_put(out, root, true);
+	rc |= fputs(",\"tests\":[", out) < 0 ? -1 : 0;
+	for (size_t i = 0; i < r->ntests && rc == 0; i++) {
+		if (i > 0 && fputc(',', out) == EOF)
+			rc = -1;
+		rc |= json_put(out, json_test(r, &r->tests[i]), false);
 	}
+	workers = cJSON_CreateArray();
 	for (size_t i = 0; i < r->nworkers; i++) {
 		const struct report_worker *w = &r->workers[i];
 		cJSON *o = cJSON_CreateObject();
@@ -244,16 +274,42 @@ report_json(const struct report *r, struct buf *b, struct error **err)
 		cJSON_AddNumberToObject(o, "tests", (double)w->tests);
 		cJSON_AddItemToArray(workers, o);
 	}
+	rc |= fputs("],\"workers\":", out) < 0 ? -1 : 0;
+	rc |= json_put(out, workers, false);
+	cerr = cJSON_CreateArray();
 	for (size_t i = 0; i < r->ncollect_errors; i++)
 		cJSON_AddItemToArray(cerr, cJSON_CreateString(r->collect_errors[i]));
-	text = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	if (!text)
-		return error_set(err, EXIT_INTERNAL, "json report: out of memory");
-	rc = buf_append(b, text, strlen(text));
-	free(text);
-	if (rc < 0 || buf_append(b, "\n", 1) < 0)
-		return error_set(err, EXIT_INTERNAL, "json report: larger than %zu bytes", b->max);
+	rc |= fputs(",\"collection_errors\":", out) < 0 ? -1 : 0;
+	rc |= json_put(out, cerr, false);
+	rc |= fputs("}\n", out) < 0 ? -1 : 0;
+	if (rc < 0 || fflush(out) == EOF || ferror(out))
+		return error_set(err, EXIT_INTERNAL, "json report: %s", errno ? strerror(errno) : "write failed");
+	return 0;
+}
+
+int
+report_save_json(const char *path, const struct report *r, struct error **err)
+{
+	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	FILE *f = fopen(tmp, "we");
+
+	if (!f)
+		return error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
+	if (report_json(r, f, err) < 0) {
+		fclose(f);
+		unlink(tmp);
+		return error_wrap(err, "write %s", path);
+	}
+	if (fclose(f) == EOF) {
+		error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		error_set(err, EXIT_INTERNAL, "rename %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
 	return 0;
 }
 

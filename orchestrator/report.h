@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "buf.h"
 #include "error.h"
@@ -86,7 +87,11 @@ void report_summary(const struct report *r, struct buf *b);
  * ones too with fail_on_flaky), 5 when nothing was collected. */
 int report_exit_code(const struct report *r);
 
-int report_json(const struct report *r, struct buf *b, struct error **err);
+/* The JSON report on one line, written as it is made (never whole in
+ * memory); fails when out reports a write error. */
+int report_json(const struct report *r, FILE *out, struct error **err);
+/* report_json into path via a temporary file and rename. */
+int report_save_json(const char *path, const struct report *r, struct error **err);
 int report_junit(const struct report *r, struct buf *b, struct error **err);
 /* Writes b to path via a temporary file and rename. */
 int report_save(const char *path, const struct buf *b, struct error **err);

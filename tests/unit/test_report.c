@@ -242,6 +242,24 @@ str(const cJSON *o, const char *key)
 	return v->valuestring;
 }
 
+/* The JSON report as text in b, through a memory stream. */
+static void
+json_text(const struct report *r, struct buf *b)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct error *err = NULL;
+
+	assert_non_null(f);
+	assert_int_equal(report_json(r, f, &err), 0);
+	assert_null(err);
+	assert_int_equal(fclose(f), 0);
+	buf_init(b, len + 1);
+	assert_int_equal(buf_append(b, text, len), 0);
+	free(text);
+}
+
 static void
 test_json(void **state)
 {
@@ -258,9 +276,7 @@ test_json(void **state)
 	report_add(&r, hostile, OUTCOME_NONE, -1, 0);
 	r.tests[8].reason = xstrdup("not run: stopped after 1 failure");
 	report_add_collect_error(&r, "collect \"boom\"");
-	buf_init(&b, 1 << 20);
-	assert_int_equal(report_json(&r, &b, &err), 0);
-	assert_null(err);
+	json_text(&r, &b);
 	assert_true(b.len > 0 && b.data[b.len - 1] == '\n');
 	assert_null(memchr(b.data, '\n', b.len - 1)); /* one line */
 	root = cJSON_ParseWithLength(b.data, b.len);
@@ -322,23 +338,18 @@ test_json(void **state)
 	assert_string_equal(cJSON_GetArrayItem(get(root, "collection_errors"), 0)->valuestring, "collect \"boom\"");
 	cJSON_Delete(root);
 
-	/* Appends, and refuses a buffer that is too small. */
+	/* A full disk is an error, never a cut report called written. */
 	{
-		size_t full = b.len;
-		struct buf small;
+		FILE *full = fopen("/dev/full", "w");
 
-		assert_int_equal(report_json(&r, &b, &err), 0);
-		assert_int_equal(b.len, 2 * full);
-		buf_init(&small, full - 1);
-		assert_int_equal(report_json(&r, &small, &err), -1);
+		assert_non_null(full);
+		assert_int_equal(report_json(&r, full, &err), -1);
 		assert_non_null(err);
 		assert_int_equal(err->status, EXIT_INTERNAL);
+		assert_non_null(strstr(err->msg, "json report"));
 		error_free(err);
 		err = NULL;
-		buf_release(&small);
-		buf_init(&small, full);
-		assert_int_equal(report_json(&r, &small, &err), 0);
-		buf_release(&small);
+		fclose(full);
 	}
 	buf_release(&b);
 	report_release(&r);
@@ -574,6 +585,35 @@ test_save(void **state)
 	assert_non_null(err);
 	assert_non_null(strstr(err->msg, bad));
 	error_free(err);
+	err = NULL;
+	/* The JSON report the same way: whole, parseable, into place. */
+	{
+		struct report r;
+		char *jpath = xasprintf("%s/run.json", dir);
+		cJSON *root;
+		char *text;
+
+		mixed_report(&r);
+		assert_int_equal(report_save_json(jpath, &r, &err), 0);
+		assert_null(err);
+		f = fopen(jpath, "r");
+		assert_non_null(f);
+		text = xcalloc(1, 1 << 16);
+		n = fread(text, 1, (1 << 16) - 1, f);
+		fclose(f);
+		root = cJSON_ParseWithLength(text, n);
+		assert_non_null(root);
+		assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(root, "tests")) == (int)r.ntests);
+		cJSON_Delete(root);
+		free(text);
+		assert_int_equal(report_save_json(bad, &r, &err), -1);
+		assert_non_null(err);
+		assert_non_null(strstr(err->msg, bad));
+		error_free(err);
+		unlink(jpath);
+		free(jpath);
+		report_release(&r);
+	}
 	/* No temporary file left behind. */
 	{
 		char *cmd = xasprintf("test $(ls -A %s | wc -l) -eq 1", dir);
