@@ -1032,6 +1032,46 @@ test_lost_scope_unit_stays_together(void **state)
 	}
 }
 
+/* With history, longest first must not hand one worker the longest
+ * tests back to back: past the in-flight cap a worker takes its second
+ * test (nextitem needs one) from the short end of the queue, and no
+ * third. Without history the cap does not apply. */
+static void
+test_load_history_cap(void **state)
+{
+	enum { NT = 44 };
+	struct sched_test t[NT];
+	char ids[NT][16];
+	struct sched *s;
+	size_t out[8];
+
+	(void)state;
+	/* 4 tests of 10 s, 40 of 0.1 s: 44 s on 2 workers, cap 44 / 2 / 8. */
+	for (size_t i = 0; i < NT; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "t.py::t%zu", i);
+		t[i] = (struct sched_test){ ids[i], "t.py", NULL, i < 4 ? 10.0 : 0.1 };
+	}
+	s = sched_new(SCHED_LOAD, t, NT, 2, 3);
+	assert_int_equal(sched_next(s, 0, out, 8), 2);
+	assert_true(out[0] < 4);  /* a long one first */
+	assert_true(out[1] >= 4); /* then a short one, not the next long */
+	assert_int_equal(sched_next(s, 0, out, 8), 0);
+	assert_int_equal(sched_next(s, 1, out, 8), 2);
+	assert_true(out[0] < 4);
+	assert_true(out[1] >= 4);
+	sched_free(s);
+
+	/* Unknown durations: plain prefetch, collection order. */
+	for (size_t i = 0; i < NT; i++)
+		t[i].expected = -1;
+	s = sched_new(SCHED_LOAD, t, NT, 2, 3);
+	assert_int_equal(sched_next(s, 0, out, 8), 3);
+	assert_int_equal(out[0], 0);
+	assert_int_equal(out[1], 1);
+	assert_int_equal(out[2], 2);
+	sched_free(s);
+}
+
 static void
 test_cancel_exact(void **state)
 {
@@ -1242,6 +1282,7 @@ main(void)
 		cmocka_unit_test(test_sim_worksteal_slow),
 		cmocka_unit_test(test_lost_exact),
 		cmocka_unit_test(test_lost_scope_unit_stays_together),
+		cmocka_unit_test(test_load_history_cap),
 		cmocka_unit_test(test_cancel_exact),
 		cmocka_unit_test(test_worker_finished),
 		cmocka_unit_test(test_scale),
