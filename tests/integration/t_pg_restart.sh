@@ -8,12 +8,15 @@ mkdir -p "$T_TMP/suite"
 cat >"$T_TMP/suite/test_pg.py" <<'PY'
 import os, time, pytest, psycopg2
 
+# The pause comes first: a test that finds the database down fails at
+# once, and the run must outlast the restart (else its teardown removes
+# the container while docker restart is between stop and start).
 @pytest.mark.parametrize("i", range(40))
 def test_query(i):
+    time.sleep(0.3)
     with psycopg2.connect(os.environ["DATABASE_URL"], connect_timeout=3) as c, c.cursor() as cur:
         cur.execute("select 1")
         assert cur.fetchone() == (1,)
-    time.sleep(0.15)
 PY
 cd "$T_TMP/suite" || exit 1
 "$XDOCK_BIN" run -n 2 --json-report "$T_TMP/r.json" . >"$T_TMP/out" 2>&1 &
