@@ -722,7 +722,13 @@ db_create(struct db *db, const char *name, const char *template_name, struct err
 				break;
 			sleep_ms(100);
 		}
-		sql = xasprintf("CREATE DATABASE %s TEMPLATE %s", qname, qtmpl);
+		/* PostgreSQL 15's default strategy, WAL_LOG, writes every
+		 * block of the template through the WAL; a file copy and a
+		 * checkpoint is cheaper for a scratch database (the bench's
+		 * 60-table template: 0.4 s a clone against 0.5-0.8 s). Older
+		 * servers copy files anyway and do not know the clause. */
+		sql = xasprintf("CREATE DATABASE %s TEMPLATE %s%s", qname, qtmpl,
+				PQserverVersion(db->conn) >= 150000 ? " STRATEGY FILE_COPY" : "");
 	} else {
 		sql = xasprintf("CREATE DATABASE %s", qname);
 	}
