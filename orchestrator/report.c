@@ -238,6 +238,10 @@ report_json(const struct report *r, FILE *out, struct error **err)
 	cJSON_AddNumberToObject(root, "exit_code", r->exit_code);
 	cJSON_AddNumberToObject(root, "duration", r->wall);
 	cJSON_AddNumberToObject(root, "startup", r->startup);
+	if (r->first_result > 0)
+		cJSON_AddNumberToObject(root, "first_result", r->first_result);
+	else
+		cJSON_AddNullToObject(root, "first_result");
 	{
 		cJSON *ph = cJSON_AddObjectToObject(root, "startup_phases");
 

@@ -61,6 +61,7 @@ struct report {
 	size_t ncollect_errors;
 	double wall;            /* seconds */
 	double startup;         /* seconds until the first test could run */
+	double first_result;    /* seconds until the first result; 0: none yet */
 	int exit_code;
 	bool fail_on_flaky;     /* --fail-on-flaky */
 	int64_t started_unix;   /* wall-clock start, for JUnit's timestamp */

@@ -502,6 +502,8 @@ handle_msg(struct run *r, struct worker *w, struct msg *m)
 			return;
 		}
 		w->current = -1;
+		if (r->rep.first_result <= 0)
+			r->rep.first_result = (double)(util_now_ms() - r->t0) / 1000.0;
 		if (r->c2s[m->index] == RUN_NONE) {
 			fail(r, EXIT_INTERNAL, "worker %s: result for a test it was not given: %s", w->name,
 			     r->rep.tests[m->index].id);

@@ -276,6 +276,14 @@ test_json(void **state)
 	report_add(&r, hostile, OUTCOME_NONE, -1, 0);
 	r.tests[8].reason = xstrdup("not run: stopped after 1 failure");
 	report_add_collect_error(&r, "collect \"boom\"");
+	/* No result yet: null, not a time of 0. */
+	json_text(&r, &b);
+	root = cJSON_ParseWithLength(b.data, b.len);
+	assert_non_null(root);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(root, "first_result")));
+	cJSON_Delete(root);
+	buf_release(&b);
+	r.first_result = 0.045;
 	json_text(&r, &b);
 	assert_true(b.len > 0 && b.data[b.len - 1] == '\n');
 	assert_null(memchr(b.data, '\n', b.len - 1)); /* one line */
@@ -289,6 +297,7 @@ test_json(void **state)
 	assert_string_equal(str(root, "dist"), "load");
 	assert_true(num(root, "exit_code") == 1);
 	assert_true(num(root, "duration") > 0.1199 && num(root, "duration") < 0.1201);
+	assert_true(num(root, "first_result") > 0.0449 && num(root, "first_result") < 0.0451);
 
 	summary = get(root, "summary");
 	assert_true(num(summary, "collected") == 9);
