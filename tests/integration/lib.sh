@@ -33,6 +33,11 @@ check() {
 	else
 		T_FAIL=$((T_FAIL + 1))
 		echo "FAIL - $desc"
+		# What the last xrun said, so a failure in CI can be read there.
+		if [ -s "$T_TMP/err" ]; then
+			echo "     last run's stderr (tail):"
+			tail -n 8 "$T_TMP/err" | sed 's/^/     | /'
+		fi
 	fi
 }
 
