@@ -13,7 +13,11 @@
 # because the containers may run as another user.
 trap 'rm -rf "$T_TMP"' EXIT
 S=$T_TMP/suite
-REC=$T_TMP/suite/rec
+# A dot directory: pytest does not descend into it. A plain one is walked
+# by a worker still collecting while others write records into it, and
+# pytest 7 fails with an INTERNALERROR when a listed file is renamed
+# before it looks again (its collectfile asserts is_file()).
+REC=$T_TMP/suite/.rec
 cp -r "$XDOCK_SRC/fixtures/sched" "$S" || exit 1
 rm -rf "$S/.xdock" "$S/__pycache__"
 mkdir -p "$REC" && chmod 0777 "$REC" || exit 1

@@ -9,7 +9,11 @@
 
 trap 'rm -rf "$T_TMP"' EXIT
 S=$T_TMP/suite
-REC=$S/rec
+# A dot directory: pytest does not descend into it. A plain one is walked
+# by a worker still collecting while others write records into it, and
+# pytest 7 fails with an INTERNALERROR when a listed file is renamed
+# before it looks again (its collectfile asserts is_file()).
+REC=$S/.rec
 H=$S/.xdock/durations.json
 mkdir -p "$REC" && chmod 0777 "$REC" || exit 1
 
