@@ -4,7 +4,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -291,33 +290,6 @@ report_json(const struct report *r, FILE *out, struct error **err)
 	return 0;
 }
 
-int
-report_save_json(const char *path, const struct report *r, struct error **err)
-{
-	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	FILE *f = fopen(tmp, "we");
-
-	if (!f)
-		return error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
-	if (report_json(r, f, err) < 0) {
-		fclose(f);
-		unlink(tmp);
-		return error_wrap(err, "write %s", path);
-	}
-	if (fclose(f) == EOF) {
-		error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) < 0) {
-		error_set(err, EXIT_INTERNAL, "rename %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-
 /* XML text: the five entities, and what XML 1.0 forbids (control
  * characters, bytes that are not UTF-8, U+FFFE/U+FFFF) written as \xNN
  * per byte, so the file always parses. */
@@ -461,26 +433,26 @@ report_junit(const struct report *r, struct buf *b, struct error **err)
 	return 0;
 }
 
-int
-report_save(const char *path, const struct buf *b, struct error **err)
+/* Writes path whole or not at all: fill() writes a temporary file next to
+ * it, which is renamed over it only when every byte is out. */
+static int
+save_atomic(const char *path, int (*fill)(FILE *f, const void *ctx, struct error **err), const void *ctx,
+	    struct error **err)
 {
 	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	size_t off = 0;
+	FILE *f = fopen(tmp, "we");
 
-	if (fd < 0)
+	if (!f)
 		return error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
-	while (off < b->len) {
-		ssize_t n = write(fd, b->data + off, b->len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
-			unlink(tmp);
-			return -1;
-		}
-		off += (size_t)n;
+	if (fill(f, ctx, err) < 0) {
+		fclose(f);
+		unlink(tmp);
+		return error_wrap(err, "write %s", path);
+	}
+	if (fclose(f) == EOF) {
+		error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
 	}
 	if (rename(tmp, path) < 0) {
 		error_set(err, EXIT_INTERNAL, "rename %s: %s", path, strerror(errno));
@@ -488,4 +460,33 @@ report_save(const char *path, const struct buf *b, struct error **err)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+write_buf(FILE *f, const void *ctx, struct error **err)
+{
+	const struct buf *b = ctx;
+
+	errno = 0;
+	if (fwrite(b->data, 1, b->len, f) != b->len || fflush(f) == EOF)
+		return error_set(err, EXIT_INTERNAL, "%s", errno ? strerror(errno) : "write failed");
+	return 0;
+}
+
+static int
+write_json(FILE *f, const void *ctx, struct error **err)
+{
+	return report_json(ctx, f, err);
+}
+
+int
+report_save(const char *path, const struct buf *b, struct error **err)
+{
+	return save_atomic(path, write_buf, b, err);
+}
+
+int
+report_save_json(const char *path, const struct report *r, struct error **err)
+{
+	return save_atomic(path, write_json, r, err);
 }

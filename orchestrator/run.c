@@ -494,7 +494,6 @@ handle_msg(struct run *r, struct worker *w, struct msg *m)
 		break;
 	case MSG_START:
 		w->current = m->index;
-		w->heard_ms = util_now_ms();
 		break;
 	case MSG_RESULT:
 		if (!r->have_collection || m->index < 0 || (size_t)m->index >= r->rep.ntests) {
@@ -732,8 +731,8 @@ replace_worker(struct run *r, struct worker *w)
 
 /* The agent enforces --timeout itself. If it says nothing well past that
  * (frozen, its pipes wedged, the container paused), the orchestrator kills
- * the container; the end of its stream then makes the test a crash. */
-
+ * the container; the end of its stream then makes the test a crash.
+ * heard_ms is set by worker_next_msg on every message. */
 static void
 watchdog(struct run *r)
 {
