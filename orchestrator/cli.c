@@ -6,71 +6,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *
-cli_usage(void)
-{
-	return "usage: xdock run [options] [paths and pytest arguments...]\n"
-	       "       xdock gc [--all]\n"
-	       "       xdock version\n"
-	       "\n"
-	       "run options:\n"
-	       "  -n, --numprocesses N|auto  workers (containers), default 2; auto: the engine's CPUs\n"
-	       "      --maxprocesses N       cap for -n auto\n"
-	       "      --image IMAGE          test image (needs python3 and pytest), default xdock/python:bookworm\n"
-	       "      --dist MODE            load|loadscope|loadfile|loadgroup|worksteal|each|no (default load)\n"
-	       "      --shard K/M            run only shard K of M, balanced by the duration history\n"
-	       "      --no-history           ignore and do not update .xdock/durations.json\n"
-	       "      --db-setup CMD         run once into the template database (migrations)\n"
-	       "      --db-setup-key GLOB    files whose content keys the cached template (with --reuse-db)\n"
-	       "      --db-url URL           use this PostgreSQL server instead of the embedded one\n"
-	       "      --db none              no database\n"
-	       "      --db-image IMAGE       embedded PostgreSQL image, default xdock/postgres:15\n"
-	       "      --reuse-db             keep the embedded PostgreSQL and template between runs\n"
-	       "      --keep-dbs             do not drop the worker databases at the end\n"
-	       "      --json-report FILE     write the JSON report\n"
-	       "      --junitxml FILE        write JUnit XML\n"
-	       "  -v, --verbose              one line per test\n"
-	       "  -x, --exitfirst            stop after the first failure\n"
-	       "      --maxfail N            stop after N failures\n"
-	       "  -e, --env NAME[=VALUE]     set a variable in every worker (NAME alone: copy xdock's)\n"
-	       "      --timeout SECONDS      per-test timeout\n"
-	       "      --reruns N             run a failed, crashed or timed-out test again, up to N times,\n"
-	       "                             each time on a fresh worker and database\n"
-	       "      --fail-on-flaky        a test that failed, then passed, fails the run\n"
-	       "      --quarantine FILE      node ids (one a line) whose failures do not fail the run\n"
-	       "      --max-worker-restart N replace crashed workers at most N times (default 4 x workers)\n"
-	       "      --memory SIZE          memory limit per worker container (e.g. 512m)\n"
-	       "      --cpus N               CPU limit per worker container\n"
-	       "      --docker-host URL      engine address (default $DOCKER_HOST or the local socket)\n"
-	       "      --agent PATH           xdock-agent binary (default: next to xdock)\n"
-	       "Everything from the first path on (and -k, -m, -p, -o anywhere) goes to pytest.\n"
-	       "Exit codes are pytest's: 0 passed, 1 failed, 2 interrupted, 3 internal, 4 usage, 5 no tests.\n";
-}
+#include "buf.h"
 
-int64_t
-cli_parse_size(const char *s)
-{
-	char *end;
-	double v;
-	double mul = 1;
+/* How a value lands in struct config. */
+enum opt_to {
+	TO_STR,    /* const char * at off */
+	TO_INT,    /* int at off, >= min */
+	TO_DOUBLE, /* double at off, >= 0 */
+	TO_TRUE,   /* bool at off (a flag; a config file may say false) */
+	TO_FN,     /* fn does it */
+};
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno || v < 0 || !isfinite(v))
-		return -1;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': mul = 1024.0; end++; break;
-	case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
-	case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
-	default: return -1;
-	}
-	if (*end == 'b' || *end == 'B')
-		end++;
-	if (*end != '\0' || v * mul > 9e18)
-		return -1;
-	return (int64_t)(v * mul);
-}
+#define OPT_PATH     1u /* from a config file: relative to that file */
+#define OPT_CLI_ONLY 2u /* not a config file key */
+
+struct opt {
+	const char *name;  /* long spelling, "--image" */
+	const char *alias; /* a second long spelling, or NULL */
+	char shrt;         /* short letter, or 0 */
+	const char *meta;  /* the value's name in --help; NULL: a flag */
+	const char *help;
+	enum opt_to to;
+	size_t off;
+	int min;
+	int (*fn)(struct config *cfg, const char *v, struct error **err);
+	unsigned flags;
+};
+
+#define FIELD(f) offsetof(struct config, f)
 
 static int
 parse_int(const char *opt, const char *s, int min, int *out, struct error **err)
@@ -100,207 +63,497 @@ parse_double(const char *opt, const char *s, double *out, struct error **err)
 	return 0;
 }
 
-/* pytest options that take a value and may stand before the paths. */
-static bool
-is_pytest_valued(const char *a)
+static int
+set_numprocesses(struct config *cfg, const char *v, struct error **err)
 {
-	return strcmp(a, "-k") == 0 || strcmp(a, "-m") == 0 || strcmp(a, "-p") == 0 || strcmp(a, "-o") == 0;
+	int n = 0;
+
+	if (strcmp(v, "auto") == 0 || strcmp(v, "logical") == 0) {
+		cfg->workers_auto = true;
+		cfg->workers = 0;
+		return 0;
+	}
+	if (parse_int("-n", v, 0, &n, err) < 0)
+		return -1;
+	/* pytest-xdist's -n 0 runs in one process: here, one worker. */
+	cfg->workers = n > 0 ? n : 1;
+	cfg->workers_auto = false;
+	return 0;
+}
+
+static int
+set_dist(struct config *cfg, const char *v, struct error **err)
+{
+	int m = sched_mode_parse(v);
+
+	if (m < 0)
+		return error_set(err, EXIT_USAGE,
+				 "--dist: unknown mode \"%s\" (load, loadscope, loadfile, loadgroup, worksteal, each, no)", v);
+	cfg->dist = (enum sched_mode)m;
+	return 0;
+}
+
+static int
+set_shard(struct config *cfg, const char *v, struct error **err)
+{
+	return shard_parse(v, &cfg->shard, err);
+}
+
+static int
+set_db_url(struct config *cfg, const char *v, struct error **err)
+{
+	(void)err;
+	cfg->db_url = v;
+	cfg->db = CLI_DB_URL;
+	return 0;
+}
+
+static int
+set_db(struct config *cfg, const char *v, struct error **err)
+{
+	if (strcmp(v, "none") == 0)
+		cfg->db = CLI_DB_NONE;
+	else if (strcmp(v, "embedded") == 0)
+		cfg->db = CLI_DB_EMBEDDED;
+	else
+		return error_set(err, EXIT_USAGE, "--db: expected none or embedded, got \"%s\" (use --db-url for a server)", v);
+	return 0;
+}
+
+static int
+set_verbose(struct config *cfg, const char *v, struct error **err)
+{
+	(void)v;
+	(void)err;
+	cfg->verbose++;
+	return 0;
+}
+
+static int
+set_quiet(struct config *cfg, const char *v, struct error **err)
+{
+	(void)v;
+	(void)err;
+	cfg->verbose--;
+	return 0;
+}
+
+static int
+set_exitfirst(struct config *cfg, const char *v, struct error **err)
+{
+	(void)v;
+	(void)err;
+	cfg->maxfail = 1;
+	return 0;
+}
+
+static int
+set_env(struct config *cfg, const char *v, struct error **err)
+{
+	if (!*v || *v == '=')
+		return error_set(err, EXIT_USAGE, "--env: expected NAME=VALUE or NAME, got \"%s\"", v);
+	cfg->env = xrealloc(cfg->env, (cfg->nenv + 1) * sizeof(*cfg->env));
+	cfg->env[cfg->nenv++] = v;
+	return 0;
+}
+
+static int
+set_memory(struct config *cfg, const char *v, struct error **err)
+{
+	if ((cfg->memory = cli_parse_size(v)) <= 0)
+		return error_set(err, EXIT_USAGE, "--memory: expected a size like 512m or 2g, got \"%s\"", v);
+	return 0;
+}
+
+static int
+set_cpus(struct config *cfg, const char *v, struct error **err)
+{
+	double cpus = 0;
+
+	if (parse_double("--cpus", v, &cpus, err) < 0)
+		return -1;
+	cfg->nano_cpus = (int64_t)(cpus * 1e9);
+	return 0;
+}
+
+static int
+set_help(struct config *cfg, const char *v, struct error **err)
+{
+	(void)v;
+	(void)err;
+	cfg->command = CLI_HELP;
+	return 0;
+}
+
+/* Every option of `xdock run`, in --help order. docs/usage.md's option
+ * table has one row per entry (tests/unit/test_cli.c checks both ways). */
+static const struct opt opts[] = {
+	{ "--numprocesses", NULL, 'n', "N|auto", "workers (containers), default 2; auto: the engine's CPUs",
+	  TO_FN, 0, 0, set_numprocesses, 0 },
+	{ "--maxprocesses", NULL, 0, "N", "cap for -n auto", TO_INT, FIELD(maxprocesses), 1, NULL, 0 },
+	{ "--image", NULL, 0, "IMAGE", "test image (needs python3 and pytest), default xdock/python:bookworm",
+	  TO_STR, FIELD(image), 0, NULL, 0 },
+	{ "--dist", NULL, 0, "MODE", "load|loadscope|loadfile|loadgroup|worksteal|each|no (default load)",
+	  TO_FN, 0, 0, set_dist, 0 },
+	{ "--shard", NULL, 0, "K/M", "run only shard K of M, balanced by the duration history",
+	  TO_FN, 0, 0, set_shard, 0 },
+	{ "--no-history", NULL, 0, NULL, "ignore and do not update .xdock/durations.json",
+	  TO_TRUE, FIELD(no_history), 0, NULL, 0 },
+	{ "--db-setup", NULL, 0, "CMD", "run once into the template database (migrations)",
+	  TO_STR, FIELD(db_setup), 0, NULL, 0 },
+	{ "--db-setup-key", NULL, 0, "GLOB", "files whose content keys the cached template",
+	  TO_STR, FIELD(db_setup_key), 0, NULL, 0 },
+	{ "--db-url", NULL, 0, "URL", "use this PostgreSQL server instead of the embedded one",
+	  TO_FN, 0, 0, set_db_url, 0 },
+	{ "--db", NULL, 0, "none|embedded", "no database, or the embedded one (default)", TO_FN, 0, 0, set_db, 0 },
+	{ "--db-image", NULL, 0, "IMAGE", "embedded PostgreSQL image, default xdock/postgres:15",
+	  TO_STR, FIELD(db_image), 0, NULL, 0 },
+	{ "--reuse-db", NULL, 0, NULL, "keep the embedded PostgreSQL and template between runs",
+	  TO_TRUE, FIELD(reuse_db), 0, NULL, 0 },
+	{ "--keep-dbs", NULL, 0, NULL, "do not drop the worker databases at the end",
+	  TO_TRUE, FIELD(keep_dbs), 0, NULL, 0 },
+	{ "--json-report", NULL, 0, "FILE", "write the JSON report", TO_STR, FIELD(json_report), 0, NULL, OPT_PATH },
+	{ "--junitxml", "--junit-xml", 0, "FILE", "write JUnit XML", TO_STR, FIELD(junitxml), 0, NULL, OPT_PATH },
+	{ "--verbose", NULL, 'v', NULL, "one line per test (twice: more)", TO_FN, 0, 0, set_verbose, 0 },
+	{ "--quiet", NULL, 'q', NULL, "less output", TO_FN, 0, 0, set_quiet, 0 },
+	{ "--exitfirst", NULL, 'x', NULL, "stop after the first failure", TO_FN, 0, 0, set_exitfirst, 0 },
+	{ "--maxfail", NULL, 0, "N", "stop after N failures", TO_INT, FIELD(maxfail), 0, NULL, 0 },
+	{ "--env", NULL, 'e', "NAME[=VALUE]", "set a variable in every worker (NAME alone: pass the host's)",
+	  TO_FN, 0, 0, set_env, 0 },
+	{ "--timeout", NULL, 0, "SECONDS", "per-test timeout (pytest-timeout's option, taken over)",
+	  TO_DOUBLE, FIELD(timeout), 0, NULL, 0 },
+	{ "--reruns", NULL, 0, "N", "rerun a failed test up to N times on a fresh worker and database",
+	  TO_INT, FIELD(reruns), 0, NULL, 0 },
+	{ "--fail-on-flaky", NULL, 0, NULL, "a test that failed, then passed, fails the run",
+	  TO_TRUE, FIELD(fail_on_flaky), 0, NULL, 0 },
+	{ "--quarantine", NULL, 0, "FILE", "node ids (one a line) whose failures do not fail the run",
+	  TO_STR, FIELD(quarantine), 0, NULL, OPT_PATH },
+	{ "--max-worker-restart", NULL, 0, "N", "replace crashed workers at most N times (default 4 x workers)",
+	  TO_INT, FIELD(max_worker_restart), 0, NULL, 0 },
+	{ "--memory", NULL, 0, "SIZE", "memory limit per worker container (e.g. 512m)",
+	  TO_FN, 0, 0, set_memory, 0 },
+	{ "--cpus", NULL, 0, "N", "CPU limit per worker container", TO_FN, 0, 0, set_cpus, 0 },
+	{ "--docker-host", NULL, 0, "URL", "engine address (default $DOCKER_HOST or the local socket)",
+	  TO_STR, FIELD(docker_host), 0, NULL, 0 },
+	{ "--agent", NULL, 0, "PATH", "xdock-agent binary (default: next to xdock)",
+	  TO_STR, FIELD(agent), 0, NULL, OPT_PATH },
+	{ "--help", NULL, 'h', NULL, "this text", TO_FN, 0, 0, set_help, OPT_CLI_ONLY },
+};
+
+/* pytest-xdist options that make no sense when the workers are
+ * containers, and the flags xdist refuses, with xdist's own words. */
+static const struct {
+	const char *name;
+	const char *msg;
+} refused[] = {
+	{ "--pdb", "--pdb is incompatible with distributing tests; try using -n0 or -nauto." },
+	{ "--tx", "--tx: xdock's workers are containers of --image, not execnet gateways" },
+	{ "--rsyncdir", "--rsyncdir: the project is mounted into the containers, nothing is copied" },
+	{ "--rsyncignore", "--rsyncignore: the project is mounted into the containers, nothing is copied" },
+	{ "--looponfail", "--looponfail is not supported by xdock (run it again)" },
+	{ "--testrunuid", "--testrunuid: xdock gives every run its own id" },
+};
+
+/* pytest's (and common plugins') options that take a value, so that the
+ * value stays with its option wherever it stands. Everything else that
+ * starts with a dash is a flag to pass through. */
+static const char *const pytest_valued_long[] = {
+	"--rootdir", "--config-file", "--confcutdir", "--basetemp", "--deselect", "--ignore", "--ignore-glob",
+	"--tb", "--durations", "--durations-min", "--capture", "--color", "--code-highlight", "--import-mode",
+	"--log-level", "--log-format", "--log-date-format", "--log-cli-level", "--log-cli-format",
+	"--log-cli-date-format", "--log-file", "--log-file-level", "--log-file-format", "--log-file-date-format",
+	"--log-auto-indent", "--junit-prefix", "--doctest-glob", "--doctest-report", "--override-ini",
+	"--pastebin", "--show-capture", "--assert", "--report-log", "--last-failed-no-failures", "--lfnf",
+	"--verbosity", "--pythonwarnings", "--keyword", "--cov-report", "--cov-config", "--cov-fail-under",
+	"--ds", "--dc", "--timeout-method", "--reruns-delay", "--only-rerun", "--rerun-except",
+	"--hypothesis-seed", "--hypothesis-profile", "--randomly-seed",
+};
+static const char pytest_valued_short[] = "ckmoprW";
+
+const char *
+cli_option_name(size_t i)
+{
+	return i < ARRAY_SIZE(opts) ? opts[i].name : NULL;
+}
+
+char *
+cli_usage(void)
+{
+	struct buf b;
+
+	buf_init(&b, 64 * 1024);
+	buf_printf(&b, "usage: xdock run [options] [paths and pytest arguments, in any order...]\n"
+		       "       xdock gc [--all] [--docker-host URL]\n"
+		       "       xdock version\n"
+		       "\n"
+		       "run options:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+		const struct opt *o = &opts[i];
+		char left[64];
+		int n;
+
+		n = snprintf(left, sizeof(left), "  %c%c%s%s%s%s", o->shrt ? '-' : ' ', o->shrt ? o->shrt : ' ',
+			     o->shrt ? ", " : "  ", o->name, o->meta ? " " : "", o->meta ? o->meta : "");
+		buf_printf(&b, "%s%*s %s\n", left, n < 30 ? 30 - n : 0, "", o->help);
+		if (o->alias)
+			buf_printf(&b, "      %-24s same as %s\n", o->alias, o->name);
+	}
+	buf_printf(&b, "Every other option is pytest's and goes to pytest in every worker, in order,\n"
+		       "wherever it stands; so does everything after --.\n"
+		       "Exit codes are pytest's: 0 passed, 1 failed, 2 interrupted, 3 internal, 4 usage, 5 no tests.\n");
+	return buf_steal(&b);
+}
+
+int64_t
+cli_parse_size(const char *s)
+{
+	char *end;
+	double v;
+	double mul = 1;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || v < 0 || !isfinite(v))
+		return -1;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': mul = 1024.0; end++; break;
+	case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
+	case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
+	default: return -1;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end != '\0' || v * mul > 9e18)
+		return -1;
+	return (int64_t)(v * mul);
+}
+
+const char *
+cli_own(struct config *cfg, char *s)
+{
+	cfg->owned = xrealloc(cfg->owned, (cfg->nowned + 1) * sizeof(*cfg->owned));
+	cfg->owned[cfg->nowned++] = s;
+	return s;
+}
+
+static void
+strv_add(const char ***v, size_t *n, const char *s)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = s;
 }
 
 static void
 push_pytest(struct config *cfg, const char *a)
 {
-	cfg->pytest_args = xrealloc(cfg->pytest_args, (cfg->npytest_args + 1) * sizeof(*cfg->pytest_args));
-	cfg->pytest_args[cfg->npytest_args++] = a;
+	strv_add(&cfg->pytest_args, &cfg->npytest_args, a);
 }
 
-/* Matches "--name VALUE" and "--name=VALUE"; advances *i past the value. */
-static int
-opt_value(int argc, char **argv, int *i, const char *name, const char **val, struct error **err)
+static void
+push_positional(struct config *cfg, const char *a)
 {
-	const char *a = argv[*i];
-	size_t n = strlen(name);
+	push_pytest(cfg, a);
+	strv_add(&cfg->positional, &cfg->npositional, a);
+}
 
-	if (strncmp(a, name, n) != 0)
+/* Applies one option with its value (NULL for a flag). */
+static int
+apply(struct config *cfg, const struct opt *o, const char *v, struct error **err)
+{
+	char *base = (char *)cfg;
+
+	switch (o->to) {
+	case TO_STR:
+		*(const char **)(void *)(base + o->off) = v;
 		return 0;
-	if (a[n] == '=') {
-		*val = a + n + 1;
-		return 1;
+	case TO_INT:
+		return parse_int(o->name, v, o->min, (int *)(void *)(base + o->off), err);
+	case TO_DOUBLE:
+		return parse_double(o->name, v, (double *)(void *)(base + o->off), err);
+	case TO_TRUE:
+		*(bool *)(void *)(base + o->off) = true;
+		return 0;
+	case TO_FN:
+		break;
 	}
-	if (a[n] != '\0')
-		return 0;
-	if (*i + 1 >= argc)
-		return error_set(err, EXIT_USAGE, "%s needs a value", name);
-	*val = argv[++*i];
-	return 1;
+	return o->fn(cfg, v, err);
 }
 
-static int
-parse_run(int argc, char **argv, int i, struct config *cfg, struct error **err)
+static const struct opt *
+find_long(const char *name, size_t len)
 {
-	for (; i < argc; i++) {
-		const char *a = argv[i], *v = NULL;
-		int r = 0; /* "-n" skips OPT() below but still tests r */
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+		const struct opt *o = &opts[i];
 
-#define OPT(name) ((r = opt_value(argc, argv, &i, name, &v, err)) < 0 ? -1 : r)
-		if (strcmp(a, "--") == 0) {
-			for (i++; i < argc; i++)
-				push_pytest(cfg, argv[i]);
-			break;
-		} else if (a[0] != '-' || strcmp(a, "-") == 0) {
-			/* The first path: it and everything after go to pytest. */
-			for (; i < argc; i++)
-				push_pytest(cfg, argv[i]);
-			break;
-		} else if (is_pytest_valued(a)) {
-			if (i + 1 >= argc)
-				return error_set(err, EXIT_USAGE, "%s needs a value", a);
-			push_pytest(cfg, a);
-			push_pytest(cfg, argv[++i]);
-		} else if (strncmp(a, "-n", 2) == 0 && a[2] != '\0' && a[2] != '-') {
-			v = a + 2;
-			goto numprocesses;
-		} else if (strcmp(a, "-n") == 0 || OPT("--numprocesses")) {
-			if (r < 0)
-				return -1;
-			if (!v) {
-				if (i + 1 >= argc)
-					return error_set(err, EXIT_USAGE, "-n needs a value");
-				v = argv[++i];
-			}
-numprocesses:
-			if (strcmp(v, "auto") == 0 || strcmp(v, "logical") == 0) {
-				cfg->workers_auto = true;
-				cfg->workers = 0;
-			} else if (parse_int("-n", v, 1, &cfg->workers, err) < 0) {
-				return -1;
-			} else {
-				cfg->workers_auto = false;
-			}
-		} else if (OPT("--maxprocesses")) {
-			if (r < 0 || parse_int(a, v, 1, &cfg->maxprocesses, err) < 0)
-				return -1;
-		} else if (OPT("--image")) {
-			if (r < 0)
-				return -1;
-			cfg->image = v;
-		} else if (OPT("--dist")) {
-			int m;
+		if ((strlen(o->name) == len && strncmp(o->name, name, len) == 0) ||
+		    (o->alias && strlen(o->alias) == len && strncmp(o->alias, name, len) == 0))
+			return o;
+	}
+	return NULL;
+}
 
-			if (r < 0)
-				return -1;
-			if ((m = sched_mode_parse(v)) < 0)
-				return error_set(err, EXIT_USAGE,
-						 "--dist: unknown mode \"%s\" (load, loadscope, loadfile, loadgroup, worksteal, each, no)", v);
-			cfg->dist = (enum sched_mode)m;
-		} else if (OPT("--db-setup-key")) {
-			if (r < 0)
-				return -1;
-			cfg->db_setup_key = v;
-		} else if (OPT("--db-setup")) {
-			if (r < 0)
-				return -1;
-			cfg->db_setup = v;
-		} else if (OPT("--db-url")) {
-			if (r < 0)
-				return -1;
-			cfg->db_url = v;
-			cfg->db = CLI_DB_URL;
-		} else if (OPT("--db-image")) {
-			if (r < 0)
-				return -1;
-			cfg->db_image = v;
-		} else if (OPT("--db")) {
-			if (r < 0)
-				return -1;
-			if (strcmp(v, "none") == 0)
-				cfg->db = CLI_DB_NONE;
-			else if (strcmp(v, "embedded") == 0)
-				cfg->db = CLI_DB_EMBEDDED;
-			else
-				return error_set(err, EXIT_USAGE, "--db: expected none or embedded, got \"%s\" (use --db-url for a server)", v);
-		} else if (OPT("--reruns")) {
-			if (r < 0 || parse_int(a, v, 0, &cfg->reruns, err) < 0)
-				return -1;
-		} else if (strcmp(a, "--fail-on-flaky") == 0) {
-			cfg->fail_on_flaky = true;
-		} else if (OPT("--quarantine")) {
-			if (r < 0)
-				return -1;
-			cfg->quarantine = v;
-		} else if (strcmp(a, "--no-history") == 0) {
-			cfg->no_history = true;
-		} else if (OPT("--shard")) {
-			if (r < 0 || shard_parse(v, &cfg->shard, err) < 0)
-				return -1;
-		} else if (strcmp(a, "--reuse-db") == 0) {
-			cfg->reuse_db = true;
-		} else if (strcmp(a, "--keep-dbs") == 0) {
-			cfg->keep_dbs = true;
-		} else if (OPT("--json-report")) {
-			if (r < 0)
-				return -1;
-			cfg->json_report = v;
-		} else if (OPT("--junitxml") || (r == 0 && OPT("--junit-xml"))) {
-			if (r < 0)
-				return -1;
-			cfg->junitxml = v;
-		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-			cfg->verbose++;
-		} else if (strcmp(a, "-vv") == 0) {
-			cfg->verbose += 2;
-		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-			cfg->verbose--;
-		} else if (strcmp(a, "-x") == 0 || strcmp(a, "--exitfirst") == 0) {
-			cfg->maxfail = 1;
-		} else if (OPT("--maxfail")) {
-			if (r < 0 || parse_int(a, v, 0, &cfg->maxfail, err) < 0)
-				return -1;
-		} else if (strcmp(a, "-e") == 0 || OPT("--env")) {
-			if (r < 0)
-				return -1;
-			if (!v) {
-				if (i + 1 >= argc)
-					return error_set(err, EXIT_USAGE, "-e needs NAME=VALUE or NAME");
-				v = argv[++i];
-			}
-			if (!*v || *v == '=')
-				return error_set(err, EXIT_USAGE, "--env: expected NAME=VALUE or NAME, got \"%s\"", v);
-			cfg->env = xrealloc(cfg->env, (cfg->nenv + 1) * sizeof(*cfg->env));
-			cfg->env[cfg->nenv++] = v;
-		} else if (OPT("--max-worker-restart")) {
-			if (r < 0 || parse_int(a, v, 0, &cfg->max_worker_restart, err) < 0)
-				return -1;
-		} else if (OPT("--timeout")) {
-			if (r < 0 || parse_double(a, v, &cfg->timeout, err) < 0)
-				return -1;
-		} else if (OPT("--memory")) {
-			if (r < 0)
-				return -1;
-			if ((cfg->memory = cli_parse_size(v)) <= 0)
-				return error_set(err, EXIT_USAGE, "--memory: expected a size like 512m or 2g, got \"%s\"", v);
-		} else if (OPT("--cpus")) {
-			double cpus;
+static const struct opt *
+find_short(char c)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
+		if (opts[i].shrt == c)
+			return &opts[i];
+	return NULL;
+}
 
-			if (r < 0 || parse_double(a, v, &cpus, err) < 0)
-				return -1;
-			cfg->nano_cpus = (int64_t)(cpus * 1e9);
-		} else if (OPT("--docker-host")) {
-			if (r < 0)
-				return -1;
-			cfg->docker_host = v;
-		} else if (OPT("--agent")) {
-			if (r < 0)
-				return -1;
-			cfg->agent = v;
-		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			cfg->command = CLI_HELP;
+static bool
+pytest_valued(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(pytest_valued_long); i++)
+		if (strlen(pytest_valued_long[i]) == len && strncmp(pytest_valued_long[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+/* pytest's options whose value xdock needs for the rootdir decision. */
+static void
+note_pytest_value(struct config *cfg, const char *name, const char *v)
+{
+	if (strcmp(name, "-c") == 0 || strcmp(name, "--config-file") == 0)
+		cfg->inifile_arg = v;
+	else if (strcmp(name, "--rootdir") == 0)
+		cfg->rootdir_arg = v;
+}
+
+/* "--name", "--name=value" or "--name value". */
+static int
+parse_long(struct config *cfg, const char *const *args, size_t n, size_t *i, struct error **err)
+{
+	const char *a = args[*i];
+	const char *eq = strchr(a, '=');
+	size_t len = eq ? (size_t)(eq - a) : strlen(a);
+	const struct opt *o = find_long(a, len);
+	const char *v = eq ? eq + 1 : NULL;
+
+	for (size_t k = 0; k < ARRAY_SIZE(refused); k++)
+		if (strlen(refused[k].name) == len && strncmp(refused[k].name, a, len) == 0)
+			return error_set(err, EXIT_USAGE, "%s", refused[k].msg);
+	if (!o) {
+		cleanup_free char *name = xstrndup(a, len);
+
+		push_pytest(cfg, a);
+		if (!pytest_valued(a, len))
 			return 0;
-		} else {
-			return error_set(err, EXIT_USAGE, "run: unknown option \"%s\" (pytest options go after the paths, or after --)", a);
+		if (!v) {
+			if (*i + 1 >= n)
+				return error_set(err, EXIT_USAGE, "%s needs a value", name);
+			v = args[++*i];
+			push_pytest(cfg, v);
 		}
-#undef OPT
+		note_pytest_value(cfg, name, v);
+		return 0;
 	}
+	if (!o->meta) {
+		if (v)
+			return error_set(err, EXIT_USAGE, "%s takes no value, got \"%s\"", o->name, a);
+		return apply(cfg, o, NULL, err);
+	}
+	if (!v) {
+		if (*i + 1 >= n)
+			return error_set(err, EXIT_USAGE, "%.*s needs a value", (int)len, a);
+		v = args[++*i];
+	}
+	return apply(cfg, o, v, err);
+}
+
+/* A cluster of short options, "-xvs", "-n4", "-rfE", "-k expr": xdock's
+ * letters are applied, pytest's are passed on in their order. */
+static int
+parse_short(struct config *cfg, const char *const *args, size_t n, size_t *i, struct error **err)
+{
+	const char *a = args[*i];
+	char pending[64] = "-";
+	size_t np = 1;
+	bool whole = true; /* the cluster goes through as it stands */
+
+	for (size_t j = 1; a[j]; j++) {
+		const struct opt *o = find_short(a[j]);
+		const char *rest = a + j + 1;
+		const char *v;
+
+		if (!o && !strchr(pytest_valued_short, a[j])) {
+			if (np + 1 >= sizeof(pending))
+				return error_set(err, EXIT_USAGE, "option cluster too long: \"%.40s...\"", a);
+			pending[np++] = a[j];
+			pending[np] = '\0';
+			continue;
+		}
+		if (np > 1) {
+			push_pytest(cfg, cli_own(cfg, xstrdup(pending)));
+			np = 1;
+			pending[1] = '\0';
+		}
+		if (!o) {
+			/* pytest's option with a value: the rest of the
+			 * cluster, or the next argument. */
+			char opt[3] = { '-', a[j], '\0' };
+
+			push_pytest(cfg, j == 1 ? a : cli_own(cfg, xasprintf("-%s", a + j)));
+			if (*rest) {
+				v = rest;
+			} else {
+				if (*i + 1 >= n)
+					return error_set(err, EXIT_USAGE, "%s needs a value", opt);
+				v = args[++*i];
+				push_pytest(cfg, v);
+			}
+			note_pytest_value(cfg, opt, v);
+			return 0;
+		}
+		whole = false;
+		if (!o->meta) {
+			if (apply(cfg, o, NULL, err) < 0)
+				return -1;
+			continue;
+		}
+		if (*rest)
+			return apply(cfg, o, rest, err);
+		if (*i + 1 >= n)
+			return error_set(err, EXIT_USAGE, "-%c needs a value", a[j]);
+		return apply(cfg, o, args[++*i], err);
+	}
+	if (np > 1)
+		push_pytest(cfg, whole ? a : cli_own(cfg, xstrdup(pending)));
+	return 0;
+}
+
+int
+cli_parse_run(struct config *cfg, const char *const *args, size_t n, struct error **err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *a = args[i];
+		int rc = 0;
+
+		if (strcmp(a, "--") == 0) {
+			/* The rest is pytest's, as it stands: the way to
+			 * give a plugin an option whose name xdock took. */
+			for (i++; i < n; i++)
+				push_pytest(cfg, args[i]);
+			break;
+		}
+		if (a[0] != '-' || a[1] == '\0')
+			push_positional(cfg, a);
+		else if (a[1] == '-')
+			rc = parse_long(cfg, args, n, &i, err);
+		else
+			rc = parse_short(cfg, args, n, &i, err);
+		if (rc < 0)
+			return -1;
+		if (cfg->command == CLI_HELP)
+			return 0;
+	}
+	return 0;
+}
+
+int
+cli_finish(struct config *cfg, struct error **err)
+{
 	if (cfg->db == CLI_DB_URL && cfg->reuse_db)
 		return error_set(err, EXIT_USAGE, "--reuse-db keeps the embedded PostgreSQL; with --db-url the server is yours already");
 	if (cfg->db == CLI_DB_NONE && cfg->db_setup)
@@ -310,42 +563,119 @@ numprocesses:
 	return 0;
 }
 
+static int
+parse_bool(const char *key, const char *v, bool *out, struct error **err)
+{
+	static const char *const yes[] = { "true", "1", "yes", "on" };
+	static const char *const no[] = { "false", "0", "no", "off" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return error_set(err, EXIT_USAGE, "%s: expected true or false, got \"%s\"", key, v);
+}
+
 int
-cli_parse(int argc, char **argv, struct config *cfg, struct error **err)
+cli_set(struct config *cfg, const char *key, const char *value, const char *origin, const char *base,
+	struct error **err)
+{
+	char name[64];
+	const struct opt *o;
+	size_t len = strlen(key);
+
+	if (len + 3 > sizeof(name))
+		return error_set(err, EXIT_USAGE, "%s: unknown xdock setting \"%.40s...\"", origin, key);
+	name[0] = name[1] = '-';
+	for (size_t i = 0; i <= len; i++)
+		name[i + 2] = key[i] == '_' ? '-' : key[i];
+	o = find_long(name, len + 2);
+	if (!o || (o->flags & OPT_CLI_ONLY))
+		return error_set(err, EXIT_USAGE, "%s: unknown xdock setting \"%s\"", origin, key);
+	if (!o->meta) {
+		bool on = true;
+
+		if (value && parse_bool(key, value, &on, err) < 0)
+			return error_wrap(err, "%s", origin);
+		if (o->to == TO_TRUE)
+			*(bool *)(void *)((char *)cfg + o->off) = on;
+		else if (on && apply(cfg, o, NULL, err) < 0)
+			return error_wrap(err, "%s", origin);
+	} else {
+		if (!value)
+			return error_set(err, EXIT_USAGE, "%s: %s needs a value", origin, key);
+		if ((o->flags & OPT_PATH) && base && value[0] != '/')
+			value = cli_own(cfg, xasprintf("%s/%s", base, value));
+		else
+			value = cli_own(cfg, xstrdup(value));
+		if (apply(cfg, o, value, err) < 0)
+			return error_wrap(err, "%s", origin);
+	}
+	{
+		char *prev = cfg->origins;
+
+		cfg->origins = xasprintf("%s%s: %s\n", prev ? prev : "", o->name + 2, origin);
+		free(prev);
+	}
+	return 0;
+}
+
+void
+cli_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->command = CLI_RUN;
 	cfg->workers = 2;
 	cfg->image = "xdock/python:bookworm";
 	cfg->db_image = "xdock/postgres:15";
 	cfg->dist = SCHED_LOAD;
 	cfg->db = CLI_DB_EMBEDDED;
 	cfg->max_worker_restart = -1;
+}
 
+static int
+parse_gc(int argc, char **argv, struct config *cfg, struct error **err)
+{
+	cfg->command = CLI_GC;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--all") == 0) {
+			cfg->gc_all = true;
+		} else if (strncmp(a, "--docker-host=", 14) == 0) {
+			cfg->docker_host = a + 14;
+		} else if (strcmp(a, "--docker-host") == 0) {
+			if (i + 1 >= argc)
+				return error_set(err, EXIT_USAGE, "--docker-host needs a value");
+			cfg->docker_host = argv[++i];
+		} else {
+			return error_set(err, EXIT_USAGE, "gc: unknown argument \"%s\"", a);
+		}
+	}
+	return 0;
+}
+
+int
+cli_parse(int argc, char **argv, struct config *cfg, struct error **err)
+{
+	cli_defaults(cfg);
 	if (argc < 2) {
 		cfg->command = CLI_HELP;
 		return error_set(err, EXIT_USAGE, "no command given (try: xdock run -n 4 tests/)");
 	}
 	if (strcmp(argv[1], "run") == 0) {
-		cfg->command = CLI_RUN;
-		return parse_run(argc, argv, 2, cfg, err);
+		if (cli_parse_run(cfg, (const char *const *)argv + 2, (size_t)(argc - 2), err) < 0)
+			return -1;
+		return cfg->command == CLI_HELP ? 0 : cli_finish(cfg, err);
 	}
-	if (strcmp(argv[1], "gc") == 0) {
-		cfg->command = CLI_GC;
-		for (int i = 2; i < argc; i++) {
-			const char *v = NULL;
-			int r;
-
-			if (strcmp(argv[i], "--all") == 0)
-				cfg->gc_all = true;
-			else if ((r = opt_value(argc, argv, &i, "--docker-host", &v, err)) != 0) {
-				if (r < 0)
-					return -1;
-				cfg->docker_host = v;
-			} else
-				return error_set(err, EXIT_USAGE, "gc: unknown argument \"%s\"", argv[i]);
-		}
-		return 0;
-	}
+	if (strcmp(argv[1], "gc") == 0)
+		return parse_gc(argc, argv, cfg, err);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		cfg->command = CLI_VERSION;
 		return 0;
@@ -357,13 +687,73 @@ cli_parse(int argc, char **argv, struct config *cfg, struct error **err)
 	return error_set(err, EXIT_USAGE, "unknown command \"%s\" (run, gc, version)", argv[1]);
 }
 
+int
+cli_split(const char *s, char ***words, size_t *n)
+{
+	struct buf w;
+	bool in_word = false;
+
+	buf_init(&w, 1 << 20);
+	for (const char *p = s;; p++) {
+		char c = *p;
+
+		if (c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			if (in_word) {
+				*words = xrealloc(*words, (*n + 1) * sizeof(**words));
+				(*words)[(*n)++] = w.data ? buf_steal(&w) : xstrdup("");
+				buf_reset(&w);
+				in_word = false;
+			}
+			if (c == '\0')
+				break;
+			continue;
+		}
+		in_word = true;
+		if (c == '\\') {
+			if (p[1] == '\0')
+				break;
+			buf_append(&w, ++p, 1);
+		} else if (c == '\'') {
+			const char *end = strchr(p + 1, '\'');
+
+			if (!end)
+				goto unclosed;
+			buf_append(&w, p + 1, (size_t)(end - p - 1));
+			p = end;
+		} else if (c == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				/* In double quotes a backslash escapes only
+				 * these, as in the shell and shlex. */
+				if (*p == '\\' && p[1] && strchr("\\\"$`", p[1]))
+					p++;
+				buf_append(&w, p, 1);
+			}
+			if (!*p)
+				goto unclosed;
+		} else {
+			buf_append(&w, p, 1);
+		}
+	}
+	buf_release(&w);
+	return 0;
+unclosed:
+	buf_release(&w);
+	return -1;
+}
+
 void
 cli_release(struct config *cfg)
 {
 	free(cfg->pytest_args);
-	cfg->pytest_args = NULL;
+	free(cfg->worker_args);
+	free(cfg->positional);
 	free(cfg->env);
-	cfg->env = NULL;
-	cfg->nenv = 0;
-	cfg->npytest_args = 0;
+	for (size_t i = 0; i < cfg->nowned; i++)
+		free(cfg->owned[i]);
+	free(cfg->owned);
+	free(cfg->origins);
+	cfg->pytest_args = cfg->worker_args = cfg->positional = cfg->env = NULL;
+	cfg->owned = NULL;
+	cfg->origins = NULL;
+	cfg->npytest_args = cfg->nworker_args = cfg->npositional = cfg->nenv = cfg->nowned = 0;
 }

@@ -1,6 +1,8 @@
-/* The command line: `xdock run [options] [paths and pytest args...]`,
- * `xdock gc [--all]`, `xdock version`. Pure: argv in, struct config out;
- * usage errors are EXIT_USAGE with a one-line message. */
+/* The command line: `xdock run [options and pytest arguments, any order]`,
+ * `xdock gc [--all]`, `xdock version`. One table holds every xdock option
+ * (name, value, help, where it goes): the parser, `--help` and the config
+ * file keys all read it. Pure: argv in, struct config out; usage errors are
+ * EXIT_USAGE with a one-line message. */
 #ifndef XDOCK_CLI_H
 #define XDOCK_CLI_H
 
@@ -42,23 +44,69 @@ struct config {
 	bool fail_on_flaky;
 	const char *quarantine;    /* file of node ids whose failures do not count */
 	bool no_history;           /* ignore and keep .xdock/durations.json */
+	bool no_passenv;           /* do not pass the default variables */
 	struct shard_spec shard;   /* m == 0: no sharding */
 	/* --env NAME=VALUE / --env NAME (from xdock's own environment), for
-	 * every worker. Borrowed from argv. */
+	 * every worker, in order. */
 	const char **env;
 	size_t nenv;
-	/* Handed to pytest in every container, in order (paths, -k, ...).
-	 * Borrowed from argv. */
+	/* Handed to pytest in every container, in order (paths, -k, ...). */
 	const char **pytest_args;
 	size_t npytest_args;
+	/* Given to pytest before pytest_args: what xdock itself adds. */
+	const char **worker_args;
+	size_t nworker_args;
+
+	/* Seen while parsing, for the rootdir decision: the positional
+	 * arguments (paths, node ids, values of unknown options) and the
+	 * values of pytest's -c and --rootdir. */
+	const char **positional;
+	size_t npositional;
+	const char *inifile_arg, *rootdir_arg;
+
+	/* Decided by project_load (NULL when it did not run): the directory
+	 * mounted into every container at the same path, pytest's rootdir
+	 * and inifile, and the containers' working directory. */
+	const char *project_dir, *rootdir, *inifile, *workdir;
+	/* "image: /p/pyproject.toml [tool.xdock]\n"..., for -v. */
+	char *origins;
+
+	/* Strings the config owns (split addopts, rebuilt short options). */
+	char **owned;
+	size_t nowned;
 };
 
-/* Fills cfg from argv (borrowed: cfg points into argv). Returns 0, or -1
- * with EXIT_USAGE. cfg->command CLI_HELP means print cli_usage(). */
+/* Fills cfg from argv. Strings are borrowed from argv or owned by cfg.
+ * Returns 0, or -1 with EXIT_USAGE. cfg->command CLI_HELP means print
+ * cli_usage(). */
 int cli_parse(int argc, char **argv, struct config *cfg, struct error **err);
+/* The defaults of `xdock run`, with nothing parsed. */
+void cli_defaults(struct config *cfg);
+/* Parses run arguments (xdock's options picked out, the rest appended to
+ * pytest_args in order) on top of what cfg holds already. */
+int cli_parse_run(struct config *cfg, const char *const *args, size_t n, struct error **err);
+/* A setting from a config file: key is an option's long name without the
+ * dashes ('_' and '-' alike), value its text ("true"/"false" for flags;
+ * NULL for a flag means true). origin names the file for -v and errors;
+ * base is the file's directory (relative file settings are resolved
+ * against it). */
+int cli_set(struct config *cfg, const char *key, const char *value, const char *origin, const char *base,
+	    struct error **err);
+/* Validation of combinations, once everything is applied. */
+int cli_finish(struct config *cfg, struct error **err);
+/* Takes s into cfg's owned strings; returns s. */
+const char *cli_own(struct config *cfg, char *s);
 void cli_release(struct config *cfg);
-const char *cli_usage(void);
+/* The --help text (heap). */
+char *cli_usage(void);
+/* The table for tests and docs: the i-th option's long name ("--image"),
+ * NULL past the end. */
+const char *cli_option_name(size_t i);
 /* "512m", "2g", "1073741824" -> bytes; -1 when malformed. */
 int64_t cli_parse_size(const char *s);
+/* Splits a string the way Python's shlex.split does (POSIX mode: quotes,
+ * backslashes, no expansion), appending heap words. -1 on an unclosed
+ * quote. */
+int cli_split(const char *s, char ***words, size_t *n);
 
 #endif

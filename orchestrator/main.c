@@ -39,10 +39,13 @@ main(int argc, char **argv)
 		return code;
 	}
 	switch (cfg.command) {
-	case CLI_HELP:
-		fputs(cli_usage(), stdout);
+	case CLI_HELP: {
+		cleanup_free char *usage = cli_usage();
+
+		fputs(usage, stdout);
 		code = EXIT_OK;
 		break;
+	}
 	case CLI_VERSION:
 		printf("xdock %s\n", XDOCK_VERSION);
 		code = EXIT_OK;

@@ -21,7 +21,7 @@ check "unreachable --db-url: names the server" grep -q "127.0.0.1:1" "$T_TMP/err
 check "unreachable --db-url: password masked" bash -c "! grep -q s3cret '$T_TMP/err' '$T_TMP/out'"
 check "unreachable --db-url: nothing left" no_leftovers_of_pid "$XPID"
 
-xrun run --frobnicate .
+xrun run -n 1 --db none --frobnicate .
 check "unknown option: exit 4" eq "$RC" 4
 check "unknown option: named" grep -q -- "--frobnicate" "$T_TMP/err"
 
@@ -67,6 +67,6 @@ check "--db-setup that fails: its status and output are shown" grep -q "exited w
 check "--db-setup that fails: its output is shown" grep -q "broken migration" "$T_TMP/err"
 check "--db-setup that fails: nothing left" no_leftovers_of_pid "$XPID"
 
-xrun run -n 0 .
-check "-n 0: exit 4" eq "$RC" 4
+xrun run -n -1 .
+check "-n -1: exit 4" eq "$RC" 4
 finish

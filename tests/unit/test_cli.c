@@ -1,6 +1,9 @@
-/* cli.c: every option in both spellings, pass-through to pytest (from the
- * first path on, -k/-m/-p/-o anywhere, after --), usage errors and sizes. */
+/* cli.c: every option in both spellings, options anywhere (xdock's picked
+ * out, pytest's passed on in order with their values), config file keys,
+ * usage errors, sizes, shlex splitting, and the option table against
+ * --help and docs/usage.md. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -192,7 +195,10 @@ test_numprocesses(void **state)
 	cli_release(&cfg);
 
 	PARSE_USAGE("-n", "run", "-n");
-	PARSE_USAGE("\"0\"", "run", "-n", "0");
+	/* pytest-xdist's -n 0 (no distribution): one worker. */
+	PARSE_OK(&cfg, "run", "-n", "0");
+	assert_int_equal(cfg.workers, 1);
+	cli_release(&cfg);
 	PARSE_USAGE("\"-1\"", "run", "-n", "-1");
 	PARSE_USAGE("\"x\"", "run", "-n", "x");
 	PARSE_USAGE("\"4x\"", "run", "-n4x");
@@ -228,8 +234,11 @@ test_dist(void **state)
 	PARSE_USAGE("\"random\"", "run", "--dist", "random");
 	PARSE_USAGE("\"LOAD\"", "run", "--dist=LOAD");
 	PARSE_USAGE("--dist needs a value", "run", "--dist");
-	/* A prefix of a longer option is not that option. */
-	PARSE_USAGE("--distx", "run", "--distx", "load");
+	/* A prefix of a longer option is not that option: it is pytest's. */
+	PARSE_OK(&cfg, "run", "--distx", "load");
+	assert_int_equal(cfg.dist, SCHED_LOAD);
+	assert_int_equal(cfg.npytest_args, 2);
+	cli_release(&cfg);
 }
 
 static void
@@ -340,30 +349,19 @@ test_passthrough(void **state)
 	struct config cfg;
 
 	(void)state;
-	/* Everything from the first path on, -x included. */
-	PARSE_OK(&cfg, "run", "-n", "2", "tests/", "-k", "foo", "-x");
+	/* Paths and pytest's options go through in their order. */
+	PARSE_OK(&cfg, "run", "-n", "2", "tests/", "-k", "foo", "--lf", "-rA");
 	{
-		static const char *const want[] = { "tests/", "-k", "foo", "-x" };
+		static const char *const want[] = { "tests/", "-k", "foo", "--lf", "-rA" };
 
 		expect_args(&cfg, want, ARRAY_SIZE(want));
 	}
 	assert_int_equal(cfg.workers, 2);
-	assert_int_equal(cfg.maxfail, 0); /* -x went to pytest, not to xdock */
+	assert_int_equal(cfg.npositional, 1);
+	assert_string_equal(cfg.positional[0], "tests/");
 	cli_release(&cfg);
 
-	/* Options that look like xdock's after the path belong to pytest. */
-	PARSE_OK(&cfg, "run", "tests/a.py::test_x", "-n", "9", "--dist", "each", "--bogus");
-	{
-		static const char *const want[] = { "tests/a.py::test_x", "-n", "9", "--dist", "each", "--bogus" };
-
-		expect_args(&cfg, want, ARRAY_SIZE(want));
-	}
-	assert_int_equal(cfg.workers, 2);
-	assert_int_equal(cfg.dist, SCHED_LOAD);
-	cli_release(&cfg);
-
-	/* -k, -m, -p, -o before the path go through, with their values,
-	 * mixed with xdock's own options. */
+	/* -k, -m, -p, -o go through with their values, mixed with xdock's. */
 	PARSE_OK(&cfg, "run", "-k", "a and not b", "-n", "3", "-m", "slow", "-p", "no:cacheprovider", "-o",
 		 "addopts=", "-v", "tests/", "more/");
 	{
@@ -374,8 +372,9 @@ test_passthrough(void **state)
 	}
 	assert_int_equal(cfg.workers, 3);
 	assert_int_equal(cfg.verbose, 1);
+	assert_int_equal(cfg.npositional, 2);
 	cli_release(&cfg);
-	/* A -k value that looks like an option is still the value. */
+	/* A value that looks like an option is still the value. */
 	PARSE_OK(&cfg, "run", "-k", "-n", "tests/");
 	{
 		static const char *const want[] = { "-k", "-n", "tests/" };
@@ -384,52 +383,275 @@ test_passthrough(void **state)
 	}
 	assert_int_equal(cfg.workers, 2);
 	cli_release(&cfg);
+	/* pytest's valued options keep their value, in both spellings; -c
+	 * and --rootdir are noted for the rootdir decision. */
+	PARSE_OK(&cfg, "run", "--tb", "short", "--durations=3", "--deselect", "t.py::a", "--ignore", "x",
+		 "-W", "error", "-c", "ci.ini", "--rootdir", "/r", "--junit-prefix", "p", "-rfE", "tests");
+	{
+		static const char *const want[] = { "--tb", "short", "--durations=3", "--deselect", "t.py::a",
+						     "--ignore", "x", "-W", "error", "-c", "ci.ini", "--rootdir",
+						     "/r", "--junit-prefix", "p", "-rfE", "tests" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.npositional, 1);
+	assert_string_equal(cfg.positional[0], "tests");
+	assert_string_equal(cfg.inifile_arg, "ci.ini");
+	assert_string_equal(cfg.rootdir_arg, "/r");
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "-cci.ini", "--rootdir=/q", "-kfoo");
+	assert_string_equal(cfg.inifile_arg, "ci.ini");
+	assert_string_equal(cfg.rootdir_arg, "/q");
+	{
+		static const char *const want[] = { "-cci.ini", "--rootdir=/q", "-kfoo" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	cli_release(&cfg);
 	PARSE_USAGE("-k needs a value", "run", "-k");
 	PARSE_USAGE("-m needs a value", "run", "-n", "2", "-m");
+	PARSE_USAGE("--tb needs a value", "run", "--tb");
 
-	/* --: the rest is pytest's, whatever it looks like. */
-	PARSE_OK(&cfg, "run", "-n", "2", "--", "-x", "--lf", "-n", "7");
+	/* --: the rest is pytest's as it stands, xdock's names included. */
+	PARSE_OK(&cfg, "run", "-n", "2", "--", "-x", "--lf", "-n", "7", "--timeout", "5");
 	{
-		static const char *const want[] = { "-x", "--lf", "-n", "7" };
+		static const char *const want[] = { "-x", "--lf", "-n", "7", "--timeout", "5" };
 
 		expect_args(&cfg, want, ARRAY_SIZE(want));
 	}
 	assert_int_equal(cfg.maxfail, 0);
 	assert_int_equal(cfg.workers, 2);
+	assert_true(cfg.timeout == 0);
 	cli_release(&cfg);
 	PARSE_OK(&cfg, "run", "--");
 	assert_int_equal(cfg.npytest_args, 0);
 	cli_release(&cfg);
-	/* A second -- after the path is pytest's own. */
-	PARSE_OK(&cfg, "run", "tests/", "--", "x");
+	/* "-" is a path (stdin), not an option. */
+	PARSE_OK(&cfg, "run", "-", "-q");
 	{
-		static const char *const want[] = { "tests/", "--", "x" };
+		static const char *const want[] = { "-" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.verbose, -1);
+	cli_release(&cfg);
+}
+
+/* The issue's command lines: options after the paths, pytest options
+ * first, short clusters that mix xdock's letters with pytest's. */
+static void
+test_anywhere(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	PARSE_OK(&cfg, "run", "-n", "2", "-rfE", "tests/");
+	{
+		static const char *const want[] = { "-rfE", "tests/" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.workers, 2);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", ".", "-n", "4");
+	{
+		static const char *const want[] = { "." };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.workers, 4);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run", "tests/a.py::test_x", "-n", "9", "--dist", "each", "--bogus", "-x");
+	{
+		static const char *const want[] = { "tests/a.py::test_x", "--bogus" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.workers, 9);
+	assert_int_equal(cfg.dist, SCHED_EACH);
+	assert_int_equal(cfg.maxfail, 1);
+	cli_release(&cfg);
+	/* -xvs: x and v are xdock's, s is pytest's. */
+	PARSE_OK(&cfg, "run", "-xvs", "t");
+	{
+		static const char *const want[] = { "-s", "t" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.maxfail, 1);
+	assert_int_equal(cfg.verbose, 1);
+	cli_release(&cfg);
+	/* -sl stays whole; -svrA: s, then v taken, then -rA with its value. */
+	PARSE_OK(&cfg, "run", "-sl", "-svrA", "-ln3");
+	{
+		static const char *const want[] = { "-sl", "-s", "-rA", "-l" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.verbose, 1);
+	assert_int_equal(cfg.workers, 3);
+	cli_release(&cfg);
+	/* -vk EXPR: -k's value is the next argument. */
+	PARSE_OK(&cfg, "run", "-vk", "slow", "-e", "A=1", "-eB");
+	{
+		static const char *const want[] = { "-k", "slow" };
+
+		expect_args(&cfg, want, ARRAY_SIZE(want));
+	}
+	assert_int_equal(cfg.nenv, 2);
+	assert_string_equal(cfg.env[0], "A=1");
+	assert_string_equal(cfg.env[1], "B");
+	cli_release(&cfg);
+	PARSE_USAGE("-n needs a value", "run", "-xn");
+	PARSE_USAGE("\"4x\"", "run", "-vn4x");
+	PARSE_USAGE("--verbose takes no value", "run", "--verbose=2");
+	PARSE_USAGE("--reuse-db takes no value", "run", "--reuse-db=1");
+}
+
+/* One rule for the names popular plugins own: xdock takes them, with the
+ * plugin's meaning, wherever they stand; pytest never sees them (so the
+ * plugin cannot act a second time), unless given after --. */
+static void
+test_plugin_names(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	PARSE_OK(&cfg, "run", "tests", "--reuse-db", "--timeout", "30", "--reruns=2", "-p", "no:randomly");
+	assert_true(cfg.reuse_db);
+	assert_true(cfg.timeout == 30);
+	assert_int_equal(cfg.reruns, 2);
+	{
+		static const char *const want[] = { "tests", "-p", "no:randomly" };
 
 		expect_args(&cfg, want, ARRAY_SIZE(want));
 	}
 	cli_release(&cfg);
-	/* "-" is a path (stdin), not an option. */
-	PARSE_OK(&cfg, "run", "-", "-q");
+	/* The plugins' other options are theirs. */
+	PARSE_OK(&cfg, "run", "--timeout-method", "thread", "--reruns-delay", "1", "--ds", "proj.settings");
 	{
-		static const char *const want[] = { "-", "-q" };
+		static const char *const want[] = { "--timeout-method", "thread", "--reruns-delay", "1", "--ds",
+						     "proj.settings" };
 
 		expect_args(&cfg, want, ARRAY_SIZE(want));
 	}
-	assert_int_equal(cfg.verbose, 0);
+	assert_int_equal(cfg.npositional, 0);
 	cli_release(&cfg);
 }
 
 static void
-test_unknown_option(void **state)
+test_refused(void **state)
 {
 	(void)state;
-	PARSE_USAGE("\"--bogus\"", "run", "--bogus");
-	PARSE_USAGE("\"-y\"", "run", "-n", "2", "-y", "tests/");
-	PARSE_USAGE("\"--lf\"", "run", "--lf", "tests/");
-	PARSE_USAGE("\"-kfoo\"", "run", "-kfoo");
-	PARSE_USAGE("\"--reuse-db=1\"", "run", "--reuse-db=1");
-	PARSE_USAGE("\"--verbose=2\"", "run", "--verbose=2");
-	PARSE_USAGE("\"-vvv\"", "run", "-vvv");
+	/* pytest-xdist 3.1's own words for --pdb under -n. */
+	PARSE_USAGE("--pdb is incompatible with distributing tests; try using -n0 or -nauto.", "run", "-n", "2",
+		    "--pdb");
+	PARSE_USAGE("--tx", "run", "--tx", "popen");
+	PARSE_USAGE("--rsyncdir", "run", "--rsyncdir=x");
+	PARSE_USAGE("--looponfail", "run", "--looponfail");
+}
+
+static void
+test_settings(void **state)
+{
+	struct config cfg;
+	struct error *err = NULL;
+
+	(void)state;
+	cli_defaults(&cfg);
+	assert_int_equal(cli_set(&cfg, "image", "my/img", "/p/pytest.ini [xdock]", "/p", &err), 0);
+	assert_int_equal(cli_set(&cfg, "db_setup", "python3 manage.py migrate", "/p/pytest.ini [xdock]", "/p", &err),
+			 0);
+	assert_int_equal(cli_set(&cfg, "reuse-db", "true", "f", "/p", &err), 0);
+	assert_int_equal(cli_set(&cfg, "no_history", NULL, "f", "/p", &err), 0);
+	assert_int_equal(cli_set(&cfg, "reruns", "2", "f", "/p", &err), 0);
+	assert_int_equal(cli_set(&cfg, "quarantine", "q.txt", "f", "/p", &err), 0);
+	assert_int_equal(cli_set(&cfg, "junitxml", "/abs/j.xml", "f", "/p", &err), 0);
+	assert_int_equal(cli_set(&cfg, "env", "DJANGO_CONFIGURATION", "f", "/p", &err), 0);
+	assert_int_equal(cli_set(&cfg, "numprocesses", "auto", "f", "/p", &err), 0);
+	assert_null(err);
+	assert_string_equal(cfg.image, "my/img");
+	assert_string_equal(cfg.db_setup, "python3 manage.py migrate");
+	assert_true(cfg.reuse_db);
+	assert_true(cfg.no_history);
+	assert_int_equal(cfg.reruns, 2);
+	assert_string_equal(cfg.quarantine, "/p/q.txt");
+	assert_string_equal(cfg.junitxml, "/abs/j.xml");
+	assert_int_equal(cfg.nenv, 1);
+	assert_true(cfg.workers_auto);
+	assert_non_null(strstr(cfg.origins, "image: /p/pytest.ini [xdock]\n"));
+	assert_non_null(strstr(cfg.origins, "db-setup: /p/pytest.ini [xdock]\n"));
+	/* false turns a flag off again. */
+	assert_int_equal(cli_set(&cfg, "reuse_db", "false", "f", "/p", &err), 0);
+	assert_false(cfg.reuse_db);
+	/* The command line wins: it is parsed after the settings. */
+	{
+		static const char *const args[] = { "--image", "cli/img", "-n", "3" };
+
+		assert_int_equal(cli_parse_run(&cfg, args, ARRAY_SIZE(args), &err), 0);
+	}
+	assert_string_equal(cfg.image, "cli/img");
+	assert_int_equal(cfg.workers, 3);
+	assert_false(cfg.workers_auto);
+
+	assert_int_equal(cli_set(&cfg, "imag", "x", "/p/tox.ini [xdock]", "/p", &err), -1);
+	assert_int_equal(err->status, EXIT_USAGE);
+	assert_string_equal(err->msg, "/p/tox.ini [xdock]: unknown xdock setting \"imag\"");
+	error_free(err);
+	err = NULL;
+	assert_int_equal(cli_set(&cfg, "help", NULL, "f", "/p", &err), -1);
+	error_free(err);
+	err = NULL;
+	assert_int_equal(cli_set(&cfg, "reuse_db", "maybe", "f", "/p", &err), -1);
+	assert_non_null(strstr(err->msg, "\"maybe\""));
+	error_free(err);
+	err = NULL;
+	assert_int_equal(cli_set(&cfg, "reruns", "-1", "f", "/p", &err), -1);
+	assert_non_null(strstr(err->msg, "f: --reruns"));
+	error_free(err);
+	cli_release(&cfg);
+}
+
+static void
+test_split(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *want[6];
+	} cases[] = {
+		{ "", { NULL } },
+		{ "  -ra  -q\n--tb=short\t", { "-ra", "-q", "--tb=short", NULL } },
+		{ "-k 'not slow and not db'", { "-k", "not slow and not db", NULL } },
+		{ "-k \"a \\\"b\\\" c\" x", { "-k", "a \"b\" c", "x", NULL } },
+		{ "a\\ b c''d \"\"", { "a b", "cd", "", NULL } },
+		{ "\"x\\y\"", { "x\\y", NULL } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char **w = NULL;
+		size_t n = 0, k;
+
+		assert_int_equal(cli_split(cases[i].in, &w, &n), 0);
+		for (k = 0; cases[i].want[k]; k++) {
+			if (k >= n)
+				fail_msg("split(%s): %zu words, want more", cases[i].in, n);
+			assert_string_equal(w[k], cases[i].want[k]);
+		}
+		assert_int_equal(n, k);
+		for (k = 0; k < n; k++)
+			free(w[k]);
+		free(w);
+	}
+	{
+		char **w = NULL;
+		size_t n = 0;
+
+		assert_int_equal(cli_split("-k 'open", &w, &n), -1);
+		for (size_t k = 0; k < n; k++)
+			free(w[k]);
+		free(w);
+	}
 }
 
 static void
@@ -479,21 +701,83 @@ test_parse_size(void **state)
 	}
 }
 
+/* The option table against --help: every option has its line, with its
+ * short letter; and nothing else claims to be an option. */
 static void
 test_usage(void **state)
 {
-	static const char *const opts[] = { "--numprocesses", "--maxprocesses", "--image", "--dist", "--db-setup",
-					    "--db-setup-key", "--db-url", "--db none", "--db-image", "--reuse-db",
-					    "--keep-dbs", "--json-report", "--junitxml", "--verbose", "--exitfirst",
-					    "--maxfail", "--timeout", "--memory", "--cpus", "--docker-host", "--agent" };
-	const char *u = cli_usage();
+	cleanup_free char *u = cli_usage();
+	size_t nopt = 0, nlines = 0;
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
-		if (!strstr(u, opts[i]))
-			fail_msg("usage does not mention %s", opts[i]);
-	assert_non_null(strstr(u, "loadscope"));
+	for (size_t i = 0; cli_option_name(i); i++, nopt++) {
+		char needle[64];
+
+		snprintf(needle, sizeof(needle), "%s ", cli_option_name(i));
+		if (!strstr(u, needle))
+			fail_msg("usage does not mention %s", cli_option_name(i));
+	}
+	for (const char *l = u; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (strncmp(l, "  -", 3) == 0 || strncmp(l, "      --", 8) == 0)
+			nlines++;
+	/* One line per option, plus one for the --junit-xml alias. */
+	assert_int_equal(nlines, nopt + 1);
+	assert_non_null(strstr(u, "  -n, --numprocesses N|auto "));
+	assert_non_null(strstr(u, "  -e, --env NAME[=VALUE] "));
 	assert_non_null(strstr(u, "worksteal"));
+}
+
+/* The option table against docs/usage.md's: each option in a row of the
+ * table, and each option the table names is one xdock has. */
+static void
+test_usage_doc(void **state)
+{
+	FILE *f = fopen(XDOCK_TEST_DATA "/../../docs/usage.md", "r");
+	char line[2048];
+	bool in_table = false;
+	char seen[64][32];
+	size_t nseen = 0;
+
+	(void)state;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *cell_end, *p;
+
+		if (strncmp(line, "| option | meaning |", 20) == 0) {
+			in_table = true;
+			continue;
+		}
+		if (!in_table || strncmp(line, "|---", 4) == 0)
+			continue;
+		if (line[0] != '|')
+			break;
+		cell_end = strchr(line + 1, '|');
+		assert_non_null(cell_end);
+		*cell_end = '\0';
+		for (p = line; (p = strstr(p, "`--")) != NULL; p++) {
+			size_t n = strspn(p + 1, "-abcdefghijklmnopqrstuvwxyz");
+			bool known = false;
+
+			assert_true(n < sizeof(seen[0]) && nseen < ARRAY_SIZE(seen));
+			memcpy(seen[nseen], p + 1, n);
+			seen[nseen][n] = '\0';
+			for (size_t i = 0; cli_option_name(i); i++)
+				known |= strcmp(cli_option_name(i), seen[nseen]) == 0;
+			known |= strcmp(seen[nseen], "--junit-xml") == 0;
+			if (!known)
+				fail_msg("docs/usage.md lists %s, which xdock run does not have", seen[nseen]);
+			nseen++;
+		}
+	}
+	fclose(f);
+	for (size_t i = 0; cli_option_name(i); i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < nseen; k++)
+			found |= strcmp(seen[k], cli_option_name(i)) == 0;
+		if (!found)
+			fail_msg("docs/usage.md's option table has no row for %s", cli_option_name(i));
+	}
 }
 
 int
@@ -507,9 +791,14 @@ main(void)
 		cmocka_unit_test(test_db_options),
 		cmocka_unit_test(test_output_and_limits),
 		cmocka_unit_test(test_passthrough),
-		cmocka_unit_test(test_unknown_option),
+		cmocka_unit_test(test_anywhere),
+		cmocka_unit_test(test_plugin_names),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_settings),
+		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_usage),
+		cmocka_unit_test(test_usage_doc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
