@@ -77,12 +77,14 @@ write_plugin(struct runner *r, struct error **err)
 	return 0;
 }
 
-/* argv with `-p xdock_plugin -p no:cacheprovider` after `-m pytest`, if
- * there is one. The array is heap, its strings borrowed from argv. */
+/* argv with `-p xdock_plugin` after `-m pytest`, if there is one. The
+ * array is heap, its strings borrowed from argv. pytest's cacheprovider
+ * stays: conftests read config.cache in workers as under xdist, and the
+ * plugin keeps workers from writing lastfailed as xdist's workers do. */
 static char **
 build_argv(char *const argv[])
 {
-	static const char *const extra[] = { "-p", "xdock_plugin", "-p", "no:cacheprovider" };
+	static const char *const extra[] = { "-p", "xdock_plugin" };
 	size_t n = 0, i, j = 0, at = 0;
 	char **out;
 

@@ -29,8 +29,8 @@ struct runner {
 
 void runner_init(struct runner *r);
 /* Writes the plugin to a fresh temp dir and starts argv (argv[0] looked up
- * in PATH). For `... -m pytest ...` it inserts `-p xdock_plugin -p
- * no:cacheprovider` after `-m pytest`. The runner's stdin is /dev/null;
+ * in PATH). For `... -m pytest ...` it inserts `-p xdock_plugin` after
+ * `-m pytest`. The runner's stdin is /dev/null;
  * every agent fd but the two protocol pipes is closed on exec. Returns -1
  * with *err set if anything before exec fails; an exec failure shows up as
  * exit status 127 with the reason in the output tail. */

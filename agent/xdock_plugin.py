@@ -142,6 +142,29 @@ def _skip_reason(report):
     return report.longreprtext
 
 
+def _session_error_place(report, config):
+    """Names where a collection error without a node id happened (a
+    conftest hook, a plugin raising while pytest walks the directories):
+    "test session", as pytest says, and the last traceback entry that lies
+    in the project, so the line always names a file."""
+    place = None
+    root = str(config.rootpath)
+    chain = getattr(report.longrepr, "chain", None) or []
+    for reprtraceback, reprcrash, _ in chain:
+        for entry in getattr(reprtraceback, "reprentries", None) or []:
+            loc = getattr(entry, "reprfileloc", None)
+            if loc is None:
+                continue
+            path = os.path.join(str(config.invocation_params.dir), str(loc.path))
+            path = os.path.normpath(path)
+            if path.startswith(root + os.sep) and os.sep + "site-packages" not in path \
+                    and os.sep + "dist-packages" not in path:
+                place = "%s:%s" % (os.path.relpath(path, root), loc.lineno)
+        if place is None and reprcrash is not None:
+            place = "%s:%s" % (reprcrash.path, reprcrash.lineno)
+    return "test session (%s)" % place if place else "test session"
+
+
 class XdockWorker:
     """Registered as a plugin when the agent started us; owns the command
     loop and the per-test result messages."""
@@ -171,7 +194,7 @@ class XdockWorker:
     @pytest.hookimpl
     def pytest_collectreport(self, report):
         if report.failed:
-            where = report.nodeid or str(getattr(report, "fspath", ""))
+            where = report.nodeid or _session_error_place(report, self.config)
             text = "ERROR collecting %s\n%s" % (where, report.longreprtext)
             self.collect_errors.append(_cap_text(text, self.cap))
 
@@ -322,25 +345,43 @@ if _ERR_FD >= 0:
     os.set_inheritable(_ERR_FD, False)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_cmdline_main(config):
+    if _ACTIVE:
+        # What xdist's remote.setup_config does to a worker's options: an
+        # `-n`/`--dist` that reached us (from addopts, PYTEST_ADDOPTS) must
+        # never start xdist's controller inside a worker. A wrapper runs
+        # before xdist's own tryfirst pytest_cmdline_main reads them; xdist
+        # stays loaded, so plugins that implement its hooks still register.
+        opt = config.option
+        opt.looponfail = False
+        opt.usepdb = False
+        opt.dist = "no"
+        opt.distload = False
+        opt.numprocesses = None
+        opt.maxprocesses = None
+    yield
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     if not _ACTIVE:
         return
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker:
-        # Exactly what xdist gives its workers, so `worker_id`,
-        # `testrun_uid` and pytest-django's database suffix work unchanged.
-        try:
-            count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-        except ValueError:
-            count = 1
-        config.workerinput = {
-            "workerid": worker,
-            "workercount": count,
-            "testrunuid": os.environ.get("PYTEST_XDIST_TESTRUNUID", ""),
-            "mainargv": list(sys.argv),
-        }
-        config.workeroutput = {}
+    # Exactly what xdist gives its workers, so `worker_id`, `testrun_uid`
+    # and pytest-django's database suffix work unchanged, and pytest's own
+    # plugins act as in an xdist worker (no lastfailed, no junitxml, no
+    # stepwise writes: only the controller writes those).
+    try:
+        count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    except ValueError:
+        count = 1
+    config.workerinput = {
+        "workerid": os.environ.get("PYTEST_XDIST_WORKER", "gw0"),
+        "workercount": count,
+        "testrunuid": os.environ.get("PYTEST_XDIST_TESTRUNUID", ""),
+        "mainargv": list(sys.argv),
+    }
+    config.workeroutput = {}
     channel = _Channel(int(_CMD_FD), int(_EVT_FD))
     config.pluginmanager.register(XdockWorker(config, channel, _ERR_FD), "xdock_worker")
 
