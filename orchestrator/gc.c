@@ -2,22 +2,30 @@
 
 #include "provision.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* A /proc listing is a few hundred entries on a CI machine; more than this
+ * and the rest are not looked at (an owner not found then counts as dead
+ * only when its namespace was seen among the ones read). */
+#define PROCS_MAX 65536
 
 /* Field 22 of /proc/PID/stat: when the process started, in clock ticks
  * since boot. With the pid it names one process even across pid reuse. */
 static unsigned long long
-start_time(long pid)
+start_time(const char *pid)
 {
-	char path[64], data[1024];
+	char path[300], data[1024];
 	FILE *f;
 	size_t n;
 	char *p;
 	unsigned long long v = 0;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
 	if (!(f = fopen(path, "re")))
 		return 0;
 	n = fread(data, 1, sizeof(data) - 1, f);
@@ -35,6 +43,89 @@ start_time(long pid)
 	return v;
 }
 
+/* The last number of the NSpid line: the pid in the process's own
+ * namespace. /proc/PID/status is readable for every process. */
+static long
+ns_pid(const char *pid)
+{
+	char path[300], line[256];
+	FILE *f;
+	long v = 0;
+
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "NSpid:", 6) == 0) {
+			char *p = line + 6, *end;
+
+			for (long x; (x = strtol(p, &end, 10)), end != p; p = end)
+				v = x;
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/* Reading another user's ns link needs ptrace rights: 0 when refused. */
+static unsigned long long
+pid_ns(const char *pid)
+{
+	char path[300];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/pid", pid);
+	return stat(path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+static void
+self_read(struct gc_self *self)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	memset(self, 0, sizeof(*self));
+	if (f) {
+		if (fgets(self->boot_id, sizeof(self->boot_id), f))
+			self->boot_id[strcspn(self->boot_id, "\n")] = '\0';
+		fclose(f);
+	}
+	self->pidns = pid_ns("self");
+}
+
+static size_t
+procs_scan(struct gc_proc **out)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	struct gc_proc *p = NULL;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < PROCS_MAX) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			p = xrealloc(p, cap * sizeof(*p));
+		}
+		p[n] = (struct gc_proc){
+			.pid = strtol(e->d_name, NULL, 10),
+			.nspid = ns_pid(e->d_name),
+			.pidns = pid_ns(e->d_name),
+			.start = start_time(e->d_name),
+		};
+		/* Gone between readdir and the reads. */
+		if (p[n].start)
+			n++;
+	}
+	closedir(d);
+	*out = p;
+	return n;
+}
+
 static void
 hostname(char *out, size_t n)
 {
@@ -47,46 +138,149 @@ char *
 gc_owner_self(void)
 {
 	char host[256];
+	struct gc_self self;
 
 	hostname(host, sizeof(host));
-	return xasprintf("%s:%ld:%llu", host, (long)getpid(), start_time((long)getpid()));
+	self_read(&self);
+	return xasprintf("%s:%s:%llu:%ld:%llu", host, self.boot_id[0] ? self.boot_id : "-", self.pidns,
+			 (long)getpid(), start_time("self"));
 }
 
-bool
-gc_owner_alive(const char *owner)
-{
-	char host[256];
-	const char *c1, *c2;
+struct owner {
+	char boot_id[40];
+	unsigned long long pidns, start;
 	long pid;
-	unsigned long long st;
+};
 
-	if (!owner || !(c2 = strrchr(owner, ':')) || c2 == owner)
+static bool
+number(const char *s, unsigned long long *v)
+{
+	char *e;
+
+	if (!isdigit((unsigned char)*s))
 		return false;
-	for (c1 = c2 - 1; c1 > owner && *c1 != ':'; c1--)
-		;
-	if (*c1 != ':')
-		return false;
-	hostname(host, sizeof(host));
-	if ((size_t)(c1 - owner) != strlen(host) || strncmp(owner, host, (size_t)(c1 - owner)) != 0)
-		return true;
-	if (sscanf(c1 + 1, "%ld", &pid) != 1 || sscanf(c2 + 1, "%llu", &st) != 1 || pid <= 0)
-		return false;
-	return start_time(pid) == st;
+	*v = strtoull(s, &e, 10);
+	return *e == '\0';
+}
+
+/* "host:boot_id:pidns:pid:start" (a host name has no ':'). Returns -1 for
+ * anything else, the old "host:pid:start" too. */
+static int
+owner_parse(const char *s, struct owner *o)
+{
+	char copy[512];
+	char *f[5];
+	char *p = copy;
+	unsigned long long pid;
+
+	if (!s || strlen(s) >= sizeof(copy))
+		return -1;
+	strcpy(copy, s);
+	for (int i = 0; i < 5; i++) {
+		f[i] = p;
+		p = strchr(p, ':');
+		if ((p == NULL) != (i == 4))
+			return -1;
+		if (p)
+			*p++ = '\0';
+	}
+	if (!*f[1] || strlen(f[1]) >= sizeof(o->boot_id) || !number(f[2], &o->pidns) || !number(f[3], &pid) ||
+	    !number(f[4], &o->start) || pid == 0 || pid > (1u << 30))
+		return -1;
+	strcpy(o->boot_id, f[1]);
+	o->pid = (long)pid;
+	return 0;
+}
+
+enum gc_liveness
+gc_owner_judge(const char *label, const struct gc_self *self, const struct gc_proc *procs, size_t nprocs)
+{
+	struct owner o;
+	bool ns_seen = false;
+
+	if (owner_parse(label, &o) < 0)
+		return GC_UNKNOWN;
+	/* Another kernel: another machine on a shared engine, or this one
+	 * before a reboot. Its /proc is not ours to read. */
+	if (!self->boot_id[0] || strcmp(o.boot_id, self->boot_id) != 0)
+		return GC_UNKNOWN;
+	if (self->pidns && o.pidns == self->pidns) {
+		/* Our namespace: pid and start time name the process. */
+		for (size_t i = 0; i < nprocs; i++)
+			if (procs[i].pid == o.pid && procs[i].start == o.start)
+				return GC_ALIVE;
+		return GC_DEAD;
+	}
+	/* Another namespace. A descendant of ours shows its processes here,
+	 * NSpid giving their pid inside it; a sibling or a parent shows
+	 * nothing, and nothing seen there proves nothing. A process whose
+	 * namespace we may not read could be the owner. */
+	for (size_t i = 0; i < nprocs; i++) {
+		bool may_be_in = procs[i].pidns == o.pidns || procs[i].pidns == 0;
+
+		if (procs[i].pidns == o.pidns)
+			ns_seen = true;
+		if (may_be_in && procs[i].nspid == o.pid && procs[i].start == o.start)
+			return GC_ALIVE;
+	}
+	/* Every namespace descends from the initial one: seen from there, a
+	 * namespace not seen is gone, and its processes with it. */
+	return ns_seen || self->pidns == GC_PIDNS_INIT ? GC_DEAD : GC_UNKNOWN;
+}
+
+/* One look at ourselves and /proc for a whole sweep. */
+struct judge {
+	struct gc_self self;
+	struct gc_proc *procs;
+	size_t n;
+};
+
+static void
+judge_init(struct judge *j)
+{
+	self_read(&j->self);
+	j->n = procs_scan(&j->procs);
+}
+
+static void
+judge_release(struct judge *j)
+{
+	free(j->procs);
+}
+
+/* No owner label: not made by an xdock run (a test's own throwaway
+ * container, say); not ours to judge either. */
+static bool
+dead(const struct judge *j, const char *owner)
+{
+	return owner && gc_owner_judge(owner, &j->self, j->procs, j->n) == GC_DEAD;
+}
+
+enum gc_liveness
+gc_owner_liveness(const char *owner)
+{
+	struct judge j;
+	enum gc_liveness l;
+
+	judge_init(&j);
+	l = gc_owner_judge(owner, &j.self, j.procs, j.n);
+	judge_release(&j);
+	return l;
 }
 
 int
 gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 {
 	struct docker_list l = { 0 };
+	struct judge j;
 	int rc = 0;
 
 	*removed = 0;
 	if (docker_container_list(dk, "xdock.run", "xdock.owner", &l, err) < 0)
 		return -1;
+	judge_init(&j);
 	for (size_t i = 0; i < l.n; i++) {
-		/* No owner label: not made by an xdock run (a test's own
-		 * throwaway container, say); not ours to judge. */
-		if (!l.items[i].label || gc_owner_alive(l.items[i].label))
+		if (!dead(&j, l.items[i].label))
 			continue;
 		if (docker_container_remove(dk, l.items[i].id, true, err) < 0)
 			rc = -1;
@@ -95,8 +289,10 @@ gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 	}
 	docker_list_release(&l);
 	if (all) {
-		if (docker_container_list(dk, "xdock.reuse=1", NULL, &l, err) < 0)
+		if (docker_container_list(dk, "xdock.reuse=1", NULL, &l, err) < 0) {
+			judge_release(&j);
 			return -1;
+		}
 		for (size_t i = 0; i < l.n; i++) {
 			if (docker_container_remove(dk, l.items[i].id, true, err) < 0)
 				rc = -1;
@@ -106,12 +302,14 @@ gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 		docker_list_release(&l);
 	}
 	/* Networks after containers: a network with endpoints cannot go. */
-	if (docker_network_list(dk, "xdock.run", "xdock.owner", &l, err) < 0)
+	if (docker_network_list(dk, "xdock.run", "xdock.owner", &l, err) < 0) {
+		judge_release(&j);
 		return -1;
+	}
 	for (size_t i = 0; i < l.n; i++) {
 		struct error *derr = NULL;
 
-		if (!l.items[i].label || gc_owner_alive(l.items[i].label))
+		if (!dead(&j, l.items[i].label))
 			continue;
 		/* A server kept by --reuse-db joins each run's network; a dead
 		 * run could not take it off again, and the engine refuses to
@@ -124,5 +322,6 @@ gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 			++*removed;
 	}
 	docker_list_release(&l);
+	judge_release(&j);
 	return rc;
 }

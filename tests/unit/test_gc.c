@@ -1,6 +1,7 @@
-/* gc's judgement of whether a run's orchestrator is alive: the owner label
- * names host, pid and start time, so a recycled pid is not mistaken for
- * the original process. */
+/* gc's judgement of whether a run's orchestrator is alive. The decision is
+ * pure (a label, who we are, what /proc shows): the cases where PID
+ * namespaces or another kernel are involved are fed to it directly; the
+ * label of this very process is checked against the real /proc. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,27 +13,138 @@
 
 #include "gc.h"
 
-static void
-test_self_is_alive(void **state)
-{
-	cleanup_free char *me = gc_owner_self();
+#define BOOT "d83cee26-9da3-40c4-82dd-d235039de69a"
+#define OTHER_BOOT "0e5c4a1b-1111-2222-3333-444455556666"
+#define NS_JOB 4026532500ULL
+#define NS_CHILD 4026532999ULL
 
-	(void)state;
-	assert_true(gc_owner_alive(me));
+/* We run in a CI job's container (its own PID namespace, not the host's). */
+static const struct gc_self self = { .boot_id = BOOT, .pidns = NS_JOB };
+
+/* What that namespace sees: its own processes, and a child namespace
+ * whose xdock is pid 7 inside it, 31337 here. */
+static const struct gc_proc procs[] = {
+	{ .pid = 1, .nspid = 1, .pidns = NS_JOB, .start = 2 },
+	{ .pid = 4242, .nspid = 4242, .pidns = NS_JOB, .start = 9000 },
+	{ .pid = 31000, .nspid = 1, .pidns = NS_CHILD, .start = 8000 },
+	{ .pid = 31337, .nspid = 7, .pidns = NS_CHILD, .start = 8100 },
+	/* another user's process: its namespace link is not readable */
+	{ .pid = 5555, .nspid = 9, .pidns = 0, .start = 7000 },
+};
+
+static enum gc_liveness
+judge(const char *owner)
+{
+	return gc_owner_judge(owner, &self, procs, ARRAY_SIZE(procs));
 }
 
 static void
-test_wrong_start_time_is_dead(void **state)
+test_same_namespace(void **state)
+{
+	(void)state;
+	assert_int_equal(judge("ci:" BOOT ":4026532500:4242:9000"), GC_ALIVE);
+	/* pid reused by another process: another start time */
+	assert_int_equal(judge("ci:" BOOT ":4026532500:4242:9001"), GC_DEAD);
+	assert_int_equal(judge("ci:" BOOT ":4026532500:4243:9000"), GC_DEAD);
+}
+
+/* The bug this identity fixes: pid 7 of a child namespace is not pid 7
+ * here, and the host name says nothing. */
+static void
+test_child_namespace(void **state)
+{
+	(void)state;
+	assert_int_equal(judge("ci:" BOOT ":4026532999:7:8100"), GC_ALIVE);
+	/* its namespace is visible and the owner is not in it */
+	assert_int_equal(judge("ci:" BOOT ":4026532999:8:8100"), GC_DEAD);
+	assert_int_equal(judge("ci:" BOOT ":4026532999:7:8101"), GC_DEAD);
+	/* our own pid 7 does not stand for the child's */
+	assert_int_equal(judge("ci:" BOOT ":4026532999:1:2"), GC_DEAD);
+}
+
+static void
+test_invisible_namespace_is_never_dead(void **state)
+{
+	(void)state;
+	/* a sibling or a parent namespace shows nothing here */
+	assert_int_equal(judge("ci:" BOOT ":4026533111:4242:9000"), GC_UNKNOWN);
+	assert_int_equal(judge("ci:" BOOT ":4026533111:1:1"), GC_UNKNOWN);
+	assert_int_equal(judge("ci:" BOOT ":4026531836:1:2"), GC_UNKNOWN);
+}
+
+/* From the initial namespace every other one is visible: one not seen is
+ * gone. */
+static void
+test_initial_namespace_sees_all(void **state)
+{
+	static const struct gc_self host = { .boot_id = BOOT, .pidns = GC_PIDNS_INIT };
+	static const struct gc_proc seen[] = {
+		{ .pid = 1, .nspid = 1, .pidns = GC_PIDNS_INIT, .start = 2 },
+		{ .pid = 4242, .nspid = 1, .pidns = NS_JOB, .start = 9000 },
+	};
+
+	(void)state;
+	assert_int_equal(gc_owner_judge("ci:" BOOT ":4026532500:1:9000", &host, seen, 2), GC_ALIVE);
+	assert_int_equal(gc_owner_judge("ci:" BOOT ":4026533111:1:9000", &host, seen, 2), GC_DEAD);
+	assert_int_equal(gc_owner_judge("ci:" BOOT ":4026531836:1:2", &host, seen, 2), GC_ALIVE);
+	assert_int_equal(gc_owner_judge("ci:" BOOT ":4026531836:1:3", &host, seen, 2), GC_DEAD);
+	/* another kernel stays unknown even from there */
+	assert_int_equal(gc_owner_judge("ci:" OTHER_BOOT ":4026533111:1:9000", &host, seen, 2), GC_UNKNOWN);
+}
+
+static void
+test_unreadable_namespace_may_be_the_owner(void **state)
+{
+	(void)state;
+	/* pid 9 with that start time could be in NS_CHILD: we cannot say */
+	assert_int_equal(judge("ci:" BOOT ":4026532999:9:7000"), GC_ALIVE);
+}
+
+static void
+test_other_kernel_is_never_dead(void **state)
+{
+	(void)state;
+	assert_int_equal(judge("ci:" OTHER_BOOT ":4026532500:4243:1"), GC_UNKNOWN);
+	assert_int_equal(judge("other-host:" OTHER_BOOT ":4026532500:4242:9000"), GC_UNKNOWN);
+}
+
+static void
+test_unreadable_labels_are_not_judged(void **state)
+{
+	(void)state;
+	assert_int_equal(judge(NULL), GC_UNKNOWN);
+	assert_int_equal(judge(""), GC_UNKNOWN);
+	assert_int_equal(judge("nocolons"), GC_UNKNOWN);
+	/* the old host:pid:start form names no namespace */
+	assert_int_equal(judge("ci:4242:9000"), GC_UNKNOWN);
+	assert_int_equal(judge("ci:" BOOT ":4026532500:4242:9000:1"), GC_UNKNOWN);
+	assert_int_equal(judge("ci:" BOOT ":4026532500:-4242:9000"), GC_UNKNOWN);
+	assert_int_equal(judge("ci:" BOOT ":4026532500:0:9000"), GC_UNKNOWN);
+	assert_int_equal(judge("ci::4026532500:4242:9000"), GC_UNKNOWN);
+	assert_int_equal(judge("ci:" BOOT ":x:4242:9000"), GC_UNKNOWN);
+}
+
+/* Against the real /proc: our own label is alive, the same with another
+ * start time is dead, and pid_max is at most 2^22. */
+static void
+test_self_on_this_machine(void **state)
 {
 	cleanup_free char *me = gc_owner_self();
 	cleanup_free char *other = NULL;
+	cleanup_free char *gone = NULL;
 	char *last = strrchr(me, ':');
 	unsigned long long st = strtoull(last + 1, NULL, 10);
+	char *pid;
 
 	(void)state;
+	assert_int_equal(gc_owner_liveness(me), GC_ALIVE);
 	*last = '\0';
 	other = xasprintf("%s:%llu", me, st + 12345);
-	assert_false(gc_owner_alive(other));
+	assert_int_equal(gc_owner_liveness(other), GC_DEAD);
+	pid = strrchr(me, ':');
+	*pid = '\0';
+	gone = xasprintf("%s:%d:%llu", me, 1 << 23, st);
+	assert_int_equal(gc_owner_liveness(gone), GC_DEAD);
 }
 
 static void
@@ -57,47 +169,19 @@ test_start_time_is_field_22(void **state)
 	assert_int_equal(strtoull(strrchr(me, ':') + 1, NULL, 10), want);
 }
 
-static void
-test_dead_pid_is_dead(void **state)
-{
-	char host[256];
-	cleanup_free char *owner = NULL;
-
-	(void)state;
-	gethostname(host, sizeof(host));
-	host[sizeof(host) - 1] = '\0';
-	/* pid_max is at most 2^22: this pid cannot exist. */
-	owner = xasprintf("%s:%d:1", host, 1 << 23);
-	assert_false(gc_owner_alive(owner));
-}
-
-static void
-test_other_host_counts_as_alive(void **state)
-{
-	(void)state;
-	assert_true(gc_owner_alive("some-other-host.invalid:1:1"));
-}
-
-static void
-test_malformed_is_dead(void **state)
-{
-	(void)state;
-	assert_false(gc_owner_alive(NULL));
-	assert_false(gc_owner_alive(""));
-	assert_false(gc_owner_alive("nocolons"));
-	assert_false(gc_owner_alive(":"));
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_self_is_alive),
-		cmocka_unit_test(test_wrong_start_time_is_dead),
+		cmocka_unit_test(test_same_namespace),
+		cmocka_unit_test(test_child_namespace),
+		cmocka_unit_test(test_invisible_namespace_is_never_dead),
+		cmocka_unit_test(test_initial_namespace_sees_all),
+		cmocka_unit_test(test_unreadable_namespace_may_be_the_owner),
+		cmocka_unit_test(test_other_kernel_is_never_dead),
+		cmocka_unit_test(test_unreadable_labels_are_not_judged),
+		cmocka_unit_test(test_self_on_this_machine),
 		cmocka_unit_test(test_start_time_is_field_22),
-		cmocka_unit_test(test_dead_pid_is_dead),
-		cmocka_unit_test(test_other_host_counts_as_alive),
-		cmocka_unit_test(test_malformed_is_dead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
