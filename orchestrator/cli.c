@@ -49,8 +49,9 @@ parse_int(const char *opt, const char *s, int min, int *out, struct error **err)
 	return 0;
 }
 
+/* max keeps later conversions (to milliseconds, to NanoCPUs) in range. */
 static int
-parse_double(const char *opt, const char *s, double *out, struct error **err)
+parse_double(const char *opt, const char *s, double max, double *out, struct error **err)
 {
 	char *end;
 	double v;
@@ -59,6 +60,8 @@ parse_double(const char *opt, const char *s, double *out, struct error **err)
 	v = strtod(s, &end);
 	if (end == s || *end || errno || v < 0 || !isfinite(v))
 		return error_set(err, EXIT_USAGE, "%s: expected a non-negative number, got \"%s\"", opt, s);
+	if (v > max)
+		return error_set(err, EXIT_USAGE, "%s: \"%s\" is more than %.0f", opt, s, max);
 	*out = v;
 	return 0;
 }
@@ -170,7 +173,7 @@ set_cpus(struct config *cfg, const char *v, struct error **err)
 {
 	double cpus = 0;
 
-	if (parse_double("--cpus", v, &cpus, err) < 0)
+	if (parse_double("--cpus", v, CLI_CPUS_MAX, &cpus, err) < 0)
 		return -1;
 	cfg->nano_cpus = (int64_t)(cpus * 1e9);
 	return 0;
@@ -201,6 +204,8 @@ static const struct opt opts[] = {
 	  TO_TRUE, FIELD(no_history), 0, NULL, 0 },
 	{ "--db-setup", NULL, 0, "CMD", "run once into the template database (migrations)",
 	  TO_STR, FIELD(db_setup), 0, NULL, 0 },
+	{ "--db-setup-timeout", NULL, 0, "S", "stop --db-setup after S seconds (default 3600, 0: none)",
+	  TO_DOUBLE, FIELD(db_setup_timeout), 0, NULL, 0 },
 	{ "--db-setup-key", NULL, 0, "GLOB", "files whose content keys the cached template",
 	  TO_STR, FIELD(db_setup_key), 0, NULL, 0 },
 	{ "--db-url", NULL, 0, "URL", "use this PostgreSQL server instead of the embedded one",
@@ -370,7 +375,8 @@ apply(struct config *cfg, const struct opt *o, const char *v, struct error **err
 	case TO_INT:
 		return parse_int(o->name, v, o->min, (int *)(void *)(base + o->off), err);
 	case TO_DOUBLE:
-		return parse_double(o->name, v, (double *)(void *)(base + o->off), err);
+		/* Every TO_DOUBLE option is a number of seconds. */
+		return parse_double(o->name, v, CLI_SECONDS_MAX, (double *)(void *)(base + o->off), err);
 	case TO_TRUE:
 		*(bool *)(void *)(base + o->off) = true;
 		return 0;
@@ -637,6 +643,7 @@ cli_defaults(struct config *cfg)
 	cfg->dist = SCHED_LOAD;
 	cfg->db = CLI_DB_EMBEDDED;
 	cfg->max_worker_restart = -1;
+	cfg->db_setup_timeout = 3600;
 }
 
 static int

@@ -14,6 +14,11 @@
 #include "sched.h"
 #include "shard.h"
 
+/* Upper bounds of --timeout/--db-setup-timeout (30 days) and --cpus, so
+ * their conversions to milliseconds and NanoCPUs stay in range. */
+#define CLI_SECONDS_MAX (30.0 * 24 * 3600)
+#define CLI_CPUS_MAX 1048576.0
+
 enum cli_command { CLI_RUN, CLI_GC, CLI_VERSION, CLI_HELP };
 enum cli_db { CLI_DB_EMBEDDED, CLI_DB_URL, CLI_DB_NONE };
 
@@ -28,6 +33,7 @@ struct config {
 	const char *db_url;
 	const char *db_setup;      /* shell command run once into the template */
 	const char *db_setup_key;  /* glob of files the template depends on */
+	double db_setup_timeout;   /* seconds, 0: none */
 	const char *db_image;
 	bool reuse_db, keep_dbs;
 	const char *json_report, *junitxml;

@@ -4,9 +4,12 @@
  * parsed in docker_json.c; the attach channel lives in docker_attach.c. */
 #include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "docker_priv.h"
@@ -24,7 +27,9 @@ struct docker {
 	char *host_header;
 	bool tls;
 	bool tls_verify;
-	char *ca, *cert, *key;
+	char *ca, *cert, *key;   /* NULL: not used (see parse_host) */
+	int cancel_fd;           /* -1: calls run to their limit */
+	int64_t deadline_ms;     /* 0: none; else no call goes past it */
 	char api[16];        /* "1.41", from the engine */
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -40,8 +45,29 @@ struct call {
 	void *ctx;
 	bool too_big;
 	bool sink_failed;
+	bool timed_out;         /* the call's own limit passed */
+	long timeout_ms;        /* whole call; 0: no limit */
 	char api_header[16];
 };
+
+bool
+docker_cancelled(const struct docker *dk)
+{
+	struct pollfd p = { .fd = dk->cancel_fd, .events = POLLIN };
+
+	return dk->cancel_fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* libcurl calls this while a call waits, at least once a second even when
+ * nothing moves: the moment to give up on a call the user interrupted. */
+static int
+xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct docker *dk = ud;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return docker_cancelled(dk) ? 1 : 0;
+}
 
 void
 docker_curl_setup(const struct docker *dk, void *h)
@@ -50,16 +76,36 @@ docker_curl_setup(const struct docker *dk, void *h)
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)DOCKER_CONNECT_TIMEOUT);
 	/* A proxy from the environment must never see engine traffic. */
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	if (dk->cancel_fd >= 0) {
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)dk);
+	}
 	if (dk->unix_path)
 		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, dk->unix_path);
 	if (dk->tls) {
-		curl_easy_setopt(h, CURLOPT_SSLCERT, dk->cert);
-		curl_easy_setopt(h, CURLOPT_SSLKEY, dk->key);
+		if (dk->cert)
+			curl_easy_setopt(h, CURLOPT_SSLCERT, dk->cert);
+		if (dk->key)
+			curl_easy_setopt(h, CURLOPT_SSLKEY, dk->key);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, dk->tls_verify ? 1L : 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, dk->tls_verify ? 2L : 0L);
-		if (dk->tls_verify)
+		/* Without ca.pem the system's store verifies the engine. */
+		if (dk->tls_verify && dk->ca)
 			curl_easy_setopt(h, CURLOPT_CAINFO, dk->ca);
 	}
+}
+
+void
+docker_set_cancel_fd(struct docker *dk, int fd)
+{
+	dk->cancel_fd = fd;
+}
+
+void
+docker_set_deadline(struct docker *dk, int64_t deadline_ms)
+{
+	dk->deadline_ms = deadline_ms;
 }
 
 const char *
@@ -137,10 +183,11 @@ header_cb(char *p, size_t size, size_t nmemb, void *ud)
 }
 
 static void
-call_init(struct call *c, struct docker *dk)
+call_init(struct call *c, struct docker *dk, long timeout_ms)
 {
 	memset(c, 0, sizeof(*c));
 	c->dk = dk;
+	c->timeout_ms = timeout_ms;
 	buf_init(&c->body, DOCKER_REPLY_MAX);
 }
 
@@ -160,8 +207,19 @@ call_do(struct call *c, const char *method, const char *path, bool versioned, co
 	cleanup_free char *url = versioned ? xasprintf("%s/v%s%s", dk->base_url, dk->api, path)
 					   : xasprintf("%s%s", dk->base_url, path);
 	struct curl_slist *hdrs = NULL;
+	long limit = c->timeout_ms;
 	CURLcode rc;
 
+	if (dk->deadline_ms) {
+		int64_t left = dk->deadline_ms - util_now_ms();
+
+		if (left <= 0)
+			return error_set(err, EXIT_INTERNAL, "docker: %s %s: out of time", method, path);
+		if (limit == 0 || left < limit)
+			limit = (long)left;
+	}
+	if (docker_cancelled(dk))
+		return error_set(err, EXIT_INTERRUPTED, "docker: %s %s: interrupted", method, path);
 	curl_easy_reset(dk->curl);
 	docker_curl_setup(dk, dk->curl);
 	dk->errbuf[0] = '\0';
@@ -171,6 +229,8 @@ call_do(struct call *c, const char *method, const char *path, bool versioned, co
 	curl_easy_setopt(dk->curl, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(dk->curl, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(dk->curl, CURLOPT_HEADERDATA, c);
+	if (limit > 0)
+		curl_easy_setopt(dk->curl, CURLOPT_TIMEOUT_MS, limit);
 	if (strcmp(method, "POST") == 0) {
 		/* Always a Content-Length, even 0: some endpoints insist. */
 		curl_easy_setopt(dk->curl, CURLOPT_POST, 1L);
@@ -199,6 +259,13 @@ call_do(struct call *c, const char *method, const char *path, bool versioned, co
 		curl_easy_getinfo(dk->curl, CURLINFO_OS_ERRNO, &os_errno);
 		if (os_errno)
 			snprintf(dk->errbuf, sizeof(dk->errbuf), "connect: %s", strerror((int)os_errno));
+	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK)
+		return error_set(err, EXIT_INTERRUPTED, "docker: %s %s: interrupted", method, path);
+	if (rc == CURLE_OPERATION_TIMEDOUT && limit > 0) {
+		c->timed_out = limit == c->timeout_ms;
+		return error_set(err, EXIT_INTERNAL, "docker: %s %s: no reply from the engine at %s within %ld s", method,
+				 path, dk->host, (limit + 999) / 1000);
 	}
 	if (rc != CURLE_OK) {
 		if (!dk->errbuf[0])
@@ -237,13 +304,13 @@ reply_error(const struct call *c, int status, const char *hint, struct error **e
 /* The common case: a request whose non-2xx replies are errors, except
  * `also_ok` (e.g. 404 on a removal, 304 on a start; 0 for none). */
 static int
-simple(struct docker *dk, const char *method, const char *path, const char *json, long also_ok, struct buf *reply,
-       struct error **err)
+simple(struct docker *dk, const char *method, const char *path, const char *json, long also_ok, long timeout_ms,
+       struct buf *reply, struct error **err)
 {
 	struct call c;
 	int r = 0;
 
-	call_init(&c, dk);
+	call_init(&c, dk, timeout_ms);
 	if (call_do(&c, method, path, true, json, err) < 0)
 		r = -1;
 	else if (!ok(&c) && c.status != also_ok)
@@ -284,6 +351,18 @@ escape(struct docker *dk, const char *s)
 	r = xstrdup(e);
 	curl_free(e);
 	return r;
+}
+
+/* path when it names a file, else NULL; path is consumed either way. */
+static char *
+existing(char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return path;
+	free(path);
+	return NULL;
 }
 
 static int
@@ -327,9 +406,16 @@ parse_host(struct docker *dk, const char *host, struct error **err)
 				certdir = xstrdup(dir);
 			else
 				certdir = xasprintf("%s/.docker", home ? home : "");
-			dk->ca = xasprintf("%s/ca.pem", certdir);
-			dk->cert = xasprintf("%s/cert.pem", certdir);
-			dk->key = xasprintf("%s/key.pem", certdir);
+			/* As the docker CLI: a file of the certificate
+			 * directory that is not there is not used (TLS with
+			 * no client certificate, the system's CAs), but a
+			 * certificate without its key is a mistake. */
+			dk->ca = existing(xasprintf("%s/ca.pem", certdir));
+			dk->cert = existing(xasprintf("%s/cert.pem", certdir));
+			dk->key = existing(xasprintf("%s/key.pem", certdir));
+			if (!dk->cert != !dk->key)
+				return error_set(err, EXIT_USAGE, "docker: %s/%s without %s: a client certificate needs both",
+						 certdir, dk->cert ? "cert.pem" : "key.pem", dk->cert ? "key.pem" : "cert.pem");
 		}
 		return 0;
 	}
@@ -354,7 +440,7 @@ negotiate(struct docker *dk, struct error **err)
 	cleanup_free char *v = NULL;
 	int r = 0;
 
-	call_init(&c, dk);
+	call_init(&c, dk, DOCKER_TIMEOUT_QUICK_MS);
 	if (call_do(&c, "GET", "/_ping", false, NULL, err) < 0) {
 		error_free(*err);
 		*err = NULL;
@@ -400,6 +486,7 @@ docker_new(const char *host, struct error **err)
 			host = DEFAULT_HOST;
 	}
 	dk->host = xstrdup(host);
+	dk->cancel_fd = -1;
 	dk->curl = curl_easy_init();
 	if (!dk->curl) {
 		error_set(err, EXIT_INTERNAL, "docker: cannot initialise libcurl");
@@ -438,7 +525,7 @@ docker_info_ncpu(struct docker *dk, int *ncpu, struct error **err)
 	int r;
 
 	buf_init(&reply, DOCKER_REPLY_MAX);
-	r = simple(dk, "GET", "/info", NULL, 0, &reply, err);
+	r = simple(dk, "GET", "/info", NULL, 0, DOCKER_TIMEOUT_QUICK_MS, &reply, err);
 	if (r == 0)
 		r = docker_json_int(reply.data, reply.len, "NCPU", "info", &n, err);
 	buf_release(&reply);
@@ -468,7 +555,7 @@ docker_container_create(struct docker *dk, const struct docker_container_spec *s
 	} else {
 		path = xstrdup("/containers/create");
 	}
-	call_init(&c, dk);
+	call_init(&c, dk, DOCKER_TIMEOUT_SLOW_MS);
 	if (call_do(&c, "POST", path, true, body, err) < 0) {
 		r = -1;
 	} else if (c.status == 404) {
@@ -496,27 +583,40 @@ docker_container_start(struct docker *dk, const char *id, struct error **err)
 		return -1;
 	path = xasprintf("/containers/%s/start", id);
 	/* 304: already started, which is what was asked. */
-	return simple(dk, "POST", path, NULL, 304, NULL, err);
+	return simple(dk, "POST", path, NULL, 304, DOCKER_TIMEOUT_SLOW_MS, NULL, err);
 }
 
 int
-docker_container_wait(struct docker *dk, const char *id, int *status, struct error **err)
+docker_container_wait(struct docker *dk, const char *id, long timeout_ms, int *status, struct error **err)
 {
 	cleanup_free char *path = NULL;
-	struct buf reply;
+	struct call c;
 	int64_t code = 0;
-	int r;
+	int r = 0;
 
 	if (check_ref("container id", id, err) < 0)
 		return -1;
 	path = xasprintf("/containers/%s/wait", id);
-	buf_init(&reply, DOCKER_REPLY_MAX);
-	r = simple(dk, "POST", path, NULL, 0, &reply, err);
-	if (r == 0)
-		r = docker_json_int(reply.data, reply.len, "StatusCode", "wait", &code, err);
-	buf_release(&reply);
-	if (r == 0)
+	call_init(&c, dk, timeout_ms);
+	if (call_do(&c, "POST", path, true, NULL, err) < 0) {
+		if (c.timed_out) {
+			/* The container outlived the limit: the caller's to judge. */
+			error_free(*err);
+			*err = NULL;
+			r = 1;
+		} else {
+			r = -1;
+		}
+	} else if (!ok(&c)) {
+		r = reply_error(&c, EXIT_INTERNAL, NULL, err);
+	} else if (docker_json_int(c.body.data, c.body.len, "StatusCode", "wait", &code, err) < 0) {
+		r = -1;
+	} else if (code < -1 || code > 255) {
+		r = error_set(err, EXIT_INTERNAL, "docker: wait: exit code %lld", (long long)code);
+	} else {
 		*status = (int)code;
+	}
+	call_release(&c);
 	return r;
 }
 
@@ -532,7 +632,7 @@ docker_container_kill(struct docker *dk, const char *id, const char *signal, str
 	path = xasprintf("/containers/%s/kill?signal=%s", id, sig);
 	/* 409: not running. Killing races with the container exiting by
 	 * itself; either way it is not running afterwards. */
-	return simple(dk, "POST", path, NULL, 409, NULL, err);
+	return simple(dk, "POST", path, NULL, 409, DOCKER_TIMEOUT_QUICK_MS, NULL, err);
 }
 
 int
@@ -543,7 +643,7 @@ docker_container_remove(struct docker *dk, const char *id, bool force, struct er
 	if (check_ref("container id", id, err) < 0)
 		return -1;
 	path = xasprintf("/containers/%s?v=1&force=%d", id, force ? 1 : 0);
-	return simple(dk, "DELETE", path, NULL, 404, NULL, err);
+	return simple(dk, "DELETE", path, NULL, 404, DOCKER_TIMEOUT_SLOW_MS, NULL, err);
 }
 
 int
@@ -558,7 +658,7 @@ docker_container_inspect(struct docker *dk, const char *id, const char *port, st
 		return -1;
 	path = xasprintf("/containers/%s/json", id);
 	buf_init(&reply, DOCKER_REPLY_MAX);
-	r = simple(dk, "GET", path, NULL, 0, &reply, err);
+	r = simple(dk, "GET", path, NULL, 0, DOCKER_TIMEOUT_QUICK_MS, &reply, err);
 	if (r == 0)
 		r = docker_parse_inspect(reply.data, reply.len, port, st, err);
 	buf_release(&reply);
@@ -612,7 +712,7 @@ docker_container_logs(struct docker *dk, const char *id, size_t max, char **out,
 	frame_demux_init(&t.demux);
 	t.max = max;
 	buf_init(&t.out, max > SIZE_MAX / 2 ? SIZE_MAX : 2 * max);
-	call_init(&c, dk);
+	call_init(&c, dk, DOCKER_TIMEOUT_SLOW_MS);
 	c.sink = tail_feed_cb;
 	c.ctx = &t;
 	if (call_do(&c, "GET", path, true, NULL, err) < 0)
@@ -640,7 +740,7 @@ docker_image_exists(struct docker *dk, const char *image, bool *exists, struct e
 	if (check_ref("image", image, err) < 0)
 		return -1;
 	path = xasprintf("/images/%s/json", image);
-	call_init(&c, dk);
+	call_init(&c, dk, DOCKER_TIMEOUT_QUICK_MS);
 	if (call_do(&c, "GET", path, true, NULL, err) < 0)
 		r = -1;
 	else if (ok(&c))
@@ -661,7 +761,7 @@ docker_network_create(struct docker *dk, const char *name, const char *const *la
 	int r;
 
 	buf_init(&reply, DOCKER_REPLY_MAX);
-	r = simple(dk, "POST", "/networks/create", body, 0, &reply, err);
+	r = simple(dk, "POST", "/networks/create", body, 0, DOCKER_TIMEOUT_QUICK_MS, &reply, err);
 	if (r == 0)
 		r = docker_json_string(reply.data, reply.len, "Id", "network create", id, err);
 	buf_release(&reply);
@@ -676,7 +776,7 @@ docker_network_remove(struct docker *dk, const char *id, struct error **err)
 	if (check_ref("network", id, err) < 0)
 		return -1;
 	path = xasprintf("/networks/%s", id);
-	return simple(dk, "DELETE", path, NULL, 404, NULL, err);
+	return simple(dk, "DELETE", path, NULL, 404, DOCKER_TIMEOUT_QUICK_MS, NULL, err);
 }
 
 int
@@ -690,7 +790,7 @@ docker_network_connect(struct docker *dk, const char *net, const char *container
 		return -1;
 	path = xasprintf("/networks/%s/connect", net);
 	body = docker_json_network_connect_body(container, aliases);
-	return simple(dk, "POST", path, body, 0, NULL, err);
+	return simple(dk, "POST", path, body, 0, DOCKER_TIMEOUT_QUICK_MS, NULL, err);
 }
 
 int
@@ -703,7 +803,7 @@ docker_network_disconnect(struct docker *dk, const char *net, const char *contai
 		return -1;
 	path = xasprintf("/networks/%s/disconnect", net);
 	body = docker_json_network_disconnect_body(container);
-	return simple(dk, "POST", path, body, 0, NULL, err);
+	return simple(dk, "POST", path, body, 0, DOCKER_TIMEOUT_QUICK_MS, NULL, err);
 }
 
 static int
@@ -727,7 +827,7 @@ list(struct docker *dk, const char *kind, const char *what, const char *filter_l
 	else
 		path = xasprintf("/%s", what);
 	buf_init(&reply, DOCKER_REPLY_MAX);
-	r = simple(dk, "GET", path, NULL, 0, &reply, err);
+	r = simple(dk, "GET", path, NULL, 0, DOCKER_TIMEOUT_QUICK_MS, &reply, err);
 	if (r == 0)
 		r = docker_parse_list(reply.data, reply.len, kind, want_label, out, err);
 	buf_release(&reply);
@@ -764,5 +864,5 @@ docker_volume_remove(struct docker *dk, const char *name, struct error **err)
 		return -1;
 	path = xasprintf("/volumes/%s", name);
 	/* Already gone is what was asked, as for containers and networks. */
-	return simple(dk, "DELETE", path, NULL, 404, NULL, err);
+	return simple(dk, "DELETE", path, NULL, 404, DOCKER_TIMEOUT_SLOW_MS, NULL, err);
 }

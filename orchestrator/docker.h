@@ -2,7 +2,9 @@
  * per DOCKER_HOST/DOCKER_TLS_VERIFY/DOCKER_CERT_PATH. Only this module and
  * docker_attach.c include curl.h. The API version is negotiated from
  * GET /_ping and GET /version, never hard-coded. All calls are blocking REST
- * calls on one easy handle; attach streams get their own handles. */
+ * calls on one easy handle, each with a time limit for its kind (see
+ * docker_priv.h) and an optional cancel fd; attach streams get their own
+ * handles. */
 #ifndef XDOCK_DOCKER_H
 #define XDOCK_DOCKER_H
 
@@ -20,6 +22,14 @@ struct docker;
  * Unreachable engine: EXIT_INTERNAL with what was tried and a hint. */
 struct docker *docker_new(const char *host, struct error **err);
 void docker_free(struct docker *dk);
+/* While fd is readable (a signalfd with a signal pending), every call
+ * fails at once, or within a second if already waiting, with
+ * EXIT_INTERRUPTED. -1: none (the default). The caller reads the fd empty
+ * before calls that must still run, such as a teardown. */
+void docker_set_cancel_fd(struct docker *dk, int fd);
+/* No call runs past deadline_ms (util_now_ms() time; 0: none), whatever
+ * its own limit: a teardown that must end in time. */
+void docker_set_deadline(struct docker *dk, int64_t deadline_ms);
 const char *docker_host(const struct docker *dk);
 const char *docker_api_version(const struct docker *dk);
 /* True when the engine runs on this machine (unix socket), so bind mounts
@@ -52,8 +62,10 @@ struct docker_container_spec {
  * image is EXIT_USAGE with a hint how to build it. */
 int docker_container_create(struct docker *dk, const struct docker_container_spec *spec, char **id, struct error **err);
 int docker_container_start(struct docker *dk, const char *id, struct error **err);
-/* Blocks until the container exits; *status is its exit code. */
-int docker_container_wait(struct docker *dk, const char *id, int *status, struct error **err);
+/* Blocks until the container exits, at most timeout_ms (0: no limit):
+ * 0 and *status its exit code, or 1 when the limit passed first (the
+ * container still runs). */
+int docker_container_wait(struct docker *dk, const char *id, long timeout_ms, int *status, struct error **err);
 int docker_container_kill(struct docker *dk, const char *id, const char *signal, struct error **err);
 /* force: kill first if running. Also removes its anonymous volumes. A
  * container that is already gone is not an error. */

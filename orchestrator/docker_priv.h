@@ -5,6 +5,7 @@
 #ifndef XDOCK_DOCKER_PRIV_H
 #define XDOCK_DOCKER_PRIV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,10 +16,22 @@
 #define DOCKER_REPLY_MAX ((size_t)16 << 20)
 /* Seconds allowed to connect to the engine (and for the attach handshake). */
 #define DOCKER_CONNECT_TIMEOUT 10
+/* Whole-call limits, by kind of call, so an engine that accepts the
+ * connection and then never answers fails the call instead of hanging the
+ * run. Reads and small changes (ping, inspect, list, kill, networks)
+ * answer in milliseconds; creating, starting or force-removing a container
+ * and reading its logs take seconds on a loaded engine. Attach streams
+ * have no limit (the run's watchdog judges silence); a wait is given its
+ * limit by the caller. */
+#define DOCKER_TIMEOUT_QUICK_MS 30000
+#define DOCKER_TIMEOUT_SLOW_MS 120000
 
 /* Applies dk's transport to a curl easy handle h (a CURL *): unix socket
- * path or TLS files, connect timeout, no signals. */
+ * path or TLS files, connect timeout, no signals, and the cancel check
+ * while the call waits. */
 void docker_curl_setup(const struct docker *dk, void *h);
+/* True when dk's cancel fd is readable: the caller asked calls to stop. */
+bool docker_cancelled(const struct docker *dk);
 /* "http://localhost" for a unix socket, "http(s)://host:port" for tcp. */
 const char *docker_base_url(const struct docker *dk);
 /* What goes in the Host header of a hand-written request. */

@@ -221,7 +221,7 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 	cleanup_free char *id = NULL;
 	char **env = NULL;
 	size_t nenv = 0;
-	int status = -1, rc = -1;
+	int status = -1, rc = -1, waited = 0;
 	struct docker_container_spec spec = {
 		.name = name,
 		.image = cfg->image,
@@ -241,8 +241,14 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 		error_wrap(err, "--db-setup");
 		goto out;
 	}
-	if (docker_container_start(ctx->dk, id, err) < 0 || docker_container_wait(ctx->dk, id, &status, err) < 0) {
+	if (docker_container_start(ctx->dk, id, err) < 0 ||
+	    (waited = docker_container_wait(ctx->dk, id, (long)(cfg->db_setup_timeout * 1000), &status, err)) < 0) {
 		error_wrap(err, "--db-setup");
+		goto out;
+	}
+	if (waited == 1) {
+		error_set(err, EXIT_USAGE, "--db-setup \"%s\" still running after %g s (--db-setup-timeout)", cfg->db_setup,
+			  cfg->db_setup_timeout);
 		goto out;
 	}
 	if (status != 0) {

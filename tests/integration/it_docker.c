@@ -325,7 +325,7 @@ test_attach_cat(void **state)
 	assert_int_equal(o.s[2].len, 0);
 
 	check_ok(docker_container_kill(f->dk, id, "SIGKILL", &err), err);
-	check_ok(docker_container_wait(f->dk, id, &status, &err), err);
+	check_ok(docker_container_wait(f->dk, id, 60000, &status, &err), err);
 	assert_int_equal(status, 137);
 	/* Killing what no longer runs is not an error. */
 	check_ok(docker_container_kill(f->dk, id, NULL, &err), err);
@@ -379,7 +379,7 @@ test_detach_is_eof(void **state)
 	send_all(a, "x\n");
 	read_until(a, &o, "x\n");
 	docker_attach_free(a);
-	check_ok(docker_container_wait(f->dk, id, &status, &err), err);
+	check_ok(docker_container_wait(f->dk, id, 60000, &status, &err), err);
 	assert_int_equal(status, 0);
 	check_ok(docker_container_remove(f->dk, id, false, &err), err);
 	output_release(&o);
@@ -407,7 +407,7 @@ test_stderr_and_exit_code(void **state)
 	assert_string_equal(o.s[1].data, "out\n");
 	assert_string_equal(o.s[2].data, "err\n");
 	docker_attach_free(a);
-	check_ok(docker_container_wait(f->dk, id, &status, &err), err);
+	check_ok(docker_container_wait(f->dk, id, 60000, &status, &err), err);
 	assert_int_equal(status, 7);
 	check_ok(docker_container_inspect(f->dk, id, NULL, &st, &err), err);
 	assert_int_equal(st.exit_code, 7);
@@ -516,7 +516,7 @@ test_create_on_network(void **state)
 	check_ok(docker_network_create(f->dk, net, labels, &nid, &err), err);
 	check_ok(docker_container_create(f->dk, &spec, &id, &err), err);
 	check_ok(docker_container_start(f->dk, id, &err), err);
-	check_ok(docker_container_wait(f->dk, id, &status, &err), err);
+	check_ok(docker_container_wait(f->dk, id, 60000, &status, &err), err);
 	/* The alias resolves inside the container. */
 	assert_int_equal(status, 0);
 	check_ok(docker_container_remove(f->dk, id, true, &err), err);

@@ -335,6 +335,18 @@ test_output_and_limits(void **state)
 	PARSE_USAGE("\"0\"", "run", "--memory", "0");
 	PARSE_USAGE("\"lots\"", "run", "--memory", "lots");
 	PARSE_USAGE("\"-2\"", "run", "--cpus", "-2");
+	/* Values whose conversions (ms, NanoCPUs) would overflow an int64. */
+	PARSE_USAGE("\"1e300\" is more than", "run", "--cpus", "1e300");
+	PARSE_USAGE("\"1e19\" is more than", "run", "--timeout", "1e19");
+	PARSE_USAGE("\"1e300\" is more than", "run", "--db-setup-timeout", "1e300");
+	PARSE_USAGE("\"nan\"", "run", "--memory", "nan");
+	PARSE_OK(&cfg, "run", "--db-setup-timeout", "90", "--cpus", "1048576", "--timeout", "2592000");
+	assert_true(cfg.db_setup_timeout == 90);
+	assert_int_equal(cfg.nano_cpus, (int64_t)1048576 * 1000000000);
+	cli_release(&cfg);
+	PARSE_OK(&cfg, "run");
+	assert_true(cfg.db_setup_timeout == 3600);
+	cli_release(&cfg);
 	PARSE_USAGE("--json-report needs a value", "run", "--json-report");
 	PARSE_USAGE("--junitxml needs a value", "run", "--junitxml");
 	PARSE_USAGE("--junit-xml needs a value", "run", "--junit-xml");
