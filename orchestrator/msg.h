@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "outcome.h"
 
 enum msg_kind {
 	MSG_HELLO,
@@ -20,24 +21,6 @@ enum msg_kind {
 	MSG_EXIT,
 	MSG_ERROR,
 };
-
-/* The outcome of one test, in the order reports list them. */
-enum outcome {
-	OUTCOME_NONE = 0, /* not run (yet) */
-	OUTCOME_PASSED,
-	OUTCOME_FAILED,
-	OUTCOME_ERROR,
-	OUTCOME_SKIPPED,
-	OUTCOME_XFAILED,
-	OUTCOME_XPASSED,
-	OUTCOME_CRASHED,
-	OUTCOME_TIMEOUT,
-	OUTCOME__COUNT,
-};
-
-const char *outcome_name(enum outcome o);
-/* OUTCOME_NONE when the name is unknown. */
-enum outcome outcome_parse(const char *name);
 
 struct msg_item {
 	char *id;    /* node id */

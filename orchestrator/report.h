@@ -10,7 +10,7 @@
 
 #include "buf.h"
 #include "error.h"
-#include "msg.h"
+#include "outcome.h"
 
 /* One earlier try of a test that --reruns ran again. */
 struct report_attempt {
