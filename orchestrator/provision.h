@@ -12,21 +12,11 @@
 #include "db.h"
 #include "docker.h"
 #include "error.h"
+#include "run_ctx.h"
 
 #define PROVISION_TEMPLATE "test_db_template"
 #define PROVISION_REUSE_NAME "xdock-reuse-db"
 #define PROVISION_DB_ALIAS "xdock-db"
-
-/* What every container of the run is labelled with and attached to. */
-struct run_ctx {
-	const struct config *cfg;
-	struct docker *dk;
-	const char *run_id;
-	const char *network;        /* run network name */
-	const char *project_dir;    /* absolute; bind-mounted at the same path */
-	const char *const *labels;  /* NULL-terminated "k=v" */
-	const char *user;           /* "uid:gid" or NULL */
-};
 
 struct provision {
 	enum cli_db mode;
@@ -63,9 +53,9 @@ int provision_clone(struct provision *p, const char *name, struct error **err);
 void provision_env(const struct provision *p, const char *name, char ***env, size_t *nenv);
 /* Drops worker databases (unless keep, or the run's own embedded server
  * goes anyway), the template (unless cached), removes the embedded server
- * (unless reused; a caller may have removed it already and cleared
- * p->container). Best effort: reports the first failure but always tries
- * everything. */
+ * (unless reused: then it only leaves the run network). The one place the
+ * server's container is removed. Best effort: reports the first failure
+ * but always tries everything. */
 int provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error **err);
 
 /* Hash of the --db-setup command and the files matching glob, hex. NULL

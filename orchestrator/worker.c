@@ -18,7 +18,6 @@ worker_init(struct worker *w, size_t index)
 	 * cap only guards against a scheduler bug flooding one worker. */
 	buf_init(&w->out, 64u << 20);
 	buf_init(&w->errtail, WORKER_ERRTAIL * 2);
-	w->current = -1;
 }
 
 void
@@ -31,8 +30,7 @@ worker_release(struct worker *w)
 	buf_release(&w->errtail);
 	free(w->dbname);
 	free(w->container);
-	free(w->exit_output);
-	w->dbname = w->container = w->exit_output = NULL;
+	w->dbname = w->container = NULL;
 }
 
 static void
@@ -52,77 +50,68 @@ strv_free(char **v, size_t n)
 }
 
 int
-worker_start(struct worker *w, const struct run_ctx *ctx, const struct provision *prov, const char *agent_path,
-	     const char *const *agent_cmd, struct error **err)
+worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws, const char *const *db_env,
+	     struct error **err)
 {
-	const struct config *cfg = ctx->cfg;
 	char **env = NULL, **binds = NULL, **labels = NULL, **entry = NULL;
 	size_t nenv = 0, nbinds = 0, nlabels = 0, nentry = 0;
-	cleanup_free char *name = xasprintf("xdock-%s-%s", ctx->run_id, w->name);
+	cleanup_free char *name = xasprintf("xdock-%s-%s", ws->run_id, w->name);
 	cleanup_free char *id = NULL;
 	int rc = -1;
 	struct docker_container_spec spec = {
 		.name = name,
-		.image = cfg->image,
-		.working_dir = ctx->project_dir,
-		.user = ctx->user,
-		.network = prov->host_network ? "host" : ctx->network,
+		.image = ws->image,
+		.working_dir = ws->project_dir,
+		.user = ws->user,
+		.network = ws->network,
 		.open_stdin = true,
 		.cap_drop_all = true,
-		.memory = cfg->memory,
-		.nano_cpus = cfg->nano_cpus,
+		.memory = ws->memory,
+		.nano_cpus = ws->nano_cpus,
 		.pids_limit = 4096,
 	};
 
 	strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER=%s", w->name));
-	strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER_COUNT=%d", cfg->workers));
-	strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_TESTRUNUID=%s", ctx->run_id));
+	strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER_COUNT=%zu", ws->nworkers));
+	strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_TESTRUNUID=%s", ws->run_id));
 	strv_push(&env, &nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
 	strv_push(&env, &nenv, xstrdup("XDOCK=1"));
-	if (w->dbname)
-		provision_env(prov, w->dbname, &env, &nenv);
+	for (size_t i = 0; db_env && db_env[i]; i++)
+		strv_push(&env, &nenv, xstrdup(db_env[i]));
 	/* Given last, so the user can override what xdock sets. */
-	for (size_t i = 0; i < cfg->nenv; i++) {
-		const char *e = cfg->env[i];
-		const char *val = strchr(e, '=') ? NULL : getenv(e);
-
-		if (strchr(e, '='))
-			strv_push(&env, &nenv, xstrdup(e));
-		else if (val)
-			strv_push(&env, &nenv, xasprintf("%s=%s", e, val));
-	}
-	strv_push(&binds, &nbinds, xasprintf("%s:/xdock/agent:ro", agent_path));
-	strv_push(&binds, &nbinds, xasprintf("%s:%s", ctx->project_dir, ctx->project_dir));
-	for (size_t i = 0; ctx->labels[i]; i++)
-		strv_push(&labels, &nlabels, xstrdup(ctx->labels[i]));
+	for (size_t i = 0; ws->env && ws->env[i]; i++)
+		strv_push(&env, &nenv, xstrdup(ws->env[i]));
+	strv_push(&binds, &nbinds, xasprintf("%s:/xdock/agent:ro", ws->agent_path));
+	strv_push(&binds, &nbinds, xasprintf("%s:%s", ws->project_dir, ws->project_dir));
+	for (size_t i = 0; ws->labels[i]; i++)
+		strv_push(&labels, &nlabels, xstrdup(ws->labels[i]));
 	strv_push(&labels, &nlabels, xasprintf("xdock.worker=%s", w->name));
 	strv_push(&entry, &nentry, xstrdup("/xdock/agent"));
-	for (size_t i = 0; agent_cmd[i]; i++)
-		strv_push(&entry, &nentry, xstrdup(agent_cmd[i]));
+	for (size_t i = 0; ws->agent_cmd[i]; i++)
+		strv_push(&entry, &nentry, xstrdup(ws->agent_cmd[i]));
 	spec.env = (const char *const *)env;
 	spec.binds = (const char *const *)binds;
 	spec.labels = (const char *const *)labels;
 	spec.entrypoint = (const char *const *)entry;
 	spec.cmd = NULL;
 
-	if (docker_container_create(ctx->dk, &spec, &id, err) < 0) {
+	if (docker_container_create(dk, &spec, &id, err) < 0) {
 		error_wrap(err, "worker %s: create container", w->name);
 		goto out;
 	}
 	w->container = xstrdup(id);
 	/* Attach before start, so not one byte of output is lost. */
-	w->attach = docker_attach_open(ctx->dk, id, err);
+	w->attach = docker_attach_open(dk, id, err);
 	if (!w->attach) {
 		error_wrap(err, "worker %s: attach %.12s", w->name, id);
 		goto out;
 	}
-	if (docker_container_start(ctx->dk, id, err) < 0) {
+	if (docker_container_start(dk, id, err) < 0) {
 		error_wrap(err, "worker %s: start %.12s", w->name, id);
 		goto out;
 	}
 	w->started_ms = util_now_ms();
 	w->heard_ms = w->started_ms;
-	w->state = WORKER_STARTED;
 	/* Bytes that came with the upgrade reply are held by the attach
 	 * handle and would never wake poll(). */
 	w->fresh = true;
@@ -216,12 +205,18 @@ worker_next_msg(struct worker *w, struct msg *m, struct error **err)
 }
 
 void
+worker_detach(struct worker *w)
+{
+	docker_attach_free(w->attach);
+	w->attach = NULL;
+}
+
+void
 worker_remove(struct worker *w, struct docker *dk)
 {
 	struct error *err = NULL;
 
-	docker_attach_free(w->attach);
-	w->attach = NULL;
+	worker_detach(w);
 	if (!w->container)
 		return;
 	if (docker_container_remove(dk, w->container, true, &err) < 0) {

@@ -1,25 +1,33 @@
 /* One worker: its container, its attach channel and the bytes going each
  * way. It turns the channel into protocol messages and queued commands
- * into bytes; what a message means for the run is decided by run.c. */
+ * into bytes; what a message means for the run is the ledger's business
+ * (ledger.h), where the worker's protocol state lives. */
 #ifndef XDOCK_WORKER_H
 #define XDOCK_WORKER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "docker.h"
 #include "frame.h"
 #include "msg.h"
 #include "proto.h"
-#include "provision.h"
 
-enum worker_state {
-	WORKER_NEW,        /* nothing created yet */
-	WORKER_STARTED,    /* container running, hello sent */
-	WORKER_READY,      /* hello answered */
-	WORKER_COLLECTED,  /* collection received, running tests */
-	WORKER_EXITED,     /* the agent said exit, or the stream ended */
+/* What every worker container of a run is made from (borrowed strings). */
+struct worker_setup {
+	const char *image;
+	const char *run_id;
+	const char *project_dir;        /* bind-mounted at the same path, the working directory */
+	const char *user;               /* "uid:gid" or NULL */
+	const char *network;            /* "host", the run network, or NULL: the default bridge */
+	const char *agent_path;         /* mounted at /xdock/agent */
+	const char *const *agent_cmd;   /* the agent's argv after its name */
+	const char *const *labels;      /* the run's labels, NULL-terminated */
+	const char *const *env;         /* the user's --env, "K=V", NULL-terminated, set last */
+	size_t nworkers;                /* PYTEST_XDIST_WORKER_COUNT */
+	int64_t memory, nano_cpus;      /* 0: no limit */
 };
 
 struct worker {
@@ -32,16 +40,8 @@ struct worker {
 	struct proto_reader reader;
 	struct buf out;         /* protocol bytes not yet sent */
 	struct buf errtail;     /* the agent's stderr, last bytes only */
-	enum worker_state state;
-	long current;           /* test running now, -1 none */
-	bool bye_sent;
-	bool done;              /* runner said done */
-	bool collected;         /* runner sent its collection */
 	bool fresh;             /* started: read once before the first poll */
 	bool more;              /* the last read stopped before the socket was drained */
-	int exit_status;
-	char *exit_output;
-	size_t ntests;
 	int64_t started_ms;
 	int64_t heard_ms;       /* when the last message came */
 	bool unanswering;       /* killed by the watchdog: the agent went silent */
@@ -51,10 +51,11 @@ void worker_init(struct worker *w, size_t index);
 void worker_release(struct worker *w);
 
 /* Creates the container (agent injected, environment set), attaches to it
- * and starts it. The agent then waits for hello before it starts pytest.
- * agent_cmd is the argv after the agent. */
-int worker_start(struct worker *w, const struct run_ctx *ctx, const struct provision *prov, const char *agent_path,
-		 const char *const *agent_cmd, struct error **err);
+ * and starts it, with dk (the calling thread's client). The agent then
+ * waits for hello before it starts pytest. db_env ("K=V", NULL-terminated,
+ * may be NULL) says where the worker's database is. */
+int worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws, const char *const *db_env,
+		 struct error **err);
 
 /* Queues hello: the go-ahead for the agent to start pytest, given once
  * the worker's database exists. */
@@ -67,6 +68,8 @@ int worker_read(struct worker *w, bool *eof, struct error **err);
  * buffered, -1 on a malformed line. */
 int worker_next_msg(struct worker *w, struct msg *m, struct error **err);
 
+/* Closes the channel. */
+void worker_detach(struct worker *w);
 /* Removes the container (kill first). Best effort, never fails the run. */
 void worker_remove(struct worker *w, struct docker *dk);
 

@@ -379,7 +379,7 @@ heap_pop(struct sim *m)
 	return top;
 }
 
-/* What run.c's dispatch() does for a worker: ask for work, then ask
+/* What ledger.c's dispatch() does for a worker: ask for work, then ask
  * whether the worker is finished. Both calls are timed. */
 static bool
 sim_dispatch(struct sim *m, size_t w)

@@ -1,0 +1,389 @@
+#include "fleet.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+/* dockerd serialises much of a start anyway; past a handful of parallel
+ * requests more threads only add contention. */
+#define FLEET_PARALLEL 8
+
+static void
+strv_push(char ***v, size_t *n, char *s)
+{
+	*v = xrealloc(*v, (*n + 2) * sizeof(**v));
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* xdock-agent [--timeout S] -- python3 -m pytest <pytest args>. */
+static void
+build_agent_cmd(struct fleet *f)
+{
+	const struct config *cfg = f->cfg;
+	size_t n = 0;
+
+	f->cmd = xcalloc(cfg->npytest_args + 8, sizeof(*f->cmd));
+	if (cfg->timeout > 0) {
+		/* The agent counts whole seconds; a fraction rounds up, so a
+		 * test never gets less than it was given. */
+		snprintf(f->timeout_arg, sizeof(f->timeout_arg), "%.0f", ceil(cfg->timeout));
+		f->cmd[n++] = "--timeout";
+		f->cmd[n++] = f->timeout_arg;
+	}
+	f->cmd[n++] = "--";
+	f->cmd[n++] = "python3";
+	f->cmd[n++] = "-m";
+	f->cmd[n++] = "pytest";
+	for (size_t i = 0; i < cfg->npytest_args; i++)
+		f->cmd[n++] = cfg->pytest_args[i];
+	f->cmd[n] = NULL;
+}
+
+/* --env NAME=VALUE as given; --env NAME from xdock's own environment,
+ * left out when unset. */
+static void
+resolve_env(struct fleet *f)
+{
+	for (size_t i = 0; i < f->cfg->nenv; i++) {
+		const char *e = f->cfg->env[i];
+		const char *val = strchr(e, '=') ? NULL : getenv(e);
+
+		if (strchr(e, '='))
+			strv_push(&f->env, &f->nenv, xstrdup(e));
+		else if (val)
+			strv_push(&f->env, &f->nenv, xasprintf("%s=%s", e, val));
+	}
+}
+
+int
+fleet_init(struct fleet *f, const struct config *cfg, size_t nw, const struct run_ctx *ctx, const char *agent_path,
+	   struct report *rep, struct error **err)
+{
+	memset(f, 0, sizeof(*f));
+	f->cfg = cfg;
+	f->dk = ctx->dk;
+	f->ctx = *ctx;
+	f->rep = rep;
+	f->nw = nw;
+	f->w = xcalloc(nw ? nw : 1, sizeof(*f->w));
+	for (size_t i = 0; i < nw; i++)
+		worker_init(&f->w[i], i);
+	build_agent_cmd(f);
+	resolve_env(f);
+	f->setup = (struct worker_setup){
+		.image = cfg->image,
+		.run_id = ctx->run_id,
+		.project_dir = ctx->project_dir,
+		.user = ctx->user,
+		.agent_path = agent_path,
+		.agent_cmd = f->cmd,
+		.labels = ctx->labels,
+		.env = (const char *const *)f->env,
+		.nworkers = nw,
+		.memory = cfg->memory,
+		.nano_cpus = cfg->nano_cpus,
+	};
+	if (provision_plan(&f->prov, cfg, err) < 0)
+		return -1;
+	f->setup.network = f->prov.host_network ? "host" : NULL;
+	return 0;
+}
+
+void
+fleet_release(struct fleet *f)
+{
+	for (size_t i = 0; f->w && i < f->nw; i++)
+		worker_release(&f->w[i]);
+	free(f->w);
+	free(f->cmd);
+	free(f->network);
+	strv_free(f->env, f->nenv);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Only a database needs a network of the run's own (a name workers reach
+ * it by, out of other runs' reach). Without one, workers go on the
+ * engine's default bridge: no network to create or remove, and containers
+ * start sooner there than on a network of their own (docs/benchmarks.md). */
+int
+fleet_network(struct fleet *f, struct error **err)
+{
+	cleanup_free char *id = NULL;
+
+	if (f->cfg->db == CLI_DB_NONE)
+		return 0;
+	f->network = xasprintf("xdock-%s", f->ctx.run_id);
+	if (docker_network_create(f->dk, f->network, f->ctx.labels, &id, err) < 0)
+		return error_wrap(err, "run network");
+	f->network_created = true;
+	f->ctx.network = f->network;
+	if (!f->prov.host_network)
+		f->setup.network = f->network;
+	return 0;
+}
+
+/* One piece of work for the pool. */
+enum job_kind { JOB_START_WORKER, JOB_LAUNCH_DB, JOB_REMOVE, JOB_DB_TEARDOWN };
+
+struct job {
+	enum job_kind kind;
+	size_t worker;          /* JOB_START_WORKER */
+	const char *id;         /* JOB_REMOVE: container id */
+	int rc;
+	struct error *err;
+};
+
+struct pool {
+	struct fleet *f;
+	struct job *jobs;
+	size_t njobs, next;
+	pthread_mutex_t mu;
+};
+
+struct pool_thread {
+	struct pool *p;
+	struct docker *dk;
+	pthread_t thread;
+	bool spawned;
+};
+
+static void
+run_job(struct fleet *f, struct docker *dk, struct job *j)
+{
+	struct run_ctx ctx = f->ctx;
+	char **env = NULL;
+	size_t nenv = 0;
+
+	ctx.dk = dk;
+	switch (j->kind) {
+	case JOB_START_WORKER:
+		if (f->w[j->worker].dbname)
+			provision_env(&f->prov, f->w[j->worker].dbname, &env, &nenv);
+		j->rc = worker_start(&f->w[j->worker], dk, &f->setup, (const char *const *)env, &j->err);
+		strv_free(env, nenv);
+		break;
+	case JOB_LAUNCH_DB:
+		j->rc = provision_launch(&f->prov, &ctx, &j->err);
+		break;
+	case JOB_REMOVE:
+		j->rc = docker_container_remove(dk, j->id, true, &j->err);
+		break;
+	case JOB_DB_TEARDOWN:
+		j->rc = provision_teardown(&f->prov, &ctx, &j->err);
+		break;
+	}
+}
+
+static void *
+pool_thread_cb(void *arg)
+{
+	struct pool_thread *t = arg;
+	struct pool *p = t->p;
+
+	for (;;) {
+		size_t i;
+
+		pthread_mutex_lock(&p->mu);
+		i = p->next++;
+		pthread_mutex_unlock(&p->mu);
+		if (i >= p->njobs)
+			return NULL;
+		run_job(p->f, t->dk, &p->jobs[i]);
+	}
+}
+
+/* Runs every job on at most FLEET_PARALLEL threads. Each thread has its
+ * own Docker client (a curl handle is never shared between threads), made
+ * here and not on the thread: libcurl's global set-up is not thread-safe.
+ * Without a thread or a client, the jobs run here with the main client. */
+static void
+pool_run(struct fleet *f, struct job *jobs, size_t njobs)
+{
+	size_t nthreads = njobs < FLEET_PARALLEL ? njobs : FLEET_PARALLEL;
+	struct pool p = { .f = f, .jobs = jobs, .njobs = njobs };
+	struct pool_thread *t = xcalloc(nthreads ? nthreads : 1, sizeof(*t));
+	struct pool_thread here = { .p = &p, .dk = f->dk };
+
+	pthread_mutex_init(&p.mu, NULL);
+	for (size_t i = 0; i < nthreads; i++) {
+		struct error *e = NULL;
+
+		t[i].p = &p;
+		t[i].dk = docker_new(f->cfg->docker_host, &e);
+		error_free(e);
+		if (t[i].dk)
+			t[i].spawned = pthread_create(&t[i].thread, NULL, pool_thread_cb, &t[i]) == 0;
+	}
+	pool_thread_cb(&here);
+	for (size_t i = 0; i < nthreads; i++) {
+		if (t[i].spawned)
+			pthread_join(t[i].thread, NULL);
+		docker_free(t[i].dk);
+	}
+	pthread_mutex_destroy(&p.mu);
+	free(t);
+}
+
+/* The embedded database starts as one more job, so the two slowest parts
+ * of start-up overlap: serial starts cost about 0.7 s per container. */
+int
+fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err)
+{
+	struct job *jobs = xcalloc(nslots + 1, sizeof(*jobs));
+	size_t njobs = 0;
+	int rc = 0;
+
+	if (with_db && f->prov.mode == CLI_DB_EMBEDDED)
+		jobs[njobs++] = (struct job){ .kind = JOB_LAUNCH_DB };
+	for (size_t i = 0; i < nslots; i++) {
+		struct worker *w = &f->w[i];
+
+		if (f->prov.mode != CLI_DB_NONE) {
+			w->dbname = xasprintf("test_db_%s", w->name);
+			free(f->rep->workers[i].database);
+			f->rep->workers[i].database = xstrdup(w->dbname);
+		}
+		jobs[njobs++] = (struct job){ .kind = JOB_START_WORKER, .worker = i };
+	}
+	pool_run(f, jobs, njobs);
+	for (size_t i = 0; i < njobs; i++) {
+		if (jobs[i].rc < 0 && rc == 0) {
+			*err = steal_ptr(&jobs[i].err);
+			rc = -1;
+		}
+		error_free(jobs[i].err);
+	}
+	for (size_t i = 0; i < nslots; i++) {
+		if (f->w[i].container) {
+			free(f->rep->workers[i].container);
+			f->rep->workers[i].container = xstrdup(f->w[i].container);
+		}
+	}
+	free(jobs);
+	return rc;
+}
+
+int
+fleet_databases(struct fleet *f, struct error **err)
+{
+	if (provision_connect(&f->prov, err) < 0)
+		return -1;
+	return provision_template(&f->prov, &f->ctx, err);
+}
+
+int
+fleet_admit(struct fleet *f, size_t i, struct error **err)
+{
+	struct worker *w = &f->w[i];
+	struct error *e = NULL;
+
+	if (w->dbname && provision_clone(&f->prov, w->dbname, err) < 0)
+		return -1;
+	worker_hello(w);
+	if (worker_flush(w, &e) < 0) {
+		/* A dead channel shows up as end of stream in the loop. */
+		error_free(e);
+	}
+	return 0;
+}
+
+/* A worker died with work left: a fresh container with a fresh clone of
+ * the template takes its slot, so whatever the crash left in the database
+ * or the process cannot leak into the next test. */
+int
+fleet_replace(struct fleet *f, size_t i, struct error **err)
+{
+	struct worker *w = &f->w[i];
+	char *dbname = steal_ptr(&w->dbname);
+	char **env = NULL;
+	size_t nenv = 0;
+	int rc;
+
+	worker_remove(w, f->dk);
+	worker_release(w);
+	worker_init(w, i);
+	w->dbname = dbname;
+	if (w->dbname && provision_clone(&f->prov, w->dbname, err) < 0)
+		return -1;
+	if (w->dbname)
+		provision_env(&f->prov, w->dbname, &env, &nenv);
+	rc = worker_start(w, f->dk, &f->setup, (const char *const *)env, err);
+	strv_free(env, nenv);
+	if (rc < 0) {
+		worker_remove(w, f->dk);
+		return -1;
+	}
+	free(f->rep->workers[i].container);
+	f->rep->workers[i].container = xstrdup(w->container);
+	worker_hello(w);
+	return 0;
+}
+
+void
+fleet_clear(struct fleet *f)
+{
+	for (size_t i = 0; i < f->nw; i++) {
+		worker_remove(&f->w[i], f->dk);
+		worker_release(&f->w[i]);
+		worker_init(&f->w[i], i);
+	}
+}
+
+static void
+print_cleanup(struct error *e, const char *id)
+{
+	if (!e)
+		return;
+	if (id)
+		fprintf(stderr, "xdock: cleanup: container %.12s: %s\n", id, e->msg);
+	else
+		fprintf(stderr, "xdock: cleanup: %s\n", e->msg);
+}
+
+/* Worker containers go in parallel: a forced removal of a running
+ * container costs a few hundred milliseconds of the engine's time, most
+ * of it waiting. The databases go in the same pool when that only means
+ * removing the run's own server (its databases go with it); databases on
+ * a server that stays are dropped after the workers are gone. */
+void
+fleet_teardown(struct fleet *f)
+{
+	struct job *jobs = xcalloc(f->nw + 1, sizeof(*jobs));
+	bool db_with_workers = f->prov.mode == CLI_DB_EMBEDDED && !f->prov.reused;
+	struct error *e = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->nw; i++) {
+		worker_detach(&f->w[i]);
+		if (f->w[i].container)
+			jobs[n++] = (struct job){ .kind = JOB_REMOVE, .id = f->w[i].container };
+	}
+	if (db_with_workers)
+		jobs[n++] = (struct job){ .kind = JOB_DB_TEARDOWN };
+	pool_run(f, jobs, n);
+	for (size_t i = 0; i < n; i++) {
+		print_cleanup(jobs[i].err, jobs[i].kind == JOB_REMOVE ? jobs[i].id : NULL);
+		error_free(jobs[i].err);
+	}
+	free(jobs);
+	if (!db_with_workers && provision_teardown(&f->prov, &f->ctx, &e) < 0) {
+		print_cleanup(e, NULL);
+		error_free(e);
+		e = NULL;
+	}
+	if (f->network_created && docker_network_remove(f->dk, f->network, &e) < 0) {
+		print_cleanup(e, NULL);
+		error_free(e);
+	}
+	f->network_created = false;
+}

@@ -1,0 +1,60 @@
+/* The run's containers: the worker slots, the databases they use
+ * (provision) and the run network. Starts and removes containers on one
+ * bounded pool of threads, each with its own Docker client, and tears
+ * everything down on every path. Knows nothing of the protocol. */
+#ifndef XDOCK_FLEET_H
+#define XDOCK_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cli.h"
+#include "docker.h"
+#include "error.h"
+#include "provision.h"
+#include "report.h"
+#include "run_ctx.h"
+#include "worker.h"
+
+struct fleet {
+	const struct config *cfg;
+	struct docker *dk;          /* the main thread's client; not owned */
+	struct run_ctx ctx;         /* network filled in by fleet_network */
+	struct provision prov;
+	struct worker_setup setup;
+	struct worker *w;
+	size_t nw;
+	struct report *rep;         /* container ids and databases are recorded here; not owned */
+	char *network;              /* name == id we gave it */
+	bool network_created;
+	const char **cmd;           /* the agent's argv after its name */
+	char timeout_arg[32];
+	char **env;                 /* the user's --env, resolved */
+	size_t nenv;
+};
+
+/* nw worker slots; ctx's strings and agent_path outlive the fleet. Plans
+ * the databases (no I/O): fails on a bad --db-url. */
+int fleet_init(struct fleet *f, const struct config *cfg, size_t nw, const struct run_ctx *ctx, const char *agent_path,
+	       struct report *rep, struct error **err);
+void fleet_release(struct fleet *f);
+
+/* The run network, when the run has a database. */
+int fleet_network(struct fleet *f, struct error **err);
+/* Creates, attaches and starts the first nslots worker containers (and
+ * with with_db the embedded database) in parallel. The first failure is
+ * returned; everything that did start is recorded so teardown removes it. */
+int fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err);
+/* Waits for the database server and builds the template. */
+int fleet_databases(struct fleet *f, struct error **err);
+/* Clones slot i's database and queues hello: its pytest may start. */
+int fleet_admit(struct fleet *f, size_t i, struct error **err);
+/* Replaces slot i with a fresh container and a fresh clone, hello queued. */
+int fleet_replace(struct fleet *f, size_t i, struct error **err);
+/* Removes every worker container and empties the slots (a rerun round). */
+void fleet_clear(struct fleet *f);
+/* Everything the run created goes. Failures are printed, not returned:
+ * the run's own outcome stands. */
+void fleet_teardown(struct fleet *f);
+
+#endif

@@ -1,0 +1,116 @@
+/* The outcome ledger of one run: the protocol state of every worker slot,
+ * the run's list of tests and each test's outcome. Messages go in;
+ * outcomes, scheduler calls and queued commands (run, bye, stop) come out.
+ * No I/O and no clock of its own (times are given), so it is unit-tested
+ * and fuzzed on its own. */
+#ifndef XDOCK_LEDGER_H
+#define XDOCK_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "error.h"
+#include "history.h"
+#include "msg.h"
+#include "quarantine.h"
+#include "report.h"
+#include "sched.h"
+#include "term.h"
+
+/* Tests handed to a worker and not yet finished. Two keeps the runner from
+ * waiting on a round trip (it needs the next item to know `nextitem`); a
+ * third absorbs jitter. More would only make tail scheduling worse. */
+#define LEDGER_PREFETCH 3
+#define LEDGER_BATCH 64
+
+/* Where a worker slot stands in the protocol. */
+enum ledger_state {
+	LEDGER_IDLE,       /* no container in this slot */
+	LEDGER_STARTED,    /* container running, hello queued or sent */
+	LEDGER_READY,      /* hello answered */
+	LEDGER_COLLECTED,  /* collection received, running tests */
+	LEDGER_EXITED,     /* the agent said exit, or the stream ended */
+};
+
+struct ledger_worker {
+	char name[16];          /* gwN, as the report names it */
+	enum ledger_state state;
+	long current;           /* collection index running now, -1 none */
+	bool bye_sent;
+	bool done;              /* runner said done */
+	bool collected;         /* runner sent its collection */
+	struct buf *out;        /* the slot's command queue; not owned */
+};
+
+struct ledger {
+	const struct config *cfg;
+	struct report *rep;     /* not owned; tests[] made by the first collection */
+	struct term *term;      /* not owned */
+	const struct quarantine *quarantine; /* not owned, may be NULL */
+	struct history *hist;   /* not owned, NULL with --no-history */
+	int64_t t0;             /* when the run began (ms) */
+	struct ledger_worker *w;
+	size_t nw;
+	bool have_collection;
+	size_t collection_owner; /* the worker whose collection is canonical */
+	/* The scheduler sees only the tests this run will run (--shard may
+	 * keep a part, a rerun round only its tests); indexes on the wire
+	 * are collection indexes. */
+	struct sched *sched;
+	struct sched_test *stests;
+	size_t *s2c, *c2s;
+	size_t nsched;
+	bool *selected;          /* collection index -> in this run (not another shard's) */
+	size_t *reruns;          /* collection indexes waiting for another try */
+	size_t nreruns;
+	size_t failures;
+	bool stopping;           /* no more work handed out */
+	bool maxfail_hit;        /* -x / --maxfail: queued work is taken back */
+	bool interrupted;
+	struct error *fatal;     /* stops the run; the first one wins */
+	struct history_eta eta;
+	bool eta_on;
+};
+
+/* rep->workers must have nw entries (their names are the slots' names). */
+void ledger_init(struct ledger *l, const struct config *cfg, size_t nw, struct report *rep, struct term *term,
+		 const struct quarantine *q, struct history *hist, int64_t t0);
+void ledger_release(struct ledger *l);
+
+/* Slot wi has no container (IDLE), or a freshly started one whose
+ * commands go to out (STARTED), or one that could not start (EXITED). */
+void ledger_worker_idle(struct ledger *l, size_t wi);
+void ledger_worker_started(struct ledger *l, size_t wi, struct buf *out);
+void ledger_worker_failed(struct ledger *l, size_t wi);
+
+/* One message from worker wi, at now_ms. */
+void ledger_handle(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms);
+/* Worker wi's stream ended without it saying exit; why and output say
+ * how (output may be NULL). */
+void ledger_worker_gone(struct ledger *l, size_t wi, const char *why, const char *output);
+
+/* Records the error that stops the run (the first one wins). */
+void ledger_fail(struct ledger *l, int status, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* A signal asked the run to stop. */
+void ledger_interrupt(struct ledger *l);
+/* Nothing more is handed out; every test without an outcome gets reason. */
+void ledger_abandon(struct ledger *l, const char *reason);
+
+/* Whether scheduled work is left that a replacement worker could run. */
+bool ledger_work_left(const struct ledger *l);
+/* Work is left while no live worker will ever ask for it: every live
+ * worker has been told bye. */
+bool ledger_work_orphaned(const struct ledger *l);
+
+/* --reruns: schedules the tests waiting for another try as a new round
+ * and returns how many there are (0: no round). */
+size_t ledger_rerun_round(struct ledger *l);
+
+/* Gives every test still without an outcome its reason, drops the tests
+ * --shard left to other shards, and sets the wall time. */
+void ledger_finish(struct ledger *l, int64_t now_ms);
+
+#endif

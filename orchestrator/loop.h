@@ -1,0 +1,53 @@
+/* The event loop of a run: one poll() over the signalfd and every worker's
+ * channel; bytes to messages to the ledger; the watchdog for silent
+ * agents; healing (a crashed worker replaced while work remains); the
+ * --reruns rounds. Signals are heard here and nowhere else. */
+#ifndef XDOCK_LOOP_H
+#define XDOCK_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "fleet.h"
+#include "ledger.h"
+#include "term.h"
+
+/* How long past --timeout a silent agent is given before its container is
+ * killed (see the watchdog in loop.c). */
+#define LOOP_WATCHDOG_GRACE_MS 15000
+
+struct loop {
+	struct fleet *fleet;    /* not owned */
+	struct ledger *ledger;  /* not owned */
+	struct term *term;      /* not owned */
+	int sigfd;              /* not owned */
+	int signals;            /* how many were heard */
+	int restarts;           /* workers replaced after a crash */
+	int max_restarts;
+};
+
+/* Blocks SIGINT, SIGTERM and SIGHUP and returns a signalfd for them (and
+ * ignores SIGPIPE); nothing runs in signal context. */
+int loop_signals_open(struct error **err);
+
+void loop_init(struct loop *lp, struct fleet *f, struct ledger *l, struct term *term, int sigfd, int max_restarts);
+/* Drains the signalfd; true once a signal asked the run to stop (the
+ * ledger then stops handing out work). */
+bool loop_signalled(struct loop *lp);
+
+/* Starts the first nslots worker containers (with with_db the embedded
+ * database too) and enters them in the ledger. */
+int loop_start(struct loop *lp, size_t nslots, bool with_db, struct error **err);
+/* Clones the database of each of the first nslots workers in turn and
+ * lets its pytest start at once, so collection on the first workers
+ * overlaps the remaining clones. */
+int loop_admit(struct loop *lp, size_t nslots, struct error **err);
+/* Runs until every worker has exited, the run failed or a signal came. */
+void loop_run(struct loop *lp);
+/* --reruns: the tests that failed, crashed or timed out go again, each on
+ * a fresh container with a fresh clone of the template, never in the
+ * process that failed them. One round per call; 0 when none was due. */
+int loop_rerun_round(struct loop *lp, int round, struct error **err);
+
+#endif
