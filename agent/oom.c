@@ -6,9 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Reads "oom_kill N" from a cgroup file of "key value" lines. */
-static long
-counter(const char *path)
+long
+oom_counter(const char *path)
 {
 	char data[1024];
 	ssize_t n;
@@ -32,9 +31,9 @@ counter(const char *path)
 long
 oom_kills(void)
 {
-	long v = counter("/sys/fs/cgroup/memory.events");
+	long v = oom_counter("/sys/fs/cgroup/memory.events");
 
 	if (v < 0)
-		v = counter("/sys/fs/cgroup/memory/memory.oom_control");
+		v = oom_counter("/sys/fs/cgroup/memory/memory.oom_control");
 	return v;
 }

@@ -81,8 +81,8 @@ write_plugin(struct runner *r, struct error **err)
  * array is heap, its strings borrowed from argv. pytest's cacheprovider
  * stays: conftests read config.cache in workers as under xdist, and the
  * plugin keeps workers from writing lastfailed as xdist's workers do. */
-static char **
-build_argv(char *const argv[])
+char **
+runner_build_argv(char *const argv[])
 {
 	static const char *const extra[] = { "-p", "xdock_plugin" };
 	size_t n = 0, i, j = 0, at = 0;
@@ -232,7 +232,7 @@ runner_start(struct runner *r, char *const argv[], const struct runner_opts *o,
 		error_set(err, EXIT_INTERNAL, "runner: fcntl: %s", strerror(errno));
 		goto out;
 	}
-	args = build_argv(argv);
+	args = runner_build_argv(argv);
 	env = build_env(r, cmd[0], evt[1], o);
 	pid = fork();
 	if (pid < 0) {

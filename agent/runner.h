@@ -36,6 +36,9 @@ void runner_init(struct runner *r);
  * exit status 127 with the reason in the output tail. */
 int runner_start(struct runner *r, char *const argv[], const struct runner_opts *o,
 		 struct error **err);
+/* argv with `-p xdock_plugin` after `-m pytest`, if there is one. The
+ * array is heap (free it), its strings borrowed from argv. */
+char **runner_build_argv(char *const argv[]);
 /* SIGKILLs the whole process group (the runner and anything it spawned
  * that stayed in the group). Safe to call at any time. */
 void runner_kill(struct runner *r);
