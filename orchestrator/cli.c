@@ -202,6 +202,8 @@ static const struct opt opts[] = {
 	  TO_FN, 0, 0, set_shard, 0 },
 	{ "--no-history", NULL, 0, NULL, "ignore and do not update .xdock/durations.json",
 	  TO_TRUE, FIELD(no_history), 0, NULL, 0 },
+	{ "--longest-first", NULL, 0, NULL, "with history, longest tests first (workers lose the suite's order)",
+	  TO_TRUE, FIELD(longest_first), 0, NULL, 0 },
 	{ "--db-setup", NULL, 0, "CMD", "run once into the template database (migrations)",
 	  TO_STR, FIELD(db_setup), 0, NULL, 0 },
 	{ "--db-setup-timeout", NULL, 0, "S", "stop --db-setup after S seconds (default 3600, 0: none)",

@@ -51,6 +51,7 @@ struct config {
 	const char *quarantine;    /* file of node ids whose failures do not count */
 	bool no_history;           /* ignore and keep .xdock/durations.json */
 	bool no_passenv;           /* do not pass the default variables */
+	bool longest_first;        /* history orders the whole suite, not only the split */
 	struct shard_spec shard;   /* m == 0: no sharding */
 	/* --env NAME=VALUE / --env NAME (from xdock's own environment), for
 	 * every worker, in order. */

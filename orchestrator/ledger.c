@@ -575,7 +575,8 @@ schedule(struct ledger *l, const size_t *keep, size_t n, enum sched_mode mode)
 						    l->hist ? history_get(l->hist, t->id) : -1.0 };
 	}
 	l->nsched = n;
-	l->sched = sched_new(mode, l->stests, n, l->nw, LEDGER_PREFETCH);
+	l->sched = sched_new(mode, l->cfg->longest_first ? SCHED_ORDER_LONGEST : SCHED_ORDER_SUITE, l->stests, n,
+			     l->nw, LEDGER_PREFETCH);
 }
 
 size_t

@@ -18,6 +18,10 @@ struct unit {
 
 struct wstate {
 	struct queue own;   /* tests bound to this worker, not yet sent */
+	struct queue plan;  /* planned: unit indexes, increasing, not yet taken */
+	double plan_cost;   /* expected seconds of the units in plan */
+	double sent_cost;   /* expected seconds of the tests in sent */
+	size_t next_unit;   /* planned: it may steal only units from here on */
 	size_t *sent;       /* sent, not completed */
 	size_t nsent;
 	bool lost;
@@ -25,6 +29,10 @@ struct wstate {
 
 struct sched {
 	enum sched_mode mode;
+	enum sched_order hist_order;
+	/* Durations known, suite order kept: units are in collection order
+	 * and dealt into the workers' plans (see plan_units). */
+	bool planned;
 	const struct sched_test *tests;
 	size_t ntests, nworkers, prefetch;
 	size_t *order;         /* test indexes grouped by unit */
@@ -105,6 +113,12 @@ q_pop(struct queue *q)
 	return q->v[q->head++];
 }
 
+static size_t
+q_back(const struct queue *q)
+{
+	return q->v[q->head + q->len - 1];
+}
+
 /* The key that binds tests of one unit together in each mode. */
 static size_t
 unit_key_len(const struct sched *s, const struct sched_test *t, const char **key)
@@ -166,8 +180,17 @@ cmp_units_desc(const void *a, const void *b)
 	return x->first < y->first ? -1 : x->first > y->first;
 }
 
-/* Builds units in collection order, then (when any duration is known)
- * orders them longest first; unknown tests count as the median known. */
+static bool
+plannable(enum sched_mode mode)
+{
+	return mode == SCHED_LOAD || mode == SCHED_LOADSCOPE || mode == SCHED_LOADFILE || mode == SCHED_LOADGROUP ||
+	       mode == SCHED_WORKSTEAL;
+}
+
+/* Builds units in collection order (a unit's place is that of its first
+ * test), then, when any duration is known, either keeps that order for
+ * the plans (SCHED_ORDER_SUITE) or sorts them longest first; unknown
+ * tests count as the median known. */
 static void
 build_units(struct sched *s)
 {
@@ -240,7 +263,9 @@ build_units(struct sched *s)
 	if (nknown > 0) {
 		double total = 0;
 
-		qsort(s->units, s->nunits, sizeof(*s->units), cmp_units_desc);
+		s->planned = s->hist_order == SCHED_ORDER_SUITE && plannable(s->mode);
+		if (!s->planned)
+			qsort(s->units, s->nunits, sizeof(*s->units), cmp_units_desc);
 		for (size_t u = 0; u < s->nunits; u++)
 			total += s->units[u].cost;
 		/* An eighth of a worker's fair share: small enough that the
@@ -259,12 +284,91 @@ build_units(struct sched *s)
 	free(slots);
 }
 
+/* A unit and its expected cost, for sorting the deal. */
+struct costed {
+	double cost;
+	size_t u;
+};
+
+static int
+cmp_costed_desc(const void *a, const void *b)
+{
+	const struct costed *x = a, *y = b;
+
+	if (x->cost != y->cost)
+		return x->cost < y->cost ? 1 : -1;
+	return x->u < y->u ? -1 : x->u > y->u;
+}
+
+/* Min-heap of workers by planned load, ties to the lower index, so the
+ * deal is the same on every run. */
+static bool
+load_less(const double *load, size_t a, size_t b)
+{
+	return load[a] < load[b] || (load[a] == load[b] && a < b);
+}
+
+static void
+heap_down(size_t *h, size_t n, const double *load, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i, x;
+
+		if (l < n && load_less(load, h[l], h[m]))
+			m = l;
+		if (l + 1 < n && load_less(load, h[l + 1], h[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		x = h[i];
+		h[i] = h[m];
+		h[m] = x;
+		i = m;
+	}
+}
+
+/* The deal: units longest first, each to the worker with the least planned
+ * work (LPT, within 4/3 of the best possible split), then each worker's
+ * share in collection order. Balance comes from the split, not from the
+ * order, so the suite's order survives on every worker. */
+static void
+plan_units(struct sched *s)
+{
+	struct costed *c = xcalloc(s->nunits ? s->nunits : 1, sizeof(*c));
+	size_t *owner = xcalloc(s->nunits ? s->nunits : 1, sizeof(*owner));
+	size_t *heap = xcalloc(s->nworkers, sizeof(*heap));
+	double *load = xcalloc(s->nworkers, sizeof(*load));
+
+	for (size_t u = 0; u < s->nunits; u++)
+		c[u] = (struct costed){ s->units[u].cost, u };
+	qsort(c, s->nunits, sizeof(*c), cmp_costed_desc);
+	for (size_t w = 0; w < s->nworkers; w++)
+		heap[w] = w;
+	for (size_t k = 0; k < s->nunits; k++) {
+		size_t w = heap[0];
+
+		owner[c[k].u] = w;
+		load[w] += c[k].cost;
+		heap_down(heap, s->nworkers, load, 0);
+	}
+	for (size_t u = 0; u < s->nunits; u++) {
+		q_push(&s->w[owner[u]].plan, u);
+		s->w[owner[u]].plan_cost += s->units[u].cost;
+	}
+	free(c);
+	free(owner);
+	free(heap);
+	free(load);
+}
+
 struct sched *
-sched_new(enum sched_mode mode, const struct sched_test *tests, size_t ntests, size_t nworkers, size_t prefetch)
+sched_new(enum sched_mode mode, enum sched_order order, const struct sched_test *tests, size_t ntests,
+	  size_t nworkers, size_t prefetch)
 {
 	struct sched *s = xcalloc(1, sizeof(*s));
 
 	s->mode = mode;
+	s->hist_order = order;
 	s->tests = tests;
 	s->ntests = ntests;
 	s->nworkers = nworkers ? nworkers : 1;
@@ -275,6 +379,11 @@ sched_new(enum sched_mode mode, const struct sched_test *tests, size_t ntests, s
 	for (size_t i = 0; i < s->nworkers; i++)
 		s->w[i].sent = xcalloc(s->prefetch, sizeof(size_t));
 	build_units(s);
+	if (s->planned) {
+		plan_units(s);
+		s->remaining = ntests;
+		return s;
+	}
 
 	switch (mode) {
 	case SCHED_EACH:
@@ -311,6 +420,7 @@ sched_free(struct sched *s)
 		return;
 	for (size_t i = 0; i < s->nworkers; i++) {
 		free(s->w[i].own.v);
+		free(s->w[i].plan.v);
 		free(s->w[i].sent);
 	}
 	free(s->w);
@@ -349,6 +459,157 @@ scoped(const struct sched *s)
 	return s->mode == SCHED_LOADSCOPE || s->mode == SCHED_LOADFILE || s->mode == SCHED_LOADGROUP;
 }
 
+/* Planned: whose plan w, with none of its own left, may steal from. Only
+ * units after the last one w took keep w's order; a plan is a victim only
+ * while its owner is busy or holds two units or more (stealing the one
+ * unit of a worker that has not asked yet only moves the wait); and only
+ * when its last unit would end sooner on w than on its owner (a worker
+ * still running a long test must not take the long unit its owner is
+ * about to start). The busiest such plan by expected work; none:
+ * (size_t)-1, and then w is finished: the runner holds its last test
+ * until it hears of a next one or bye, so "nothing now, maybe later"
+ * would stall it. */
+static size_t
+steal_victim(const struct sched *s, size_t w)
+{
+	const struct wstate *ws = &s->w[w];
+	size_t victim = (size_t)-1;
+
+	for (size_t i = 0; i < s->nworkers; i++) {
+		const struct wstate *v = &s->w[i];
+
+		if (i == w || v->lost || v->plan.len == 0 || q_back(&v->plan) < ws->next_unit)
+			continue;
+		if (v->nsent == 0 && v->own.len == 0 && v->plan.len < 2)
+			continue;
+		if (ws->plan_cost + ws->sent_cost + s->units[q_back(&v->plan)].cost >= v->plan_cost + v->sent_cost)
+			continue;
+		if (victim == (size_t)-1 || v->plan_cost > s->w[victim].plan_cost)
+			victim = i;
+	}
+	return victim;
+}
+
+static double
+expected(const struct sched *s, size_t t)
+{
+	return s->tests[t].expected >= 0 ? s->tests[t].expected : s->median;
+}
+
+/* Puts unit u into w's plan at its place in collection order. */
+static void
+plan_insert(struct sched *s, size_t w, size_t u)
+{
+	struct queue *q = &s->w[w].plan;
+	size_t k = q->len;
+
+	q_push(q, u);
+	while (k > 0 && q->v[q->head + k - 1] > u) {
+		q->v[q->head + k] = q->v[q->head + k - 1];
+		k--;
+	}
+	q->v[q->head + k] = u;
+	s->w[w].plan_cost += s->units[u].cost;
+}
+
+/* How many units from the back of a plan rebalance looks at. */
+#define SCHED_REBALANCE_SCAN 8
+
+/* Planned: the plans were balanced on expected durations, which are off
+ * by run-to-run jitter. Each time w takes a unit, if the worker with the
+ * most work left (in flight and planned) is ahead of w by more than twice
+ * a unit near the back of its plan, that unit moves into w's plan, at its
+ * place: only units after the last one w took, so w's order holds. Done
+ * all along the run, the errors are corrected while there is still work
+ * after every worker's position, not only at the end. */
+static void
+rebalance(struct sched *s, size_t w)
+{
+	struct wstate *ws = &s->w[w];
+
+	for (int moves = 0; moves < SCHED_REBALANCE_SCAN; moves++) {
+		size_t victim = (size_t)-1, pick = (size_t)-1;
+		double most = 0, gap;
+		struct queue *q;
+
+		for (size_t i = 0; i < s->nworkers; i++) {
+			double left = s->w[i].plan_cost + s->w[i].sent_cost;
+
+			if (i != w && !s->w[i].lost && s->w[i].plan.len > 0 && left > most)
+				most = left, victim = i;
+		}
+		if (victim == (size_t)-1)
+			return;
+		gap = most - (ws->plan_cost + ws->sent_cost);
+		q = &s->w[victim].plan;
+		for (size_t k = 0; k < q->len && k < SCHED_REBALANCE_SCAN; k++) {
+			size_t u = q->v[q->head + q->len - 1 - k];
+
+			if (u < ws->next_unit)
+				break; /* and everything before it */
+			if (2 * s->units[u].cost <= gap && s->units[u].cost > 0) {
+				pick = q->len - 1 - k;
+				break;
+			}
+		}
+		if (pick == (size_t)-1)
+			return;
+		{
+			size_t u = q->v[q->head + pick];
+
+			memmove(q->v + q->head + pick, q->v + q->head + pick + 1, (q->len - pick - 1) * sizeof(*q->v));
+			q->len--;
+			s->w[victim].plan_cost = q->len > 0 ? s->w[victim].plan_cost - s->units[u].cost : 0;
+			plan_insert(s, w, u);
+		}
+	}
+}
+
+/* Planned: w takes the next unit of its plan (after a rebalance); with
+ * none left it first steals units from the back of the busiest plan,
+ * about half its expected work (one unit at least), keeping them in
+ * collection order. */
+static bool
+take_planned(struct sched *s, size_t w)
+{
+	struct wstate *ws = &s->w[w];
+	const struct unit *unit;
+	size_t u;
+
+	rebalance(s, w);
+	if (ws->plan.len == 0) {
+		size_t victim = steal_victim(s, w);
+		struct wstate *vs;
+
+		if (victim == (size_t)-1)
+			return false;
+		vs = &s->w[victim];
+		while (vs->plan.len > 0 && q_back(&vs->plan) >= ws->next_unit) {
+			const struct unit *b = &s->units[q_back(&vs->plan)];
+			double mine = ws->plan_cost + ws->sent_cost, theirs = vs->plan_cost + vs->sent_cost;
+
+			/* Only while it ends sooner here (steal_victim checked
+			 * the first unit): later ones must leave the thief the
+			 * lighter. */
+			if (mine + b->cost >= theirs || (ws->plan.len > 0 && mine + b->cost > theirs - b->cost))
+				break;
+			q_push_front(&ws->plan, q_back(&vs->plan));
+			vs->plan.len--;
+			vs->plan_cost -= b->cost;
+			ws->plan_cost += b->cost;
+		}
+		if (vs->plan.len == 0)
+			vs->plan_cost = 0; /* no drift from the subtractions */
+	}
+	u = q_pop(&ws->plan);
+	unit = &s->units[u];
+	ws->plan_cost = ws->plan.len > 0 ? ws->plan_cost - unit->cost : 0;
+	ws->next_unit = u + 1;
+	for (size_t k = 0; k < unit->n; k++)
+		q_push(&ws->own, s->order[unit->first + k]);
+	return true;
+}
+
 /* Moves the next unit (or put-back test) into w's own queue. */
 static bool
 take(struct sched *s, size_t w)
@@ -372,6 +633,8 @@ take(struct sched *s, size_t w)
 		s->loose.len = keep;
 		return true;
 	}
+	if (s->planned)
+		return take_planned(s, w);
 	if (s->shared.len > 0) {
 		struct unit *u = &s->units[q_pop(&s->shared)];
 
@@ -382,6 +645,22 @@ take(struct sched *s, size_t w)
 	if (s->mode == SCHED_WORKSTEAL)
 		return steal(s, w);
 	return false;
+}
+
+/* Planned: a worker with two tests in flight (the runner's current and
+ * next) takes a new unit only while its expected in-flight time stays
+ * under the cap, so units stay in the plan where an idle worker can
+ * still steal them; near the end that is what evens the finish. */
+static bool
+within_cap_planned(const struct sched *s, size_t w)
+{
+	const struct wstate *ws = &s->w[w];
+
+	if (s->inflight_cap <= 0 || ws->nsent < 2 || ws->own.len > 0 || s->loose.len > 0)
+		return true;
+	if (ws->plan.len == 0)
+		return false; /* a steal can wait until this worker needs it */
+	return ws->sent_cost + s->units[ws->plan.v[ws->plan.head]].cost <= s->inflight_cap;
 }
 
 /* Longest-first plus prefetch has a trap: the first worker to ask would
@@ -398,6 +677,8 @@ within_cap(struct sched *s, size_t w)
 	double inflight = 0;
 	const struct unit *front, *back;
 
+	if (s->planned)
+		return within_cap_planned(s, w);
 	if (s->inflight_cap <= 0 || ws->nsent == 0 || ws->own.len > 0 || s->loose.len > 0 || s->shared.len == 0 ||
 	    (s->mode != SCHED_LOAD && s->mode != SCHED_LOADGROUP))
 		return true;
@@ -435,6 +716,7 @@ sched_next(struct sched *s, size_t w, size_t *out, size_t max)
 			break;
 		out[n] = q_pop(&ws->own);
 		ws->sent[ws->nsent++] = out[n];
+		ws->sent_cost += expected(s, out[n]);
 		n++;
 	}
 	return n;
@@ -449,6 +731,7 @@ sched_complete(struct sched *s, size_t w, size_t t)
 		if (ws->sent[i] == t) {
 			memmove(ws->sent + i, ws->sent + i + 1, (ws->nsent - i - 1) * sizeof(size_t));
 			ws->nsent--;
+			ws->sent_cost = ws->nsent > 0 ? ws->sent_cost - expected(s, t) : 0;
 			s->remaining--;
 			return;
 		}
@@ -477,6 +760,7 @@ sched_worker_lost(struct sched *s, size_t w, size_t except)
 		n++;
 	}
 	ws->nsent = 0;
+	ws->sent_cost = 0;
 	if (s->mode != SCHED_EACH && s->mode != SCHED_NO) {
 		/* The unsent rest of this worker's units goes back as loose
 		 * tests in order; take() hands a unit's loose tests to one
@@ -485,6 +769,16 @@ sched_worker_lost(struct sched *s, size_t w, size_t except)
 			q_push(&s->loose, q_pop(&ws->own));
 			n++;
 		}
+		/* So does its plan: a replacement may never come, and loose
+		 * tests go to whoever asks, whatever their place. */
+		while (ws->plan.len > 0) {
+			const struct unit *u = &s->units[q_pop(&ws->plan)];
+
+			for (size_t k = 0; k < u->n; k++, n++)
+				q_push(&s->loose, s->order[u->first + k]);
+		}
+		ws->plan_cost = 0;
+		ws->next_unit = 0;
 	}
 	return n;
 }
@@ -494,12 +788,14 @@ sched_worker_finished(const struct sched *s, size_t w)
 {
 	const struct wstate *ws = &s->w[w];
 
-	if (ws->own.len > 0)
+	if (ws->own.len > 0 || ws->plan.len > 0)
 		return false;
 	if (s->mode == SCHED_EACH || s->mode == SCHED_NO)
 		return true;
 	if (s->shared.len > 0 || s->loose.len > 0)
 		return false;
+	if (s->planned)
+		return steal_victim(s, w) == (size_t)-1;
 	if (s->mode == SCHED_WORKSTEAL)
 		for (size_t i = 0; i < s->nworkers; i++)
 			if (i != w && !s->w[i].lost && s->w[i].own.len > 0)
@@ -526,22 +822,33 @@ drain(struct queue *q, size_t *out, size_t max, size_t n)
 	return n;
 }
 
+/* Like drain, for a queue of unit indexes: their tests, in order. */
+static size_t
+drain_units(const struct sched *s, struct queue *q, size_t *out, size_t max, size_t n)
+{
+	while (q->len > 0) {
+		const struct unit *u = &s->units[q_pop(q)];
+
+		for (size_t k = 0; k < u->n; k++, n++)
+			if (n < max)
+				out[n] = s->order[u->first + k];
+	}
+	return n;
+}
+
 size_t
 sched_cancel(struct sched *s, size_t *out, size_t max)
 {
 	size_t n = 0;
 
 	s->cancelled = true;
-	for (size_t w = 0; w < s->nworkers; w++)
+	for (size_t w = 0; w < s->nworkers; w++) {
 		n = drain(&s->w[w].own, out, max, n);
-	n = drain(&s->loose, out, max, n);
-	while (s->shared.len > 0) {
-		struct unit *u = &s->units[q_pop(&s->shared)];
-
-		for (size_t k = 0; k < u->n; k++, n++)
-			if (n < max)
-				out[n] = s->order[u->first + k];
+		n = drain_units(s, &s->w[w].plan, out, max, n);
+		s->w[w].plan_cost = 0;
 	}
+	n = drain(&s->loose, out, max, n);
+	n = drain_units(s, &s->shared, out, max, n);
 	s->remaining -= n < s->remaining ? n : s->remaining;
 	return n;
 }
@@ -557,8 +864,13 @@ sched_unsent(const struct sched *s)
 {
 	size_t n = s->loose.len;
 
-	for (size_t w = 0; w < s->nworkers; w++)
+	for (size_t w = 0; w < s->nworkers; w++) {
+		const struct queue *p = &s->w[w].plan;
+
 		n += s->w[w].own.len;
+		for (size_t i = 0; i < p->len; i++)
+			n += s->units[p->v[p->head + i]].n;
+	}
 	for (size_t i = 0; i < s->shared.len; i++)
 		n += s->units[s->shared.v[s->shared.head + i]].n;
 	return n;

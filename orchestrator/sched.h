@@ -5,11 +5,19 @@
  *
  * Model: tests are grouped into units that must stay on one worker (one
  * test per unit in `load`; a class/module, a file or an xdist_group in the
- * scope modes). Units wait in a shared queue, longest expected first when
- * durations are known. A worker owns a private queue of tests from the
- * units it took; at most `prefetch` of its tests are handed out (sent) and
- * not yet completed, so it never waits on a round trip and unsent work can
- * still move (steal, cancel, crash). */
+ * scope modes). Without durations, units wait in a shared queue in
+ * collection order, as in pytest-xdist. With durations (SCHED_ORDER_SUITE,
+ * the default) each worker gets a plan: a balanced share of the units
+ * (longest-processing-time first into the least loaded worker), run in
+ * collection order, so every worker sees the suite's order (pytest-django
+ * runs plain database tests before transactional ones on purpose); an idle
+ * worker steals units from the back of the busiest plan, only ones that
+ * come after everything it already ran. SCHED_ORDER_LONGEST hands units out
+ * longest first from the shared queue instead (the suite's order is lost).
+ * A worker owns a private queue of tests from the units it took; at most
+ * `prefetch` of its tests are handed out (sent) and not yet completed, so
+ * it never waits on a round trip and unsent work can still move (steal,
+ * cancel, crash). */
 #ifndef XDOCK_SCHED_H
 #define XDOCK_SCHED_H
 
@@ -37,11 +45,18 @@ struct sched_test {
 	double expected;   /* seconds; < 0 when unknown */
 };
 
+/* What known durations may do to the order (load, loadscope, loadfile,
+ * loadgroup, worksteal; `each` and `no` always run in collection order). */
+enum sched_order {
+	SCHED_ORDER_SUITE,   /* balance the shares, keep collection order per worker */
+	SCHED_ORDER_LONGEST, /* longest first across the suite (--longest-first) */
+};
+
 struct sched;
 
 /* tests are borrowed for the scheduler's lifetime. prefetch >= 1. */
-struct sched *sched_new(enum sched_mode mode, const struct sched_test *tests, size_t ntests, size_t nworkers,
-			size_t prefetch);
+struct sched *sched_new(enum sched_mode mode, enum sched_order order, const struct sched_test *tests, size_t ntests,
+			size_t nworkers, size_t prefetch);
 void sched_free(struct sched *s);
 
 /* Tests to send to worker w now: writes up to max test indexes to out and

@@ -37,7 +37,8 @@ static const char *const usage_text =
 	"  --noise S          history error: expected = actual * exp(S * normal) (default 0.25)\n"
 	"  --seed N           random seed (default 1)\n"
 	"  --markdown         print markdown tables\n"
-	"  --cost             print the scheduler's own cost per mode (ns per test, sched_new ms)\n";
+	"  --cost             print the scheduler's own cost per mode (ns per test, sched_new ms)\n"
+	"  --longest-first    add a +longest column per mode: history orders the whole suite longest first\n";
 
 enum dist { DIST_UNIFORM, DIST_LOGNORMAL, DIST_TAIL, DIST_FILE };
 static const char *const dist_names[] = { "uniform", "lognormal", "tail", "file" };
@@ -55,7 +56,12 @@ struct opts {
 	uint64_t seed;
 	bool markdown;
 	bool cost;         /* print the scheduler's cost per mode instead */
+	bool longest;      /* also simulate SCHED_ORDER_LONGEST */
 };
+
+/* What the expected durations are and may do: none; known, suite order
+ * kept per worker (the default); known, longest first. */
+enum variant { V_NONE, V_SUITE, V_LONGEST };
 
 /* A suite: node ids, files and true durations; expected is what the
  * history would say. */
@@ -72,6 +78,7 @@ struct result {
 	double new_ms;             /* sched_new */
 	double calls_per_test;     /* timed sched calls per test */
 	size_t steals_idle;        /* worker wake-ups that found nothing yet */
+	size_t inversions;         /* tests sent to a worker after a later-collected one */
 };
 
 /* ---- randomness: xorshift64*, fixed seed, same suite every run --------- */
@@ -287,6 +294,7 @@ struct sim_worker {
 	size_t nfifo;
 	double end;        /* when fifo[0] ends */
 	bool idle;
+	size_t next_index; /* one past the highest test index sent to it */
 };
 
 struct sim {
@@ -300,6 +308,7 @@ struct sim {
 	size_t sched_calls;
 	size_t preempted;  /* calls over SIM_PREEMPTED_NS, left out of sched_ns */
 	size_t completed;
+	size_t inversions;
 	unsigned char *seen; /* per test: completions */
 };
 
@@ -392,6 +401,14 @@ sim_dispatch(struct sim *m, size_t w)
 	n = sched_next(m->s, w, sw->fifo + sw->nfifo, room);
 	finished = n == 0 && sched_worker_finished(m->s, w);
 	account(m, now_ns() - t0);
+	for (size_t i = 0; i < n; i++) {
+		size_t t = sw->fifo[sw->nfifo + i];
+
+		if (t < sw->next_index)
+			m->inversions++;
+		else
+			sw->next_index = t + 1;
+	}
 	sw->nfifo += n;
 	return finished;
 }
@@ -479,9 +496,10 @@ clock_pair_ns(void)
 }
 
 static int
-simulate(const struct suite *su, enum sched_mode mode, bool history, size_t nworkers, const struct opts *o,
+simulate(const struct suite *su, enum sched_mode mode, enum variant v, size_t nworkers, const struct opts *o,
 	 double clock_ns, struct result *res, struct error **err)
 {
+	bool history = v != V_NONE;
 	cleanup_free struct sched_test *t = xcalloc(su->n ? su->n : 1, sizeof(*t));
 	uint64_t seed = o->seed * 7919 + 17;
 	struct sim m = { 0 };
@@ -506,7 +524,8 @@ simulate(const struct suite *su, enum sched_mode mode, bool history, size_t nwor
 	/* One call: CPU time, so other processes on the machine do not
 	 * count (the per-call figures use the cheaper monotonic clock). */
 	t0 = cpu_ns();
-	m.s = sched_new(mode, t, su->n, nworkers, o->prefetch);
+	m.s = sched_new(mode, v == V_LONGEST ? SCHED_ORDER_LONGEST : SCHED_ORDER_SUITE, t, su->n, nworkers,
+			o->prefetch);
 	res->new_ms = (double)(cpu_ns() - t0) / 1e6;
 	res->makespan = sim_run(&m);
 	res->lower_bound = fmax(total / (double)nworkers, longest);
@@ -516,12 +535,18 @@ simulate(const struct suite *su, enum sched_mode mode, bool history, size_t nwor
 	(void)clock_ns;
 	res->sched_ns_per_test = su->n ? (double)m.sched_ns / (double)su->n : 0;
 	res->calls_per_test = su->n ? (double)m.sched_calls / (double)su->n : 0;
+	res->inversions = m.inversions;
 	/* The simulator checks what it relies on: every test ran once. */
 	for (size_t i = 0; i < su->n; i++)
 		if (m.seen[i] != 1)
 			error_set(err, EXIT_INTERNAL, "%s: test %zu ran %u times", sched_mode_name(mode), i, m.seen[i]);
 	if (!*err && !sched_done(m.s))
 		error_set(err, EXIT_INTERNAL, "%s: scheduler not done after the last event", sched_mode_name(mode));
+	/* Suite order: every worker's tests in collection order (the
+	 * synthetic and input suites have contiguous units). */
+	if (!*err && v != V_LONGEST && mode != SCHED_WORKSTEAL && m.inversions > 0)
+		error_set(err, EXIT_INTERNAL, "%s%s: %zu tests sent out of collection order", sched_mode_name(mode),
+			  history ? "+hist" : "", m.inversions);
 	sched_free(m.s);
 	free(m.w);
 	free(m.heap);
@@ -565,7 +590,7 @@ parse_opts(int argc, char **argv, struct opts *o, struct error **err)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		bool takes = strcmp(a, "--markdown") != 0 && strcmp(a, "--cost") != 0 && strcmp(a, "-h") != 0 &&
-			     strcmp(a, "--help") != 0;
+			     strcmp(a, "--help") != 0 && strcmp(a, "--longest-first") != 0;
 
 		if (takes && !v)
 			return error_set(err, EXIT_USAGE, "%s needs a value", a);
@@ -623,6 +648,8 @@ parse_opts(int argc, char **argv, struct opts *o, struct error **err)
 			o->markdown = true;
 		} else if (strcmp(a, "--cost") == 0) {
 			o->cost = true;
+		} else if (strcmp(a, "--longest-first") == 0) {
+			o->longest = true;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			fputs(usage_text, stdout);
 			exit(0);
@@ -650,15 +677,21 @@ print_header(const struct opts *o)
 	printf(o->markdown ? "| dist | tests | workers | lower bound (s) |" : "%-9s %7s %5s %10s", "dist", "tests",
 	       "N", "bound(s)");
 	if (o->markdown) {
-		for (size_t k = 0; k < o->nmodes; k++)
+		for (size_t k = 0; k < o->nmodes; k++) {
 			printf(" %s | %s+hist |", sched_mode_name(o->modes[k]), sched_mode_name(o->modes[k]));
+			if (o->longest)
+				printf(" %s+longest |", sched_mode_name(o->modes[k]));
+		}
 		printf(" sched ns/test |\n|---|---:|---:|---:|");
 		for (size_t k = 0; k < o->nmodes; k++)
-			printf("---:|---:|");
+			printf(o->longest ? "---:|---:|---:|" : "---:|---:|");
 		printf("---:|\n");
 	} else {
-		for (size_t k = 0; k < o->nmodes; k++)
+		for (size_t k = 0; k < o->nmodes; k++) {
 			printf(" %10.10s %10.10s", sched_mode_name(o->modes[k]), "+hist");
+			if (o->longest)
+				printf(" %10.10s", "+longest");
+		}
 		printf(" %9s\n", "ns/test");
 	}
 }
@@ -673,7 +706,8 @@ run_cost(const struct suite *su, const char *dname, const struct opts *o, double
 			struct result r[2];
 
 			for (int h = 0; h < 2; h++)
-				if (simulate(su, o->modes[k], h, o->workers[wi], o, clock_ns, &r[h], err) < 0)
+				if (simulate(su, o->modes[k], h ? (o->longest ? V_LONGEST : V_SUITE) : V_NONE,
+					     o->workers[wi], o, clock_ns, &r[h], err) < 0)
 					return -1;
 			printf(o->markdown ? "| %s | %zu | %zu | %s | %.0f | %.0f | %.1f | %.1f |\n"
 					   : "%-9s %7zu %5zu %-10s %8.0f %8.0f %9.1f %9.1f\n",
@@ -696,10 +730,10 @@ run_suite(const struct suite *su, const char *dname, const struct opts *o, doubl
 
 		printf(o->markdown ? "| %s | %zu | %zu |" : "%-9s %7zu %5zu", dname, su->n, nw);
 		for (size_t k = 0; k < o->nmodes; k++) {
-			for (int h = 0; h < 2; h++) {
+			for (int h = V_NONE; h <= (o->longest ? V_LONGEST : V_SUITE); h++) {
 				struct result r;
 
-				if (simulate(su, o->modes[k], h, nw, o, clock_ns, &r, err) < 0)
+				if (simulate(su, o->modes[k], (enum variant)h, nw, o, clock_ns, &r, err) < 0)
 					return -1;
 				if (k == 0 && h == 0)
 					printf(o->markdown ? " %.2f |" : " %10.2f", bound = r.lower_bound);

@@ -2,7 +2,9 @@
 # The duration history (.xdock/durations.json in the project directory), on
 # a suite of 24 sleep tests whose three long ones (2 s) come last in
 # collection order, at -n 4: the first run writes every test's duration; the
-# second starts the long tests first and so finishes sooner; --no-history
+# second splits the work by it (the three long tests on three workers, each
+# worker in collection order) and so finishes sooner; --longest-first
+# starts the long tests first; --no-history
 # leaves the file alone; a full run prunes a test that left the suite; a -k
 # run prunes nothing.
 . "$(dirname "$0")/lib.sh"
@@ -77,6 +79,20 @@ def longs_first():
 	first = first_per_worker()
 	return "ok" if len(longs) == 3 and all(l in first for l in longs) else "first per worker: %s" % first
 
+def index(name):
+	# Collection order: short_00..short_20, then long_1..long_3.
+	return 20 + int(name[-1]) if "long" in name else int(name[-2:])
+
+def split_in_order():
+	# Every worker's tests in collection order, the long ones on three
+	# different workers.
+	by = {}
+	for x in sorted(recs(), key=lambda x: x["start"]):
+		by.setdefault(x["worker"], []).append(index(x["name"]))
+	bad = [w for w, v in by.items() if v != sorted(v)]
+	longs = {x["worker"] for x in recs() if "long" in x["name"]}
+	return "ok" if not bad and len(longs) == 3 else "out of order: %s, long tests on %s" % (bad, sorted(longs))
+
 def shorts_first():
 	first = first_per_worker()
 	return "ok" if len(first) == 4 and not [f for f in first if "long" in f] else "first per worker: %s" % first
@@ -104,17 +120,24 @@ check "the history holds setup+call+teardown: long tests >= 2 s, short ones < 1 
 check "nothing left (first run)" no_leftovers_of_pid "$XPID"
 m1=$(an makespan)
 
-# 2. With history: longest first.
+# 2. With history: the split, not the order, changes.
 rm -f "$REC"/*.json
 xrun run -n 4 --db none --env HIST_REC --json-report "$T_TMP/r2.json" .
 check "second run: exit 0 (got $RC)" eq "$RC" 0
-check "second run: the long tests started first, one per worker" eq "$(an longs_first)" ok
+check "second run: the long tests on three workers, each worker in collection order" eq "$(an split_in_order)" ok
 m2=$(an makespan)
 echo "     test phase: first run ${m1}s, second ${m2}s; report duration: $(json "$T_TMP/r1.json" 'r["duration"]')s, $(json "$T_TMP/r2.json" 'r["duration"]')s"
 check "second run's test phase is shorter (${m2}s < ${m1}s)" \
 	python3 -c 'import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))' "$m2" "$m1"
 check "the history still names every test" eq "$(hkeys)" "$(suite_ids | pyl)"
 check "nothing left (second run)" no_leftovers_of_pid "$XPID"
+
+# 2b. --longest-first: the long tests start first, one per worker.
+rm -f "$REC"/*.json
+xrun run -n 4 --db none --env HIST_REC --longest-first .
+check "--longest-first: exit 0 (got $RC)" eq "$RC" 0
+check "--longest-first: the long tests started first, one per worker" eq "$(an longs_first)" ok
+check "nothing left (--longest-first)" no_leftovers_of_pid "$XPID"
 
 # 3. --no-history: the file is not touched.
 sum=$(sha256sum <"$H")

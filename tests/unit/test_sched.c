@@ -47,6 +47,7 @@ struct suite {
 	size_t nunits;
 	char **strings; /* owned storage for ids, files and groups */
 	size_t nstrings;
+	enum sched_order order; /* what known durations may do (sim_init) */
 };
 
 static const char *
@@ -186,7 +187,7 @@ sim_init(struct sim *m, enum sched_mode mode, const struct suite *su, size_t nw,
 	m->nw = nw;
 	m->prefetch = prefetch;
 	m->rng = seed | 1;
-	m->s = sched_new(mode, su->t, su->n, nw, prefetch);
+	m->s = sched_new(mode, su->order, su->t, su->n, nw, prefetch);
 	assert_non_null(m->s);
 	ns = nslots(m);
 	m->assigned = calloc(ns + 1, sizeof(size_t));
@@ -527,7 +528,7 @@ test_empty(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(all_modes); i++) {
-		struct sched *s = sched_new(all_modes[i], NULL, 0, 3, 2);
+		struct sched *s = sched_new(all_modes[i], SCHED_ORDER_SUITE, NULL, 0, 3, 2);
 		size_t out[4];
 
 		assert_true(sched_done(s));
@@ -554,7 +555,7 @@ test_load_exact(void **state)
 
 	(void)state;
 	suite_make(&su, SCHED_LOAD, 5, 1);
-	s = sched_new(SCHED_LOAD, su.t, 5, 2, 2);
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_SUITE, su.t, 5, 2, 2);
 	assert_false(sched_done(s));
 	assert_int_equal(sched_next(s, 0, out, 8), 2); /* prefetch caps it */
 	assert_int_equal(out[0], 0);
@@ -610,7 +611,7 @@ test_loadscope_keys(void **state)
 	static const size_t want[][3] = {
 		{ 0, 3, 7 }, { 1, 5, NONE }, { 2, NONE, NONE }, { 4, NONE, NONE }, { 6, NONE, NONE },
 	};
-	struct sched *s = sched_new(SCHED_LOADSCOPE, t, ARRAY_SIZE(t), 1, 100);
+	struct sched *s = sched_new(SCHED_LOADSCOPE, SCHED_ORDER_SUITE, t, ARRAY_SIZE(t), 1, 100);
 	size_t out[16], n;
 
 	(void)state;
@@ -630,7 +631,7 @@ test_loadscope_keys(void **state)
 
 	/* Five workers, prefetch 1: each takes one unit, and only its own
 	 * unit's tests come to it afterwards. */
-	s = sched_new(SCHED_LOADSCOPE, t, ARRAY_SIZE(t), 5, 1);
+	s = sched_new(SCHED_LOADSCOPE, SCHED_ORDER_SUITE, t, ARRAY_SIZE(t), 5, 1);
 	for (size_t w = 0; w < 5; w++) {
 		assert_int_equal(sched_next(s, w, out, 4), 1);
 		assert_int_equal(out[0], want[w][0]);
@@ -664,10 +665,10 @@ test_loadfile_loadgroup_exact(void **state)
 	size_t out[16];
 
 	(void)state;
-	s = sched_new(SCHED_LOADFILE, t, ARRAY_SIZE(t), 3, 10);
+	s = sched_new(SCHED_LOADFILE, SCHED_ORDER_SUITE, t, ARRAY_SIZE(t), 3, 10);
 	assert_int_equal(sched_next(s, 0, out, 16), 6); /* it takes every unit */
 	sched_free(s);
-	s = sched_new(SCHED_LOADFILE, t, ARRAY_SIZE(t), 3, 1);
+	s = sched_new(SCHED_LOADFILE, SCHED_ORDER_SUITE, t, ARRAY_SIZE(t), 3, 1);
 	assert_int_equal(sched_next(s, 0, out, 1), 1);
 	assert_int_equal(out[0], 0); /* x/a.py: 0, 2, 5 */
 	assert_int_equal(sched_next(s, 1, out, 1), 1);
@@ -691,7 +692,7 @@ test_loadfile_loadgroup_exact(void **state)
 	assert_true(sched_done(s));
 	sched_free(s);
 
-	s = sched_new(SCHED_LOADGROUP, t, ARRAY_SIZE(t), 4, 1);
+	s = sched_new(SCHED_LOADGROUP, SCHED_ORDER_SUITE, t, ARRAY_SIZE(t), 4, 1);
 	/* Units: g1 {0, 3}, {1}, {2}, g2 {4, 5}. */
 	assert_int_equal(sched_next(s, 0, out, 1), 1);
 	assert_int_equal(out[0], 0);
@@ -718,9 +719,10 @@ test_loadfile_loadgroup_exact(void **state)
 }
 
 static void
-expect_sequence(enum sched_mode mode, const struct sched_test *t, size_t n, const size_t *want)
+expect_sequence(enum sched_mode mode, enum sched_order order, const struct sched_test *t, size_t n,
+		const size_t *want)
 {
-	struct sched *s = sched_new(mode, t, n, 1, 1);
+	struct sched *s = sched_new(mode, order, t, n, 1, 1);
 	size_t out[1];
 
 	for (size_t k = 0; k < n; k++) {
@@ -735,8 +737,9 @@ expect_sequence(enum sched_mode mode, const struct sched_test *t, size_t n, cons
 	sched_free(s);
 }
 
-/* Known durations: longest first; unknown ones count as the median of the
- * known; ties keep collection order. */
+/* --longest-first with known durations: longest first; unknown ones
+ * count as the median of the known; ties keep collection order. By
+ * default one worker runs everything in collection order. */
 static void
 test_history_order(void **state)
 {
@@ -762,17 +765,20 @@ test_history_order(void **state)
 	static const size_t vload[] = { 0, 1, 2, 3 };
 
 	(void)state;
-	expect_sequence(SCHED_LOAD, t, ARRAY_SIZE(t), load);
-	expect_sequence(SCHED_WORKSTEAL, t, ARRAY_SIZE(t), load);
-	expect_sequence(SCHED_LOADFILE, t, ARRAY_SIZE(t), file);
+	expect_sequence(SCHED_LOAD, SCHED_ORDER_LONGEST, t, ARRAY_SIZE(t), load);
+	expect_sequence(SCHED_WORKSTEAL, SCHED_ORDER_LONGEST, t, ARRAY_SIZE(t), load);
+	expect_sequence(SCHED_LOADFILE, SCHED_ORDER_LONGEST, t, ARRAY_SIZE(t), file);
 	/* loadscope: the units are the files here (module-level tests). */
-	expect_sequence(SCHED_LOADSCOPE, t, ARRAY_SIZE(t), file);
+	expect_sequence(SCHED_LOADSCOPE, SCHED_ORDER_LONGEST, t, ARRAY_SIZE(t), file);
 	/* no and each keep collection order whatever the history. */
-	expect_sequence(SCHED_NO, t, ARRAY_SIZE(t), coll);
-	expect_sequence(SCHED_EACH, t, ARRAY_SIZE(t), coll);
-	expect_sequence(SCHED_LOAD, u, ARRAY_SIZE(u), coll);
+	expect_sequence(SCHED_NO, SCHED_ORDER_LONGEST, t, ARRAY_SIZE(t), coll);
+	expect_sequence(SCHED_EACH, SCHED_ORDER_LONGEST, t, ARRAY_SIZE(t), coll);
+	expect_sequence(SCHED_LOAD, SCHED_ORDER_LONGEST, u, ARRAY_SIZE(u), coll);
 	/* ...except a zero-length known one, which goes last: 2, 2, 2, 0. */
-	expect_sequence(SCHED_LOAD, v, ARRAY_SIZE(v), vload);
+	expect_sequence(SCHED_LOAD, SCHED_ORDER_LONGEST, v, ARRAY_SIZE(v), vload);
+	/* The default keeps the suite's order in every mode. */
+	for (size_t mi = 0; mi < ARRAY_SIZE(all_modes); mi++)
+		expect_sequence(all_modes[mi], SCHED_ORDER_SUITE, t, ARRAY_SIZE(t), coll);
 }
 
 /* worksteal: dealt round-robin; an idle worker steals half of the unsent
@@ -786,7 +792,7 @@ test_worksteal_exact(void **state)
 
 	(void)state;
 	suite_make(&su, SCHED_WORKSTEAL, 12, 3);
-	s = sched_new(SCHED_WORKSTEAL, su.t, 12, 3, 1);
+	s = sched_new(SCHED_WORKSTEAL, SCHED_ORDER_SUITE, su.t, 12, 3, 1);
 	/* Deal: w0 {0,3,6,9}, w1 {1,4,7,10}, w2 {2,5,8,11}. */
 	for (size_t w = 0; w < 3; w++) {
 		assert_int_equal(sched_next(s, w, out, 4), 1);
@@ -927,7 +933,7 @@ test_lost_exact(void **state)
 
 	(void)state;
 	suite_make(&su, SCHED_LOAD, 6, 5);
-	s = sched_new(SCHED_LOAD, su.t, 6, 2, 3);
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_SUITE, su.t, 6, 2, 3);
 	assert_int_equal(sched_next(s, 0, out, 16), 3); /* 0, 1, 2 */
 	assert_int_equal(sched_next(s, 1, out, 1), 1);  /* 3 */
 	assert_int_equal(out[0], 3);
@@ -952,7 +958,7 @@ test_lost_exact(void **state)
 	sched_free(s);
 
 	/* No `except`: every in-flight test comes back. */
-	s = sched_new(SCHED_LOAD, su.t, 6, 2, 2);
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_SUITE, su.t, 6, 2, 2);
 	assert_int_equal(sched_next(s, 0, out, 16), 2);
 	assert_int_equal(sched_worker_lost(s, 0, NONE), 2);
 	assert_int_equal(sched_next(s, 1, out, 16), 2);
@@ -961,7 +967,7 @@ test_lost_exact(void **state)
 	sched_free(s);
 
 	/* each: the replacement in the same slot runs them again, in order. */
-	s = sched_new(SCHED_EACH, su.t, 6, 2, 3);
+	s = sched_new(SCHED_EACH, SCHED_ORDER_SUITE, su.t, 6, 2, 3);
 	assert_int_equal(sched_next(s, 0, out, 16), 3);
 	sched_complete(s, 0, 0);
 	assert_int_equal(sched_worker_lost(s, 0, 1), 1); /* 2 comes back */
@@ -991,7 +997,7 @@ test_lost_scope_unit_stays_together(void **state)
 
 	(void)state;
 	for (size_t mi = 0; mi < ARRAY_SIZE(modes); mi++) {
-		struct sched *s = sched_new(modes[mi], t, ARRAY_SIZE(t), 3, 2);
+		struct sched *s = sched_new(modes[mi], SCHED_ORDER_SUITE, t, ARRAY_SIZE(t), 3, 2);
 		size_t out[16], n1 = 0, n2 = 0, got1[16], got2[16];
 
 		assert_int_equal(sched_next(s, 0, out, 16), 2); /* t0, t1 */
@@ -1051,7 +1057,7 @@ test_load_history_cap(void **state)
 		snprintf(ids[i], sizeof(ids[i]), "t.py::t%zu", i);
 		t[i] = (struct sched_test){ ids[i], "t.py", NULL, i < 4 ? 10.0 : 0.1 };
 	}
-	s = sched_new(SCHED_LOAD, t, NT, 2, 3);
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_LONGEST, t, NT, 2, 3);
 	assert_int_equal(sched_next(s, 0, out, 8), 2);
 	assert_true(out[0] < 4);  /* a long one first */
 	assert_true(out[1] >= 4); /* then a short one, not the next long */
@@ -1064,7 +1070,7 @@ test_load_history_cap(void **state)
 	/* Unknown durations: plain prefetch, collection order. */
 	for (size_t i = 0; i < NT; i++)
 		t[i].expected = -1;
-	s = sched_new(SCHED_LOAD, t, NT, 2, 3);
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_SUITE, t, NT, 2, 3);
 	assert_int_equal(sched_next(s, 0, out, 8), 3);
 	assert_int_equal(out[0], 0);
 	assert_int_equal(out[1], 1);
@@ -1081,7 +1087,7 @@ test_cancel_exact(void **state)
 
 	(void)state;
 	suite_make(&su, SCHED_LOAD, 10, 9);
-	s = sched_new(SCHED_LOAD, su.t, 10, 2, 2);
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_SUITE, su.t, 10, 2, 2);
 	assert_int_equal(sched_next(s, 0, out, 16), 2);
 	assert_int_equal(sched_next(s, 1, out, 16), 2);
 	for (size_t i = 0; i < 16; i++)
@@ -1106,7 +1112,7 @@ test_cancel_exact(void **state)
 	sched_free(s);
 
 	/* Cancel with a lost worker's work waiting: that is dropped too. */
-	s = sched_new(SCHED_LOAD, su.t, 10, 2, 3);
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_SUITE, su.t, 10, 2, 3);
 	assert_int_equal(sched_next(s, 0, out, 16), 3);
 	assert_int_equal(sched_worker_lost(s, 0, 0), 2);
 	n = sched_cancel(s, out, 16);
@@ -1116,7 +1122,7 @@ test_cancel_exact(void **state)
 
 	/* A worker lost after the cancel: its in-flight tests are dropped,
 	 * not requeued, so done still comes. */
-	s = sched_new(SCHED_LOAD, su.t, 10, 2, 3);
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_SUITE, su.t, 10, 2, 3);
 	assert_int_equal(sched_next(s, 0, out, 16), 3); /* 0, 1, 2 */
 	assert_int_equal(sched_next(s, 1, out, 16), 3); /* 3, 4, 5 */
 	assert_int_equal(sched_cancel(s, out, 16), 4);
@@ -1131,7 +1137,7 @@ test_cancel_exact(void **state)
 	sched_free(s);
 
 	/* each: one entry per worker copy. */
-	s = sched_new(SCHED_EACH, su.t, 10, 3, 1);
+	s = sched_new(SCHED_EACH, SCHED_ORDER_SUITE, su.t, 10, 3, 1);
 	assert_int_equal(sched_next(s, 0, out, 16), 1);
 	n = sched_cancel(s, out, 16);
 	assert_int_equal(n, 29);
@@ -1154,7 +1160,7 @@ test_worker_finished(void **state)
 	suite_make(&su, SCHED_LOAD, 4, 11);
 
 	/* no: only w0 ever works; the others are finished from the start. */
-	s = sched_new(SCHED_NO, su.t, 4, 3, 2);
+	s = sched_new(SCHED_NO, SCHED_ORDER_SUITE, su.t, 4, 3, 2);
 	assert_false(sched_worker_finished(s, 0));
 	assert_true(sched_worker_finished(s, 1));
 	assert_true(sched_worker_finished(s, 2));
@@ -1174,7 +1180,7 @@ test_worker_finished(void **state)
 
 	/* each: a worker is finished when its own copy is all sent, whatever
 	 * the others do. */
-	s = sched_new(SCHED_EACH, su.t, 4, 2, 4);
+	s = sched_new(SCHED_EACH, SCHED_ORDER_SUITE, su.t, 4, 2, 4);
 	assert_false(sched_worker_finished(s, 0));
 	assert_int_equal(sched_next(s, 0, out, 16), 4);
 	for (size_t k = 0; k < 4; k++)
@@ -1191,7 +1197,7 @@ test_worker_finished(void **state)
 			{ "a.py::t2", "a.py", NULL, -1 },
 		};
 
-		s = sched_new(SCHED_LOADFILE, t, 3, 2, 1);
+		s = sched_new(SCHED_LOADFILE, SCHED_ORDER_SUITE, t, 3, 2, 1);
 		assert_int_equal(sched_next(s, 0, out, 16), 1);
 		assert_false(sched_worker_finished(s, 0)); /* t1, t2 are its own */
 		assert_true(sched_worker_finished(s, 1)); /* nothing can come */
@@ -1200,7 +1206,7 @@ test_worker_finished(void **state)
 	}
 
 	/* worksteal: not finished while anyone has unsent tests to steal. */
-	s = sched_new(SCHED_WORKSTEAL, su.t, 4, 2, 1);
+	s = sched_new(SCHED_WORKSTEAL, SCHED_ORDER_SUITE, su.t, 4, 2, 1);
 	assert_int_equal(sched_next(s, 0, out, 16), 1);
 	assert_int_equal(sched_next(s, 1, out, 16), 1);
 	sched_complete(s, 1, 1);
@@ -1218,7 +1224,7 @@ test_worker_finished(void **state)
 
 	/* load: a lost worker's requeued tests make the others unfinished
 	 * again (the run must not have told them bye yet). */
-	s = sched_new(SCHED_LOAD, su.t, 4, 2, 2);
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_SUITE, su.t, 4, 2, 2);
 	assert_int_equal(sched_next(s, 0, out, 16), 2);
 	assert_int_equal(sched_next(s, 1, out, 16), 2);
 	assert_true(sched_worker_finished(s, 1));
@@ -1265,6 +1271,248 @@ test_scale(void **state)
 	}
 }
 
+/* ---- history keeps the suite's order ---------------------------------- */
+
+/* A suite whose units are contiguous in collection order (as pytest
+ * collects classes and files), with durations known for most tests:
+ * files of 6, classes of 3, a group per file in loadgroup; a heavy tail
+ * (1 in 10 tests 50x longer) so balancing has something to move. */
+static void
+suite_contiguous(struct suite *su, enum sched_mode mode, size_t n, uint64_t seed)
+{
+	memset(su, 0, sizeof(*su));
+	su->n = n;
+	su->t = calloc(n ? n : 1, sizeof(*su->t));
+	su->unit = calloc(n ? n : 1, sizeof(*su->unit));
+	for (size_t i = 0; i < n; i++) {
+		size_t file = i / 6, cls = i / 3;
+		struct sched_test *t = &su->t[i];
+		size_t r = rnd_below(&seed, 100);
+
+		t->file = suite_str(su, fmt("tests/test_f%zu.py", file));
+		t->id = suite_str(su, fmt("tests/test_f%zu.py::TestC%zu::test_%zu", file, cls, i));
+		t->expected = r < 10 ? -1 : (double)(1 + rnd_below(&seed, 100)) * (r < 20 ? 50 : 1) / 1000.0;
+		switch (mode) {
+		case SCHED_LOADSCOPE:
+			su->unit[i] = cls;
+			break;
+		case SCHED_LOADFILE:
+			su->unit[i] = file;
+			break;
+		case SCHED_LOADGROUP:
+			t->group = file % 2 ? suite_str(su, fmt("g%zu", file)) : NULL;
+			su->unit[i] = file % 2 ? file : n + i;
+			break;
+		default:
+			su->unit[i] = i;
+		}
+	}
+	su->nunits = 2 * n + 1;
+}
+
+/* Collection index of each test a worker was sent, in the order sent,
+ * never goes down: what a suite ordered on purpose (pytest-django: plain
+ * database tests before transactional ones, which empty the tables)
+ * needs from every worker, since each has a database of its own. */
+static void
+sim_check_increasing(const struct sim *m)
+{
+	for (size_t w = 0; w < m->nw; w++) {
+		size_t last = NONE, last_seq = NONE;
+
+		for (size_t k = 0; k < m->su->n; k++) {
+			/* The test w was sent after last_seq, earliest first. */
+			size_t t = NONE;
+
+			for (size_t i = 0; i < m->su->n; i++)
+				if (m->ran_on[i] == w && (last_seq == NONE || m->seq_of[i] > last_seq) &&
+				    (t == NONE || m->seq_of[i] < m->seq_of[t]))
+					t = i;
+			if (t == NONE)
+				break;
+			if (last != NONE && t < last)
+				fail_msg("mode %s: worker %zu ran test %zu after test %zu", sched_mode_name(m->mode), w, t,
+					 last);
+			last = t;
+			last_seq = m->seq_of[t];
+		}
+	}
+}
+
+static const enum sched_mode load_modes[] = {
+	SCHED_LOAD, SCHED_LOADSCOPE, SCHED_LOADFILE, SCHED_LOADGROUP, SCHED_WORKSTEAL,
+};
+
+/* With history (the default order), in random interleavings, every
+ * worker's sequence is increasing in collection index, in every mode that
+ * takes history, with steals happening; exactly once, units whole. */
+static void
+test_history_keeps_suite_order(void **state)
+{
+	static const size_t workers[] = { 2, 3, 8 };
+
+	(void)state;
+	for (size_t mi = 0; mi < ARRAY_SIZE(load_modes); mi++)
+		for (size_t wi = 0; wi < ARRAY_SIZE(workers); wi++)
+			for (uint64_t seed = 1; seed <= 6; seed++) {
+				struct suite su;
+				struct sim m;
+
+				suite_contiguous(&su, load_modes[mi], 120, seed);
+				sim_init(&m, load_modes[mi], &su, workers[wi], 1 + seed % 3, seed);
+				sim_run(&m, (seed % 2 ? SIM_IN_ORDER : 0) | (seed % 3 == 0 ? SIM_SLOW_W0 : 0));
+				sim_check_once(&m);
+				sim_check_units(&m);
+				sim_check_increasing(&m);
+				sim_free(&m);
+				suite_free(&su);
+			}
+}
+
+/* The check above can fail: --longest-first breaks the order (long tests
+ * are spread over the suite), and losses and cancels with history still
+ * keep exactly-once. */
+static void
+test_history_longest_and_faults(void **state)
+{
+	struct suite su;
+	struct sim m;
+	size_t inversions = 0;
+
+	(void)state;
+	suite_contiguous(&su, SCHED_LOAD, 120, 3);
+	su.order = SCHED_ORDER_LONGEST;
+	sim_init(&m, SCHED_LOAD, &su, 3, 3, 3);
+	sim_run(&m, SIM_IN_ORDER);
+	sim_check_once(&m);
+	for (size_t t = 1; t < su.n; t++)
+		for (size_t u = 0; u < t; u++)
+			inversions += m.ran_on[t] == m.ran_on[u] && m.seq_of[t] < m.seq_of[u];
+	assert_true(inversions > 0);
+	sim_free(&m);
+	suite_free(&su);
+
+	for (size_t mi = 0; mi < ARRAY_SIZE(load_modes); mi++)
+		for (uint64_t seed = 1; seed <= 6; seed++) {
+			bool replace = seed % 2 == 0;
+
+			suite_contiguous(&su, load_modes[mi], 150, seed);
+			sim_init(&m, load_modes[mi], &su, 3, 1 + seed % 3, seed);
+			sim_run(&m, seed % 3 == 0 ? SIM_CANCEL : SIM_LOSE | (replace ? SIM_REPLACE : 0));
+			sim_check_once(&m);
+			sim_check_units(&m);
+			sim_free(&m);
+			suite_free(&su);
+		}
+}
+
+/* The split: units longest first into the least loaded worker, each
+ * worker's share in collection order. 8 tests of 1 s and two of 4 s at
+ * the end, 2 workers: w0 {0,2,4,6,8}, w1 {1,3,5,7,9}, 8 s each; the
+ * long tests run last on both, where the suite put them. */
+static void
+test_history_split_exact(void **state)
+{
+	enum { NT = 10 };
+	struct sched_test t[NT];
+	char ids[NT][16];
+	struct sched *s;
+	size_t out[8];
+
+	(void)state;
+	for (size_t i = 0; i < NT; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "t.py::t%zu", i);
+		t[i] = (struct sched_test){ ids[i], "t.py", NULL, i >= 8 ? 4.0 : 1.0 };
+	}
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_SUITE, t, NT, 2, 1);
+	for (size_t k = 0; k < 5; k++)
+		for (size_t w = 0; w < 2; w++) {
+			assert_int_equal(sched_next(s, w, out, 8), 1);
+			if (out[0] != 2 * k + w)
+				fail_msg("worker %zu, step %zu: got test %zu, want %zu", w, k, out[0], 2 * k + w);
+			sched_complete(s, w, out[0]);
+		}
+	assert_true(sched_done(s));
+	sched_free(s);
+
+	/* --longest-first: the two long ones start first. */
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_LONGEST, t, NT, 2, 1);
+	assert_int_equal(sched_next(s, 0, out, 8), 1);
+	assert_int_equal(out[0], 8);
+	assert_int_equal(sched_next(s, 1, out, 8), 1);
+	assert_int_equal(out[0], 9);
+	sched_free(s);
+}
+
+/* A worker that runs ahead of its plan takes units from the plan of one
+ * that runs behind, only units after the last one it took; what is left
+ * before its position stays with the owner, and it is then finished. */
+static void
+test_history_rebalance_exact(void **state)
+{
+	enum { NT = 12 };
+	struct sched_test t[NT];
+	char ids[NT][16];
+	struct sched *s;
+	size_t out[8], got[NT], n = 0, owner_left = 0;
+
+	(void)state;
+	for (size_t i = 0; i < NT; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "t.py::t%zu", i);
+		t[i] = (struct sched_test){ ids[i], "t.py", NULL, 1.0 };
+	}
+	/* Plans: w0 {0,2,4,6,8,10}, w1 {1,3,5,7,9,11}. */
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_SUITE, t, NT, 2, 1);
+	assert_int_equal(sched_next(s, 1, out, 8), 1);
+	assert_int_equal(out[0], 1); /* w1 stays in test 1 */
+	while (sched_next(s, 0, out, 8) == 1) {
+		got[n++] = out[0];
+		sched_complete(s, 0, out[0]);
+	}
+	assert_true(sched_worker_finished(s, 0));
+	assert_int_equal(got[0], 0);
+	for (size_t k = 1; k < n; k++)
+		if (got[k] <= got[k - 1])
+			fail_msg("w0 ran test %zu after test %zu", got[k], got[k - 1]);
+	if (n <= 6)
+		fail_msg("w0 ran %zu tests: none of the slow worker's", n);
+	/* w1 runs the rest of its plan, all before w0's last, in order. */
+	sched_complete(s, 1, 1);
+	for (size_t last = 1; sched_next(s, 1, out, 8) == 1; last = out[0], owner_left++) {
+		assert_true(out[0] > last);
+		assert_true(out[0] < got[n - 1]);
+		sched_complete(s, 1, out[0]);
+	}
+	assert_int_equal(n + 1 + owner_left, NT);
+	assert_true(owner_left > 0);
+	assert_true(sched_done(s));
+	sched_free(s);
+
+	/* Plans are stolen only from workers that hold two units or more or
+	 * are busy: 6 tests on 4 workers, w0 {0,4}, w1 {1,5}, w2 {2}, w3 {3}.
+	 * w2 runs through its plan while nobody else has asked: it takes the
+	 * back unit of each plan with two. */
+	s = sched_new(SCHED_LOAD, SCHED_ORDER_SUITE, t, 6, 4, 1);
+	assert_int_equal(sched_next(s, 2, out, 8), 1);
+	assert_int_equal(out[0], 2);
+	sched_complete(s, 2, 2);
+	assert_int_equal(sched_next(s, 2, out, 8), 1);
+	assert_int_equal(out[0], 4); /* ties: the lower worker */
+	sched_complete(s, 2, 4);
+	assert_int_equal(sched_next(s, 2, out, 8), 1);
+	assert_int_equal(out[0], 5);
+	sched_complete(s, 2, 5);
+	/* Left: w0 and w1 hold one unit each and have not asked: not stolen
+	 * (nor could they be: both come before 5). */
+	assert_int_equal(sched_next(s, 2, out, 8), 0);
+	assert_true(sched_worker_finished(s, 2));
+	assert_int_equal(sched_next(s, 0, out, 8), 1);
+	assert_int_equal(out[0], 0);
+	assert_int_equal(sched_next(s, 1, out, 8), 1);
+	assert_int_equal(out[0], 1);
+	sched_free(s);
+}
+
 int
 main(void)
 {
@@ -1286,6 +1534,10 @@ main(void)
 		cmocka_unit_test(test_cancel_exact),
 		cmocka_unit_test(test_worker_finished),
 		cmocka_unit_test(test_scale),
+		cmocka_unit_test(test_history_keeps_suite_order),
+		cmocka_unit_test(test_history_longest_and_faults),
+		cmocka_unit_test(test_history_split_exact),
+		cmocka_unit_test(test_history_rebalance_exact),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
