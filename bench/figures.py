@@ -5,7 +5,7 @@ import html
 import statistics
 
 FIELDS = ("wall", "startup", "first_result", "makespan", "lower_bound", "work", "longest",
-          "rss_kb", "cpu_s", "tree_rss_kb", "tree_cpu_s")
+          "rss_kb", "cpu_s", "tree_rss_kb", "tree_cpu_s", "engine_cpu_s", "engine_cpu_ms_per_test")
 
 
 def _median(values):
@@ -57,7 +57,7 @@ def table(results):
     """The printed table: one block per suite."""
     out = []
     hdr = (f"{'peer':<22} {'n':>2} {'wall s':>7} {'x load':>6} {'makespan':>8} {'LB s':>6} {'ms/LB':>5} "
-           f"{'w/(LB+st)':>9} {'start s':>7} {'1st res':>7} {'orch MB':>7} {'orch cpu':>8} {'ok':>5}")
+           f"{'w/(LB+st)':>9} {'start s':>7} {'1st res':>7} {'orch MB':>7} {'orch cpu':>8} {'dockerd':>7} {'ok':>5}")
     for suite, sres in results["suites"].items():
         out.append(f"== {suite}: {sres['meta']['tests']} tests, -n {sres['workers']}")
         out.append(hdr)
@@ -68,7 +68,7 @@ def table(results):
                 f"{_fmt(s['makespan']):>8} {_fmt(s['lower_bound']):>6} {_fmt(s.get('makespan_vs_lb')):>5} "
                 f"{_fmt(s.get('wall_vs_lb_plus_startup')):>9} {_fmt(s['startup']):>7} "
                 f"{_fmt(s['first_result']):>7} {_fmt(s['rss_kb'] / 1024 if s['rss_kb'] else None, '.1f'):>7} "
-                f"{_fmt(s['cpu_s']):>8} {s['ok_runs']:>2}/{s['runs']:<2}")
+                f"{_fmt(s['cpu_s']):>8} {_fmt(s.get('engine_cpu_s')):>7} {s['ok_runs']:>2}/{s['runs']:<2}")
         split = [(p, s["phases"]) for p, s in sres["peers"].items() if s.get("phases")]
         if split:
             out.append("   xdock start-up split (median s):")
@@ -122,7 +122,7 @@ def targets(results):
 
 PALETTE = {"pytest": "#888888", "xdist-load": "#1f77b4", "xdist-loadfile": "#6baed6",
            "xdock-load": "#d62728", "xdock-loadfile": "#ff9896", "xdock-load+hist": "#2ca02c",
-           "xdock-loadfile+hist": "#98df8a", "xdock-load+reuse-db": "#9467bd"}
+           "xdock-loadfile+hist": "#98df8a", "xdock-load+reuse-db": "#9467bd", "xdock-load+longest": "#bcbd22"}
 
 
 def svg(results):
