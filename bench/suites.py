@@ -13,8 +13,8 @@ import shutil
 # Sizes: full run, and --quick (smaller, so the whole quick run stays
 # under three minutes on a 2-core machine).
 SIZES = {
-    "full": {"trivial": 2000, "skewed": 200, "database": 400, "cpu": 200},
-    "quick": {"trivial": 400, "skewed": 60, "database": 100, "cpu": 40},
+    "full": {"trivial": 2000, "skewed": 200, "database": 400, "cpu": 200, "connect": 400},
+    "quick": {"trivial": 400, "skewed": 60, "database": 100, "cpu": 40, "connect": 100},
 }
 
 # The database migration: 60 tables, in migrations of 5 tables each (one
@@ -279,6 +279,115 @@ def gen_database(path, n, seed, seed_rows=DB_SEED_ROWS):
             "migrations": DB_TABLES // DB_TABLES_PER_MIGRATION, "seed_rows_per_table": seed_rows}
 
 
+CONNECT_MIGRATE_PY = '''\
+#!/usr/bin/env python3
+"""Schema of the connection-per-test suite: one small table.
+
+    DATABASE_URL=postgresql://... python3 migrate.py
+"""
+import os
+import sys
+
+import psycopg2
+
+
+def migrate(url):
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS item (id serial PRIMARY KEY, name text NOT NULL,"
+                        " qty integer NOT NULL DEFAULT 0)")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        sys.exit("migrate.py: DATABASE_URL is not set")
+    migrate(url)
+'''
+
+CONNECT_CONFTEST = '''\
+"""The connection-per-test suite's fixtures: every test opens a connection
+of its own, as driver, ORM and Django suites do, so a connection's cost
+(TCP, authentication, backend start) is part of every test.
+
+Under xdock, DATABASE_URL is this worker's database. Under pytest-xdist,
+every worker creates bench_conn_<worker> on BENCH_DB_ADMIN_URL's server.
+"""
+import os
+
+import psycopg2
+import pytest
+
+import migrate
+
+
+def _worker(config):
+    wi = getattr(config, "workerinput", None)
+    return wi["workerid"] if wi else "master"
+
+
+@pytest.fixture(scope="session")
+def database_url(request):
+    admin = os.environ.get("BENCH_DB_ADMIN_URL")
+    if not admin:
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            pytest.exit("neither BENCH_DB_ADMIN_URL nor DATABASE_URL is set", returncode=4)
+        yield url
+        return
+    name = "bench_conn_" + _worker(request.config)
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {name}")
+    url = admin.rsplit("/", 1)[0] + "/" + name
+    migrate.migrate(url)
+    try:
+        yield url
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.close()
+
+
+@pytest.fixture
+def conn(database_url):
+    c = psycopg2.connect(database_url)
+    yield c
+    c.close()
+'''
+
+
+def gen_connect(path, n, seed):
+    """n tests that each open a new connection and run three statements
+    (insert, select, update) on it, 20 per file: the per-connection cost."""
+    _fresh_dir(path)
+    _write(os.path.join(path, "migrate.py"), CONNECT_MIGRATE_PY)
+    _write(os.path.join(path, "conftest.py"), CONNECT_CONFTEST)
+    rng = random.Random(seed)
+    for f, idx in _split(n, 20):
+        body = ""
+        for i in idx:
+            body += "\n".join([
+                f"def test_c{i:04d}(conn):",
+                "    with conn.cursor() as cur:",
+                f'        cur.execute("INSERT INTO item (name, qty) VALUES (%s, %s) RETURNING id", ("c{i}", {rng.randrange(50)}))',
+                "        new_id = cur.fetchone()[0]",
+                '        cur.execute("SELECT name FROM item WHERE id = %s", (new_id,))',
+                f'        assert cur.fetchone()[0] == "c{i}"',
+                '        cur.execute("UPDATE item SET qty = qty + 1 WHERE id = %s", (new_id,))',
+                "        assert cur.rowcount == 1",
+                "    conn.commit()",
+            ]) + "\n\n\n"
+        _write(os.path.join(path, f"test_conn_{f:03d}.py"), body)
+    return {"tests": n, "files": (n + 19) // 20, "statements_per_test": 3}
+
+
 def generate(name, path, n, seed, quick=False):
     if name == "trivial":
         return gen_trivial(path, n, seed)
@@ -289,7 +398,12 @@ def generate(name, path, n, seed, quick=False):
         return gen_database(path, n, seed, seed_rows=1000 if quick else DB_SEED_ROWS)
     if name == "cpu":
         return gen_cpu(path, n, seed)
+    if name == "connect":
+        return gen_connect(path, n, seed)
     raise ValueError(f"unknown suite {name}")
 
 
-SUITES = ("trivial", "skewed", "database", "cpu")
+SUITES = ("trivial", "skewed", "database", "cpu", "connect")
+# Suites that need a PostgreSQL: migrate.py as --db-setup under xdock, a
+# server for pytest and pytest-xdist.
+DB_SUITES = ("database", "connect")

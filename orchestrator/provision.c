@@ -44,6 +44,14 @@ start_embedded(struct provision *p, const struct run_ctx *ctx, struct error **er
 	const char *tmpfs[] = { "/var/lib/postgresql/data", NULL };
 	const char *aliases[] = { PROVISION_DB_ALIAS, NULL };
 	const char *reuse_labels[] = { "xdock.reuse=1", "xdock.role=db", NULL };
+	/* Connections from the run's own containers skip authentication
+	 * (images/postgres/entrypoint.sh): a SCRAM exchange costs more than
+	 * the rest of a connection. The host, through the published port,
+	 * still gives the password. A server of the run is on the run network
+	 * alone; a reused one starts on the engine's shared bridge and trusts
+	 * only the run networks it joins later. */
+	const char *env_run[] = { "XDOCK_PG_TRUST=network", NULL };
+	const char *env_reuse[] = { "XDOCK_PG_TRUST=joined", NULL };
 	cleanup_free char *name = NULL;
 	cleanup_free char *id = NULL;
 	struct docker_container_spec spec = {
@@ -52,6 +60,7 @@ start_embedded(struct provision *p, const struct run_ctx *ctx, struct error **er
 		.publish_tcp = "5432/tcp",
 		.network = ctx->network,
 		.aliases = aliases,
+		.env = env_run,
 	};
 
 	if (cfg->reuse_db) {
@@ -80,6 +89,7 @@ start_embedded(struct provision *p, const struct run_ctx *ctx, struct error **er
 		}
 		p->reused = true;
 		spec.labels = reuse_labels;
+		spec.env = env_reuse;
 		spec.name = PROVISION_REUSE_NAME;
 		/* Not on the run network: that one goes away with the run. It
 		 * joins each run's network instead. */

@@ -20,6 +20,38 @@ init_cluster() {
 	echo "host all all ::/0 scram-sha-256" >>"$1/pg_hba.conf"
 }
 
+# hba_trust MODE: pg_hba lines, first match wins, that let the run's own
+# containers in without a password: a SCRAM key derivation costs more than
+# the rest of a connection (docs/benchmarks.md). "samenet" is every subnet
+# this container is attached to, re-read at each connection. Always
+# excluded: the host, which reaches a published port or any network of
+# ours through that network's gateway (the default route's, and the first
+# address of a subnet, which Docker gives its gateways). MODE "network":
+# the orchestrator started us on the run's private network only, so all of
+# samenet is the run's. MODE "joined" (a --reuse-db server): the networks
+# attached at start (the engine's shared default bridge) keep the
+# password; only the run networks joined later are trusted.
+hba_trust() {
+	perl -e '
+		my ($mode) = @ARGV;
+		sub ip { join ".", reverse unpack "C4", pack "N", hex $_[0] }
+		sub bits { my $n = unpack "%32b*", pack "N", hex $_[0]; $n }
+		open my $f, "<", "/proc/net/route" or die "/proc/net/route: $!\n";
+		<$f>;
+		my (@gw, @net);
+		while (<$f>) {
+			my ($if, $dst, $gw, $flags, undef, undef, undef, $mask) = split;
+			next if $if eq "lo";
+			push @gw, ip($gw) if hex($flags) & 2;
+			push @net, ip($dst) . "/" . bits($mask) if !(hex($flags) & 2);
+		}
+		print "host all all $_/32 scram-sha-256\n" for @gw;
+		print "host all all 0.0.0.1 0.0.0.255 scram-sha-256\n";
+		if ($mode eq "joined") { print "host all all $_ scram-sha-256\n" for @net }
+		print "host all all samenet trust\n";
+	' "$1"
+}
+
 if [ "${1:-}" = seed ]; then
 	mkdir -p "$SEED"
 	chown postgres:postgres "$SEED"
@@ -37,6 +69,14 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 	else
 		init_cluster "$PGDATA"
 	fi
+	case ${XDOCK_PG_TRUST:-} in
+	network | joined)
+		hba=$(mktemp)
+		{ echo "# xdock: the run's own containers ($XDOCK_PG_TRUST)"; hba_trust "$XDOCK_PG_TRUST"; cat "$PGDATA/pg_hba.conf"; } >"$hba"
+		cat "$hba" >"$PGDATA/pg_hba.conf"
+		rm -f "$hba"
+		;;
+	esac
 fi
 # Durability buys nothing for a database thrown away after the run.
 exec su postgres -c "exec postgres -D '$PGDATA' -c listen_addresses='*' \
