@@ -754,6 +754,24 @@ docker_image_exists(struct docker *dk, const char *image, bool *exists, struct e
 }
 
 int
+docker_image_id(struct docker *dk, const char *image, char **id, struct error **err)
+{
+	cleanup_free char *path = NULL;
+	struct buf reply;
+	int r;
+
+	if (check_ref("image", image, err) < 0)
+		return -1;
+	path = xasprintf("/images/%s/json", image);
+	buf_init(&reply, DOCKER_REPLY_MAX);
+	r = simple(dk, "GET", path, NULL, 0, DOCKER_TIMEOUT_QUICK_MS, &reply, err);
+	if (r == 0)
+		r = docker_json_string(reply.data, reply.len, "Id", "image inspect", id, err);
+	buf_release(&reply);
+	return r;
+}
+
+int
 docker_network_create(struct docker *dk, const char *name, const char *const *labels, char **id, struct error **err)
 {
 	cleanup_free char *body = docker_json_network_create_body(name, labels);

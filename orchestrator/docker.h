@@ -88,6 +88,8 @@ int docker_parse_inspect(const char *json, size_t len, const char *port, struct 
 int docker_container_logs(struct docker *dk, const char *id, size_t max, char **out, struct error **err);
 
 int docker_image_exists(struct docker *dk, const char *image, bool *exists, struct error **err);
+/* The image's content id ("sha256:..."); caller frees. */
+int docker_image_id(struct docker *dk, const char *image, char **id, struct error **err);
 
 /* Networks. labels as for containers. */
 int docker_network_create(struct docker *dk, const char *name, const char *const *labels, char **id, struct error **err);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/evp.h>
+
 #include "buf.h"
 
 static void
@@ -180,10 +182,53 @@ provision_connect(struct provision *p, struct error **err)
 	return 0;
 }
 
-char *
-provision_key(const char *project_dir, const char *setup, const char *pattern, struct error **err)
+static void
+digest_update(EVP_MD_CTX *md, const void *p, size_t n)
 {
-	uint64_t h = 1469598103934665603u;
+	if (EVP_DigestUpdate(md, p, n) != 1)
+		abort(); /* only fails on a broken context or no memory */
+}
+
+/* A string and its NUL: "ab"+"c" and "a"+"bc" differ. */
+static void
+digest_str(EVP_MD_CTX *md, const char *s)
+{
+	digest_update(md, s ? s : "", strlen(s ? s : "") + 1);
+}
+
+/* SHA-256 of a file's content into out; false when it is no regular file
+ * we can read (a directory: its name alone counts). */
+static bool
+digest_file(const char *path, unsigned char out[EVP_MAX_MD_SIZE])
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	EVP_MD_CTX *md;
+	char chunk[65536];
+	ssize_t n;
+	unsigned len = 0;
+
+	if (fd < 0)
+		return false;
+	md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		abort();
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		digest_update(md, chunk, (size_t)n);
+	if (EVP_DigestFinal_ex(md, out, &len) != 1)
+		abort();
+	EVP_MD_CTX_free(md);
+	return n == 0;
+}
+
+char *
+provision_key(const char *project_dir, const char *image_id, const char *setup, const char *pattern,
+	      struct error **err)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	char out[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned len = 0;
+	EVP_MD_CTX *md;
 	glob_t g;
 	int rc;
 	cleanup_free char *full = NULL;
@@ -191,10 +236,6 @@ provision_key(const char *project_dir, const char *setup, const char *pattern, s
 	if (!pattern)
 		return NULL;
 	full = pattern[0] == '/' ? xstrdup(pattern) : xasprintf("%s/%s", project_dir, pattern);
-#define MIX(p, n)                                                  \
-	for (size_t _i = 0; _i < (n); _i++)                        \
-		h = (h ^ ((const unsigned char *)(p))[_i]) * 1099511628211u
-	MIX(setup ? setup : "", strlen(setup ? setup : "") + 1);
 	rc = glob(full, GLOB_BRACE, NULL, &g);
 	if (rc != 0 && rc != GLOB_NOMATCH)
 		return error_set(err, EXIT_USAGE, "--db-setup-key %s: cannot expand", pattern), NULL;
@@ -202,20 +243,34 @@ provision_key(const char *project_dir, const char *setup, const char *pattern, s
 		globfree(&g);
 		return error_set(err, EXIT_USAGE, "--db-setup-key %s: matches no file", pattern), NULL;
 	}
+	/* SHA-256, not a short hash: a collision would silently skip the
+	 * migrations. The test image counts (a new driver or ORM version can
+	 * migrate differently), and so does the command. */
+	md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		abort();
+	digest_str(md, "xdock template v2");
+	digest_str(md, image_id);
+	digest_str(md, setup);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
-		cleanup_close int fd = open(g.gl_pathv[i], O_RDONLY | O_CLOEXEC);
-		char chunk[65536];
-		ssize_t n;
+		unsigned char fsum[EVP_MAX_MD_SIZE];
+		bool regular = digest_file(g.gl_pathv[i], fsum);
 
-		MIX(g.gl_pathv[i], strlen(g.gl_pathv[i]) + 1);
-		if (fd < 0)
-			continue; /* a directory: its name counts */
-		while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-			MIX(chunk, (size_t)n);
+		digest_str(md, g.gl_pathv[i]);
+		digest_update(md, regular ? "f" : "d", 1);
+		if (regular)
+			digest_update(md, fsum, 32);
 	}
-#undef MIX
 	globfree(&g);
-	return xasprintf("xdock-key:%016llx", (unsigned long long)h);
+	if (EVP_DigestFinal_ex(md, sum, &len) != 1)
+		abort();
+	EVP_MD_CTX_free(md);
+	for (unsigned i = 0; i < len; i++) {
+		out[2 * i] = hex[sum[i] >> 4];
+		out[2 * i + 1] = hex[sum[i] & 15];
+	}
+	out[2 * len] = '\0';
+	return xasprintf("xdock-key:sha256:%s", out);
 }
 
 /* Runs --db-setup once in a container of the test image against the
@@ -296,8 +351,15 @@ provision_template(struct provision *p, const struct run_ctx *ctx, struct error 
 
 	if (p->mode == CLI_DB_NONE)
 		return 0;
-	if (cfg->db_setup_key && !(key = provision_key(ctx->project_dir, cfg->db_setup, cfg->db_setup_key, err)))
-		return -1;
+	if (cfg->db_setup_key) {
+		cleanup_free char *image_id = NULL;
+
+		if (docker_image_id(ctx->dk, cfg->image, &image_id, err) < 0)
+			return error_wrap(err, "--db-setup-key: test image %s", cfg->image);
+		key = provision_key(ctx->project_dir, image_id, cfg->db_setup, cfg->db_setup_key, err);
+		if (!key)
+			return -1;
+	}
 	if (db_exists(p->db, PROVISION_TEMPLATE, &exists, err) < 0)
 		return -1;
 	if (exists && key && db_comment_get(p->db, PROVISION_TEMPLATE, &have, err) < 0)

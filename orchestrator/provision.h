@@ -58,8 +58,11 @@ void provision_env(const struct provision *p, const char *name, char ***env, siz
  * but always tries everything. */
 int provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error **err);
 
-/* Hash of the --db-setup command and the files matching glob, hex. NULL
- * glob: NULL result (no cache key, migrations always run). */
-char *provision_key(const char *project_dir, const char *setup, const char *glob, struct error **err);
+/* The template's cache key: SHA-256 of the test image's id, the
+ * --db-setup command and the names and contents of the files matching
+ * glob (relative to project_dir), as "xdock-key:sha256:<hex>". NULL glob:
+ * NULL result (no cache key, migrations always run). */
+char *provision_key(const char *project_dir, const char *image_id, const char *setup, const char *glob,
+		    struct error **err);
 
 #endif
