@@ -411,7 +411,7 @@ sleep_ms(int64_t ms)
  * caller's budget in milliseconds, so the deadline is ours. Returns the
  * connection (check PQstatus) and *timed_out. */
 static PGconn *
-connect_once(const char *url, int64_t deadline, bool *timed_out)
+connect_once(const char *url, int64_t deadline, int cancel_fd, bool *timed_out, bool *cancelled)
 {
 	/* Ours go first: values from the URL override them. */
 	const char *const keys[] = { "client_encoding", "application_name", "connect_timeout", "dbname", NULL };
@@ -436,7 +436,7 @@ connect_once(const char *url, int64_t deadline, bool *timed_out)
 	if (PQstatus(conn) == CONNECTION_BAD)
 		return conn;
 	for (;;) {
-		struct pollfd pfd;
+		struct pollfd pfd[2] = { { .fd = -1 }, { .fd = cancel_fd, .events = POLLIN } };
 		int r;
 
 		if (st == PGRES_POLLING_OK || st == PGRES_POLLING_FAILED)
@@ -446,16 +446,19 @@ connect_once(const char *url, int64_t deadline, bool *timed_out)
 			*timed_out = true;
 			return conn;
 		}
-		pfd.fd = PQsocket(conn);
-		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-		pfd.revents = 0;
-		if (pfd.fd < 0)
+		pfd[0].fd = PQsocket(conn);
+		pfd[0].events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		if (pfd[0].fd < 0)
 			return conn;
-		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		r = poll(pfd, cancel_fd >= 0 ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left);
 		if (r < 0 && errno != EINTR)
 			return conn;
 		if (r == 0) {
 			*timed_out = true;
+			return conn;
+		}
+		if (r > 0 && pfd[1].revents) {
+			*cancelled = true;
 			return conn;
 		}
 		if (r > 0)
@@ -463,8 +466,21 @@ connect_once(const char *url, int64_t deadline, bool *timed_out)
 	}
 }
 
+/* Sleeps ms, or less when cancel_fd becomes readable: true then. */
+static bool
+pause_ms(int64_t ms, int cancel_fd)
+{
+	struct pollfd p = { .fd = cancel_fd, .events = POLLIN };
+
+	if (cancel_fd < 0) {
+		sleep_ms(ms);
+		return false;
+	}
+	return ms > 0 && poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms) > 0;
+}
+
 struct db *
-db_connect(const char *url, int timeout_ms, struct error **err)
+db_connect(const char *url, int timeout_ms, int cancel_fd, struct error **err)
 {
 	cleanup_free char *masked = db_url_masked(url);
 	cleanup_free char *last = NULL;
@@ -502,7 +518,7 @@ db_connect(const char *url, int timeout_ms, struct error **err)
 	for (;;) {
 		int64_t now = util_now_ms();
 		int64_t attempt_deadline = now + DB_ATTEMPT_MAX_MS;
-		bool timed_out;
+		bool timed_out, cancelled = false;
 		PGconn *conn;
 
 		if (attempt_deadline > deadline)
@@ -513,7 +529,7 @@ db_connect(const char *url, int timeout_ms, struct error **err)
 		if (attempt_deadline <= now)
 			attempt_deadline = now + 100;
 		attempts++;
-		conn = connect_once(url, attempt_deadline, &timed_out);
+		conn = connect_once(url, attempt_deadline, cancel_fd, &timed_out, &cancelled);
 		if (PQstatus(conn) == CONNECTION_OK) {
 			struct db *db = xcalloc(1, sizeof(*db));
 
@@ -533,10 +549,10 @@ db_connect(const char *url, int timeout_ms, struct error **err)
 			return NULL;
 		}
 		PQfinish(conn);
-		if (util_now_ms() + backoff >= deadline)
-			sleep_ms(deadline - util_now_ms());
-		else
-			sleep_ms(backoff);
+		if (cancelled || pause_ms(util_now_ms() + backoff >= deadline ? deadline - util_now_ms() : backoff, cancel_fd)) {
+			error_set(err, EXIT_INTERRUPTED, "postgresql: connect to %s: interrupted", masked);
+			return NULL;
+		}
 		if (backoff < 500)
 			backoff *= 2;
 	}

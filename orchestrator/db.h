@@ -34,8 +34,9 @@ struct db;
 /* Connects to url (the maintenance database, e.g. .../postgres), retrying
  * until timeout_ms passes (a server that is still starting refuses at
  * first). Unreachable: EXIT_INTERNAL naming the masked URL and the server's
- * message. */
-struct db *db_connect(const char *url, int timeout_ms, struct error **err);
+ * message. cancel_fd readable (a signal, -1: none): EXIT_INTERRUPTED at
+ * once. */
+struct db *db_connect(const char *url, int timeout_ms, int cancel_fd, struct error **err);
 void db_free(struct db *db);
 
 int db_exists(struct db *db, const char *name, bool *exists, struct error **err);

@@ -28,8 +28,7 @@ struct docker {
 	bool tls;
 	bool tls_verify;
 	char *ca, *cert, *key;   /* NULL: not used (see parse_host) */
-	int cancel_fd;           /* -1: calls run to their limit */
-	int64_t deadline_ms;     /* 0: none; else no call goes past it */
+	struct docker_cancel *cancel;  /* NULL: calls run to their limit */
 	char api[16];        /* "1.41", from the engine */
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -50,12 +49,43 @@ struct call {
 	char api_header[16];
 };
 
+static int64_t
+deadline(const struct docker *dk)
+{
+	return dk->cancel ? __atomic_load_n(&dk->cancel->deadline_ms, __ATOMIC_SEQ_CST) : 0;
+}
+
 bool
 docker_cancelled(const struct docker *dk)
 {
-	struct pollfd p = { .fd = dk->cancel_fd, .events = POLLIN };
+	struct docker_cancel *c = dk->cancel;
+	struct pollfd p;
+	int64_t d;
+	char si[128]; /* struct signalfd_siginfo */
+	int n = 0;
 
-	return dk->cancel_fd >= 0 && poll(&p, 1, 0) > 0;
+	if (!c || c->fd < 0)
+		return false;
+	d = deadline(dk);
+	if (d && util_now_ms() >= d)
+		return true;
+	if (c->pass > 0 && __atomic_load_n(&c->seen, __ATOMIC_SEQ_CST) > c->pass)
+		return true;
+	p = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	if (c->pass == 0)
+		return true;
+	while (read(c->fd, si, sizeof(si)) == (ssize_t)sizeof(si))
+		n++;
+	if (__atomic_add_fetch(&c->seen, n, __ATOMIC_SEQ_CST) > c->pass)
+		return true;
+	/* A signal let through: the calls still run, but not past grace. */
+	d = util_now_ms() + c->grace_ms;
+	for (int64_t cur = deadline(dk); !cur || cur > d;)
+		if (__atomic_compare_exchange_n(&c->deadline_ms, &cur, d, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			break;
+	return false;
 }
 
 /* libcurl calls this while a call waits, at least once a second even when
@@ -76,7 +106,7 @@ docker_curl_setup(const struct docker *dk, void *h)
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)DOCKER_CONNECT_TIMEOUT);
 	/* A proxy from the environment must never see engine traffic. */
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	if (dk->cancel_fd >= 0) {
+	if (dk->cancel && dk->cancel->fd >= 0) {
 		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
 		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)dk);
@@ -96,17 +126,7 @@ docker_curl_setup(const struct docker *dk, void *h)
 	}
 }
 
-void
-docker_set_cancel_fd(struct docker *dk, int fd)
-{
-	dk->cancel_fd = fd;
-}
 
-void
-docker_set_deadline(struct docker *dk, int64_t deadline_ms)
-{
-	dk->deadline_ms = deadline_ms;
-}
 
 const char *
 docker_base_url(const struct docker *dk)
@@ -210,16 +230,16 @@ call_do(struct call *c, const char *method, const char *path, bool versioned, co
 	long limit = c->timeout_ms;
 	CURLcode rc;
 
-	if (dk->deadline_ms) {
-		int64_t left = dk->deadline_ms - util_now_ms();
+	if (docker_cancelled(dk))
+		return error_set(err, EXIT_INTERRUPTED, "docker: %s %s: interrupted", method, path);
+	if (deadline(dk)) {
+		int64_t left = deadline(dk) - util_now_ms();
 
 		if (left <= 0)
 			return error_set(err, EXIT_INTERNAL, "docker: %s %s: out of time", method, path);
 		if (limit == 0 || left < limit)
 			limit = (long)left;
 	}
-	if (docker_cancelled(dk))
-		return error_set(err, EXIT_INTERRUPTED, "docker: %s %s: interrupted", method, path);
 	curl_easy_reset(dk->curl);
 	docker_curl_setup(dk, dk->curl);
 	dk->errbuf[0] = '\0';
@@ -476,7 +496,7 @@ negotiate(struct docker *dk, struct error **err)
 }
 
 struct docker *
-docker_new(const char *host, struct error **err)
+docker_new(const char *host, struct docker_cancel *cancel, struct error **err)
 {
 	struct docker *dk = xcalloc(1, sizeof(*dk));
 
@@ -486,7 +506,7 @@ docker_new(const char *host, struct error **err)
 			host = DEFAULT_HOST;
 	}
 	dk->host = xstrdup(host);
-	dk->cancel_fd = -1;
+	dk->cancel = cancel;
 	dk->curl = curl_easy_init();
 	if (!dk->curl) {
 		error_set(err, EXIT_INTERNAL, "docker: cannot initialise libcurl");
@@ -498,6 +518,33 @@ docker_new(const char *host, struct error **err)
 fail:
 	docker_free(dk);
 	return NULL;
+}
+
+struct docker *
+docker_clone(const struct docker *dk, struct error **err)
+{
+	struct docker *c = xcalloc(1, sizeof(*c));
+
+	c->host = xstrdup(dk->host);
+	c->cancel = dk->cancel;
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		docker_free(c);
+		error_set(err, EXIT_INTERNAL, "docker: cannot initialise libcurl");
+		return NULL;
+	}
+	if (parse_host(c, c->host, err) < 0) {
+		docker_free(c);
+		return NULL;
+	}
+	memcpy(c->api, dk->api, sizeof(c->api));
+	return c;
+}
+
+int
+docker_cancel_fd(const struct docker *dk)
+{
+	return dk->cancel ? dk->cancel->fd : -1;
 }
 
 void

@@ -17,19 +17,38 @@
 
 struct docker;
 
+/* What stops Engine API calls: signals on a signalfd, and a deadline.
+ * Shared by a client and its clones (threads); owned by the caller, who
+ * may change pass and deadline_ms between calls.
+ *  - pass == 0: while fd is readable every call fails at once (or within
+ *    a second if already waiting) with EXIT_INTERRUPTED; nothing is read,
+ *    the caller's loop reads the signal.
+ *  - pass > 0: the calls read the signals themselves; the first `pass`
+ *    let calls go on but bring the deadline to at most grace_ms away; one
+ *    more stops them. A teardown that must finish, but not for ever.
+ * No call runs past deadline_ms (util_now_ms() time; 0: none). */
+struct docker_cancel {
+	int fd;
+	int pass;
+	int grace_ms;
+	int seen;               /* signals read by calls (pass > 0) */
+	int64_t deadline_ms;
+};
+
 /* host: "unix:///path", "tcp://host:port", or NULL for $DOCKER_HOST, else
  * unix:///var/run/docker.sock. Pings the engine and negotiates the version.
- * Unreachable engine: EXIT_INTERNAL with what was tried and a hint. */
-struct docker *docker_new(const char *host, struct error **err);
+ * Unreachable engine: EXIT_INTERNAL with what was tried and a hint.
+ * cancel: NULL for none; must outlive the client. */
+struct docker *docker_new(const char *host, struct docker_cancel *cancel, struct error **err);
+/* Another client to the same engine (a curl handle is never shared between
+ * threads) with the same cancel fd and deadline; no ping. */
+struct docker *docker_clone(const struct docker *dk, struct error **err);
+/* The signalfd of the client's cancel, -1 when none: other waits (the
+ * database's) stop on it too. */
+int docker_cancel_fd(const struct docker *dk);
 void docker_free(struct docker *dk);
-/* While fd is readable (a signalfd with a signal pending), every call
- * fails at once, or within a second if already waiting, with
- * EXIT_INTERRUPTED. -1: none (the default). The caller reads the fd empty
- * before calls that must still run, such as a teardown. */
-void docker_set_cancel_fd(struct docker *dk, int fd);
-/* No call runs past deadline_ms (util_now_ms() time; 0: none), whatever
- * its own limit: a teardown that must end in time. */
-void docker_set_deadline(struct docker *dk, int64_t deadline_ms);
+/* Whether calls are stopped now (see struct docker_cancel). */
+bool docker_cancelled(const struct docker *dk);
 const char *docker_host(const struct docker *dk);
 const char *docker_api_version(const struct docker *dk);
 /* True when the engine runs on this machine (unix socket), so bind mounts

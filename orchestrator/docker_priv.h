@@ -30,8 +30,6 @@
  * path or TLS files, connect timeout, no signals, and the cancel check
  * while the call waits. */
 void docker_curl_setup(const struct docker *dk, void *h);
-/* True when dk's cancel fd is readable: the caller asked calls to stop. */
-bool docker_cancelled(const struct docker *dk);
 /* "http://localhost" for a unix socket, "http(s)://host:port" for tcp. */
 const char *docker_base_url(const struct docker *dk);
 /* What goes in the Host header of a hand-written request. */

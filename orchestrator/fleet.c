@@ -1,5 +1,7 @@
 #include "fleet.h"
 
+#include "gc.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -95,6 +97,8 @@ fleet_init(struct fleet *f, const struct config *cfg, size_t nw, const struct ru
 	};
 	if (provision_plan(&f->prov, cfg, err) < 0)
 		return -1;
+	/* A signal stops the wait for the database server too. */
+	f->prov.cancel_fd = docker_cancel_fd(ctx->dk);
 	f->setup.network = f->prov.host_network ? "host" : NULL;
 	return 0;
 }
@@ -219,7 +223,7 @@ pool_run(struct fleet *f, struct job *jobs, size_t njobs)
 		struct error *e = NULL;
 
 		t[i].p = &p;
-		t[i].dk = docker_new(f->cfg->docker_host, &e);
+		t[i].dk = docker_clone(f->dk, &e);
 		error_free(e);
 		if (t[i].dk)
 			t[i].spawned = pthread_create(&t[i].thread, NULL, pool_thread_cb, &t[i]) == 0;
@@ -342,7 +346,8 @@ fleet_clear(struct fleet *f)
 static void
 print_cleanup(struct error *e, const char *id)
 {
-	if (!e)
+	/* Stopped by a second signal: the run says once what is left. */
+	if (!e || e->status == EXIT_INTERRUPTED)
 		return;
 	if (id)
 		fprintf(stderr, "xdock: cleanup: container %.12s: %s\n", id, e->msg);
@@ -362,6 +367,7 @@ fleet_teardown(struct fleet *f)
 	bool db_with_workers = f->prov.mode == CLI_DB_EMBEDDED && !f->prov.reused;
 	struct error *e = NULL;
 	size_t n = 0;
+	int removed = 0;
 
 	for (size_t i = 0; i < f->nw; i++) {
 		worker_detach(&f->w[i]);
@@ -381,7 +387,9 @@ fleet_teardown(struct fleet *f)
 		error_free(e);
 		e = NULL;
 	}
-	if (f->network_created && docker_network_remove(f->dk, f->network, &e) < 0) {
+	/* Last, by the run's label: what the steps above did not know of (a
+	 * --db-setup container a signal stopped mid-way), then the network. */
+	if (gc_run(f->dk, f->ctx.run_id, &removed, &e) < 0) {
 		print_cleanup(e, NULL);
 		error_free(e);
 	}

@@ -268,6 +268,48 @@ gc_owner_liveness(const char *owner)
 	return l;
 }
 
+/* A server kept by --reuse-db joins each run's network; a run that is
+ * gone cannot take it off again, and the engine refuses to remove a
+ * network with a container on it. */
+static int
+network_remove(struct docker *dk, const char *id, struct error **err)
+{
+	struct error *derr = NULL;
+
+	docker_network_disconnect(dk, id, PROVISION_REUSE_NAME, &derr);
+	error_free(derr);
+	return docker_network_remove(dk, id, err);
+}
+
+int
+gc_run(struct docker *dk, const char *run_id, int *removed, struct error **err)
+{
+	cleanup_free char *label = xasprintf("xdock.run=%s", run_id);
+	struct docker_list l = { 0 };
+	int rc = 0;
+
+	*removed = 0;
+	if (docker_container_list(dk, label, NULL, &l, err) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n; i++) {
+		if (docker_container_remove(dk, l.items[i].id, true, err) < 0)
+			rc = -1;
+		else
+			++*removed;
+	}
+	docker_list_release(&l);
+	if (docker_network_list(dk, label, NULL, &l, err) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n; i++) {
+		if (network_remove(dk, l.items[i].id, err) < 0)
+			rc = -1;
+		else
+			++*removed;
+	}
+	docker_list_release(&l);
+	return rc;
+}
+
 int
 gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 {
@@ -307,16 +349,9 @@ gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 		return -1;
 	}
 	for (size_t i = 0; i < l.n; i++) {
-		struct error *derr = NULL;
-
 		if (!dead(&j, l.items[i].label))
 			continue;
-		/* A server kept by --reuse-db joins each run's network; a dead
-		 * run could not take it off again, and the engine refuses to
-		 * remove a network with a container on it. */
-		docker_network_disconnect(dk, l.items[i].id, PROVISION_REUSE_NAME, &derr);
-		error_free(derr);
-		if (docker_network_remove(dk, l.items[i].id, err) < 0)
+		if (network_remove(dk, l.items[i].id, err) < 0)
 			rc = -1;
 		else
 			++*removed;

@@ -49,6 +49,9 @@ enum gc_liveness gc_owner_judge(const char *owner, const struct gc_self *self, c
 				size_t nprocs);
 /* The same with this process's own identity and /proc. */
 enum gc_liveness gc_owner_liveness(const char *owner);
+/* Removes every container and network labelled with run_id (a run's own
+ * last sweep, catching what its teardown did not know of). */
+int gc_run(struct docker *dk, const char *run_id, int *removed, struct error **err);
 /* Removes what dead runs left. *removed counts objects removed. */
 int gc_sweep(struct docker *dk, bool all, int *removed, struct error **err);
 

@@ -31,16 +31,23 @@ loop_init(struct loop *lp, struct fleet *f, struct ledger *l, struct term *term,
 	*lp = (struct loop){ .fleet = f, .ledger = l, .term = term, .sigfd = sigfd, .max_restarts = max_restarts };
 }
 
+int
+loop_signals_take(int sigfd)
+{
+	struct signalfd_siginfo si;
+	int n = 0;
+
+	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		n++;
+	return n;
+}
+
 bool
 loop_signalled(struct loop *lp)
 {
-	struct signalfd_siginfo si;
-	bool got = false;
+	int got = loop_signals_take(lp->sigfd);
 
-	while (read(lp->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		got = true;
-		lp->signals++;
-	}
+	lp->signals += got;
 	if (got && !lp->ledger->interrupted) {
 		ledger_interrupt(lp->ledger);
 		term_line(lp->term, "\nxdock: interrupted: stopping the workers and cleaning up%s",

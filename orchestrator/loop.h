@@ -31,6 +31,10 @@ struct loop {
  * ignores SIGPIPE); nothing runs in signal context. */
 int loop_signals_open(struct error **err);
 
+/* Reads the signalfd empty; how many signals were pending. Outside the
+ * loop (start-up, teardown) the run asks here. */
+int loop_signals_take(int sigfd);
+
 void loop_init(struct loop *lp, struct fleet *f, struct ledger *l, struct term *term, int sigfd, int max_restarts);
 /* Drains the signalfd; true once a signal asked the run to stop (the
  * ledger then stops handing out work). */

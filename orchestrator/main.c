@@ -11,7 +11,7 @@
 static int
 gc_command(const struct config *cfg, struct error **err)
 {
-	struct docker *dk = docker_new(cfg->docker_host, err);
+	struct docker *dk = docker_new(cfg->docker_host, NULL, err);
 	int removed = 0, rc;
 
 	if (!dk)

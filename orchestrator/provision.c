@@ -129,6 +129,7 @@ int
 provision_plan(struct provision *p, const struct config *cfg, struct error **err)
 {
 	memset(p, 0, sizeof(*p));
+	p->cancel_fd = -1;
 	p->mode = cfg->db;
 	if (p->mode == CLI_DB_NONE)
 		return 0;
@@ -175,7 +176,7 @@ provision_connect(struct provision *p, struct error **err)
 	url = db_url_format(&p->admin, NULL, 0, NULL);
 	/* A fresh embedded server needs a few seconds to initialise; a
 	 * given server should answer at once. */
-	p->db = db_connect(url, p->mode == CLI_DB_EMBEDDED ? 60000 : 5000, err);
+	p->db = db_connect(url, p->mode == CLI_DB_EMBEDDED ? 60000 : 5000, p->cancel_fd, err);
 	if (!p->db)
 		return error_wrap(err, "database");
 	p->connect_seconds = (double)(util_now_ms() - t0) / 1000.0;

@@ -33,6 +33,7 @@ struct provision {
 	size_t ndbs;
 	double connect_seconds, template_seconds, clone_seconds;
 	bool migrated;              /* --db-setup ran this time */
+	int cancel_fd;              /* readable: stop waiting for the server; -1: none */
 };
 
 /* Decides where the databases live and how workers reach them, before

@@ -19,6 +19,10 @@
 #include "run_ctx.h"
 #include "term.h"
 
+/* How long a teardown after a signal may take: the user pressed Ctrl-C
+ * and waits; what is not gone by then is left to `xdock gc`. */
+#define RUN_TEARDOWN_MS 12000
+
 struct run {
 	const struct config *cfg;   /* as parsed; never changed */
 	struct docker *dk;
@@ -30,6 +34,8 @@ struct run {
 	char user[32];
 	size_t nw;                  /* workers: -n, or the engine's NCPU for -n auto */
 	int sigfd;
+	struct docker_cancel cancel; /* what stops engine calls: sigfd, a deadline */
+	bool interrupted;           /* a signal was heard, in whatever phase */
 	int64_t t0;
 	struct term term;
 	struct report rep;
@@ -137,7 +143,7 @@ prepare(struct run *r, struct error **err)
 		return error_set(err, EXIT_INTERNAL, "getcwd: %s", strerror(errno));
 	if (find_agent(r, err) < 0)
 		return -1;
-	if (!(r->dk = docker_new(cfg->docker_host, err)))
+	if (!(r->dk = docker_new(cfg->docker_host, &r->cancel, err)))
 		return -1;
 	/* Leftovers of runs whose orchestrator died go first. */
 	if (gc_sweep(r->dk, false, &removed, err) < 0) {
@@ -345,13 +351,69 @@ finish(struct run *r, struct error **err)
 	return code;
 }
 
-/* Phase 6, on every path: everything the run created goes, then what it
- * holds is freed. */
+/* How many signals have been heard by now, in any phase: the loop's, one
+ * that stopped a start-up call, those still pending. Reads the signalfd
+ * empty. */
+static int
+heard_signals(struct run *r, const struct error *err)
+{
+	int n = r->sigfd >= 0 ? loop_signals_take(r->sigfd) : 0;
+
+	if (r->fleet_on)
+		n += r->loop.signals;
+	/* A call stopped by a signal left it pending: counted above. */
+	if (n == 0 && ((r->fleet_on && r->ledger.interrupted) || (err && err->status == EXIT_INTERRUPTED)))
+		n = 1;
+	if (n > 0)
+		r->interrupted = true;
+	return n;
+}
+
+/* Phase 6, on every path: everything the run created goes. After a
+ * signal the teardown has RUN_TEARDOWN_MS; a signal during the teardown
+ * gives it that long from then; one more ends it at once, and says what
+ * is left for `xdock gc`. */
+static void
+teardown(struct run *r, const struct error *err)
+{
+	int heard = heard_signals(r, err);
+	bool cut;
+
+	if (!r->dk)
+		return;
+	r->cancel.grace_ms = RUN_TEARDOWN_MS;
+	if (heard > 1) {
+		/* Two already: no teardown at all. */
+		r->cancel.pass = 1;
+		r->cancel.seen = heard;
+	} else if (heard == 1) {
+		/* The first signal is spent; the next stops every call. */
+		r->cancel.pass = 0;
+		r->cancel.deadline_ms = util_now_ms() + RUN_TEARDOWN_MS;
+		if (!(r->fleet_on && r->ledger.interrupted))
+			term_line(&r->term, "\nxdock: interrupted: cleaning up");
+	} else {
+		r->cancel.pass = 1;
+	}
+	if (r->fleet_on)
+		fleet_teardown(&r->fleet);
+	cut = docker_cancelled(r->dk);
+	if (r->cancel.seen > 0)
+		r->interrupted = true;
+	if (cut)
+		fprintf(stderr,
+			"xdock: cleanup %s: what is left of run %s (containers and networks labelled xdock.run=%s) "
+			"goes with `xdock gc`\n",
+			r->cancel.deadline_ms && util_now_ms() >= r->cancel.deadline_ms ? "ran out of time"
+											: "stopped by a second signal",
+			r->run_id, r->run_id);
+}
+
+/* What the run holds is freed. */
 static void
 cleanup(struct run *r)
 {
 	if (r->fleet_on) {
-		fleet_teardown(&r->fleet);
 		fleet_release(&r->fleet);
 		ledger_release(&r->ledger);
 	}
@@ -369,7 +431,7 @@ cleanup(struct run *r)
 int
 run_command(const struct config *cfg, struct error **err)
 {
-	struct run run = { .cfg = cfg, .sigfd = -1 };
+	struct run run = { .cfg = cfg, .sigfd = -1, .cancel = { .fd = -1 } };
 	struct run *r = &run;
 	int code = -1;
 
@@ -378,9 +440,16 @@ run_command(const struct config *cfg, struct error **err)
 	term_init(&r->term, stdout, cfg->verbose);
 	if ((r->sigfd = loop_signals_open(err)) < 0)
 		return -1;
+	r->cancel.fd = r->sigfd;
 	if (prepare(r, err) == 0 && plan(r, err) == 0 && start(r, err) == 0) {
 		run_tests(r);
 		code = finish(r, err);
+	}
+	teardown(r, *err);
+	/* A signal in any phase, teardown included, is pytest's exit 2. */
+	if (r->interrupted && !*err && code != EXIT_INTERRUPTED) {
+		fprintf(stderr, "xdock: interrupted\n");
+		code = EXIT_INTERRUPTED;
 	}
 	cleanup(r);
 	return code;

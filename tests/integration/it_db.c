@@ -138,7 +138,7 @@ test_connect_while_starting(void **state)
 	struct ctx *c = *state;
 	struct error *err = NULL;
 	int64_t t0 = util_now_ms();
-	struct db *probe = db_connect(c->admin_url, 30, &err);
+	struct db *probe = db_connect(c->admin_url, 30, -1, &err);
 
 	if (probe) {
 		/* The server beat us to it; the retry path is then only
@@ -154,7 +154,7 @@ test_connect_while_starting(void **state)
 		error_free(err);
 		err = NULL;
 	}
-	c->db = db_connect(c->admin_url, 60000, &err);
+	c->db = db_connect(c->admin_url, 60000, -1, &err);
 	if (!c->db)
 		fail_msg("connect: %s", err->msg);
 	print_message("connected after %lld ms\n", (long long)(util_now_ms() - t0));
@@ -168,7 +168,7 @@ test_unreachable_fails_in_time(void **state)
 	int port = closed_port();
 	cleanup_free char *url = xasprintf("postgresql://xdock:topsecret@127.0.0.1:%d/postgres", port);
 	int64_t t0 = util_now_ms(), dt;
-	struct db *db = db_connect(url, 700, &err);
+	struct db *db = db_connect(url, 700, -1, &err);
 	NEED_DB(c);
 
 	(void)c;
@@ -198,7 +198,7 @@ test_unreachable_fails_in_time(void **state)
 		bad = db_url_format(&u, NULL, 0, NULL);
 		db_url_release(&u);
 		t0 = util_now_ms();
-		db = db_connect(bad, 20000, &err);
+		db = db_connect(bad, 20000, -1, &err);
 		dt = util_now_ms() - t0;
 		assert_null(db);
 		print_message("bad password: %lld ms: %s\n", (long long)dt, err->msg);
@@ -210,7 +210,7 @@ test_unreachable_fails_in_time(void **state)
 	}
 
 	/* A URL libpq cannot read is a usage error, also at once. */
-	db = db_connect("postgresql://u:pw@h:notaport/d", 20000, &err);
+	db = db_connect("postgresql://u:pw@h:notaport/d", 20000, -1, &err);
 	assert_null(db);
 	assert_int_equal(err->status, EXIT_USAGE);
 	assert_null(strstr(err->msg, ":pw@"));
@@ -423,7 +423,7 @@ test_drop_with_live_session(void **state)
 
 	must(db_create(c->db, n, NULL, &err), err);
 	url = url_for(c, n);
-	other = db_connect(url, 5000, &err);
+	other = db_connect(url, 5000, -1, &err);
 	if (!other)
 		fail_msg("%s", err->msg);
 	conn = pq_open(c, n);
@@ -473,7 +473,7 @@ test_odd_names(void **state)
 
 		/* Reachable through a formatted URL (percent-encoding). */
 		url = url_for(c, odd[i]);
-		inside = db_connect(url, 5000, &err);
+		inside = db_connect(url, 5000, -1, &err);
 		if (!inside)
 			fail_msg("%s", err->msg);
 		must(db_exists(inside, odd[i], &e, &err), err);

@@ -51,7 +51,7 @@ group_setup(void **state)
 		return -1;
 	snprintf(f->name, sizeof(f->name), "it-docker-%d", (int)getpid());
 	snprintf(f->label, sizeof(f->label), "xdock.run=%s", f->name);
-	f->dk = docker_new(NULL, &err);
+	f->dk = docker_new(NULL, NULL, &err);
 	if (!f->dk) {
 		fprintf(stderr, "%s\n", err->msg);
 		error_free(err);
@@ -575,7 +575,7 @@ test_unreachable(void **state)
 	for (size_t i = 0; i < 2; i++) {
 		int64_t t0 = util_now_ms();
 
-		assert_null(docker_new(hosts[i], &err));
+		assert_null(docker_new(hosts[i], NULL, &err));
 		assert_non_null(err);
 		assert_int_equal(err->status, EXIT_INTERNAL);
 		assert_non_null(strstr(err->msg, hosts[i]));
@@ -586,7 +586,7 @@ test_unreachable(void **state)
 		error_free(err);
 		err = NULL;
 	}
-	assert_null(docker_new("ssh://somewhere", &err));
+	assert_null(docker_new("ssh://somewhere", NULL, &err));
 	assert_int_equal(err->status, EXIT_USAGE);
 	error_free(err);
 }

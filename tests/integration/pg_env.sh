@@ -13,16 +13,17 @@
 
 PG_IMAGE=${PG_IMAGE:-xdock/postgres:15}
 
-# The owner label `xdock gc` reads (host:pid:starttime, as gc_owner_self
-# writes it): while this shell lives, a concurrent gc leaves the server
-# alone; if the shell is killed, gc may sweep it. PG_OWNER overrides it.
+# The owner label `xdock gc` reads (host:boot_id:pidns:pid:starttime, as
+# gc_owner_self writes it): while this shell lives, a concurrent gc leaves
+# the server alone; if the shell is killed, gc may sweep it. PG_OWNER
+# overrides it.
 pg_owner() {
 	local stat rest
 	stat=$(cat /proc/$$/stat)
 	rest=${stat##*) }
 	# shellcheck disable=SC2086
 	set -- $rest
-	echo "$(hostname):$$:${20}"
+	echo "$(hostname):$(cat /proc/sys/kernel/random/boot_id):$(stat -L -c %i /proc/$$/ns/pid):$$:${20}"
 }
 
 pg_start() {
