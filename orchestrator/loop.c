@@ -244,8 +244,20 @@ watchdog(struct loop *lp)
 		struct worker *w = &lp->fleet->w[i];
 		struct error *e = NULL;
 
-		if (!w->attach || lp->ledger->w[i].current < 0 || w->unanswering || now - w->heard_ms < limit)
+		enum ledger_state st = lp->ledger->w[i].state;
+		bool collecting = (st == LEDGER_STARTED || st == LEDGER_READY) && !lp->ledger->w[i].collected;
+
+		if (!w->attach || w->unanswering || now - w->heard_ms < limit)
 			continue;
+		if (lp->ledger->w[i].current < 0 && !collecting)
+			continue;
+		/* A collection that never ends (an import that blocks, a
+		 * conftest waiting for a service) has no test to blame: without
+		 * a collection the run stops as pytest's collection errors do. */
+		if (collecting && !lp->ledger->have_collection)
+			ledger_fail(lp->ledger, EXIT_INTERRUPTED,
+				    "worker %s: collection did not finish within --timeout + %d s; its container was killed",
+				    w->name, LOOP_WATCHDOG_GRACE_MS / 1000);
 		w->unanswering = true;
 		term_line(lp->term, "xdock: worker %s has not answered for %lld s: killing its container", w->name,
 			  (long long)((now - w->heard_ms) / 1000));
