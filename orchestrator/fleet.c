@@ -285,19 +285,26 @@ fleet_databases(struct fleet *f, struct error **err)
 	return provision_template(&f->prov, &f->ctx, err);
 }
 
-int
-fleet_admit(struct fleet *f, size_t i, struct error **err)
+void
+fleet_greet(struct fleet *f, size_t i)
 {
 	struct worker *w = &f->w[i];
 	struct error *e = NULL;
 
-	if (w->dbname && provision_clone(&f->prov, w->dbname, err) < 0)
-		return -1;
 	worker_hello(w);
 	if (worker_flush(w, &e) < 0) {
 		/* A dead channel shows up as end of stream in the loop. */
 		error_free(e);
 	}
+}
+
+int
+fleet_admit(struct fleet *f, size_t i, struct error **err)
+{
+	struct worker *w = &f->w[i];
+
+	if (w->dbname && provision_clone(&f->prov, w->dbname, err) < 0)
+		return -1;
 	return 0;
 }
 

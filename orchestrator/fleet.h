@@ -47,7 +47,10 @@ int fleet_network(struct fleet *f, struct error **err);
 int fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err);
 /* Waits for the database server and builds the template. */
 int fleet_databases(struct fleet *f, struct error **err);
-/* Clones slot i's database and queues hello: its pytest may start. */
+/* Sends slot i's hello: its agent starts pytest, which imports and
+ * collects while the databases are still being made. */
+void fleet_greet(struct fleet *f, size_t i);
+/* Clones slot i's database: its tests may start. */
 int fleet_admit(struct fleet *f, size_t i, struct error **err);
 /* Replaces slot i with a fresh container and a fresh clone, hello queued. */
 int fleet_replace(struct fleet *f, size_t i, struct error **err);

@@ -53,7 +53,7 @@ ledger_worker_idle(struct ledger *l, size_t wi)
 
 	w->state = LEDGER_IDLE;
 	w->current = -1;
-	w->bye_sent = w->done = w->collected = false;
+	w->bye_sent = w->done = w->collected = w->admitted = false;
 	w->out = NULL;
 }
 
@@ -189,6 +189,16 @@ stop_for_maxfail(struct ledger *l)
 	free(dropped);
 }
 
+size_t
+ledger_prefetch_target(size_t remaining, size_t nworkers, double mean_s)
+{
+	size_t share = remaining / (nworkers ? nworkers : 1) / 4;
+
+	if (!(mean_s >= 0 && mean_s < LEDGER_SHORT_TEST_S) || share < LEDGER_PREFETCH)
+		return LEDGER_PREFETCH;
+	return share > LEDGER_PREFETCH_MAX ? LEDGER_PREFETCH_MAX : share;
+}
+
 static void
 dispatch(struct ledger *l, size_t wi)
 {
@@ -197,8 +207,13 @@ dispatch(struct ledger *l, size_t wi)
 
 	if (w->state != LEDGER_COLLECTED || w->bye_sent || !l->sched || !w->out)
 		return;
-	if (!l->stopping) {
-		size_t n = sched_next(l->sched, wi, idx, LEDGER_BATCH);
+	/* Before its database exists a worker gets no test; bye or stop
+	 * may still go (it runs nothing either way). */
+	if (!l->stopping && w->admitted && sched_inflight(l->sched, wi) <= LEDGER_REFILL_AT) {
+		double mean = l->nresults >= LEDGER_MEAN_AFTER ? l->result_seconds / (double)l->nresults : -1;
+		size_t target = ledger_prefetch_target(sched_remaining(l->sched), l->nw, mean);
+		size_t want = target - sched_inflight(l->sched, wi);
+		size_t n = sched_next(l->sched, wi, idx, want);
 
 		for (size_t k = 0; k < n; k++)
 			idx[k] = l->s2c[idx[k]];
@@ -222,6 +237,13 @@ dispatch_all(struct ledger *l)
 {
 	for (size_t i = 0; i < l->nw; i++)
 		dispatch(l, i);
+}
+
+void
+ledger_admit(struct ledger *l, size_t wi)
+{
+	l->w[wi].admitted = true;
+	dispatch(l, wi);
 }
 
 /* The expected duration of every scheduled test, for the ETA. */
@@ -428,6 +450,8 @@ on_result(struct ledger *l, size_t wi, const struct msg *m, int64_t now_ms)
 	}
 	set_outcome(l, t, (int)wi, m->outcome, m->duration, m->when, m->text, m->out, m->err);
 	sched_complete(l->sched, wi, l->c2s[t]);
+	l->result_seconds += m->duration > 0 ? m->duration : 0;
+	l->nresults++;
 	if (!l->stopping && l->cfg->maxfail > 0 && l->failures >= (size_t)l->cfg->maxfail) {
 		stop_for_maxfail(l);
 		dispatch_all(l);
@@ -576,7 +600,7 @@ schedule(struct ledger *l, const size_t *keep, size_t n, enum sched_mode mode)
 	}
 	l->nsched = n;
 	l->sched = sched_new(mode, l->cfg->longest_first ? SCHED_ORDER_LONGEST : SCHED_ORDER_SUITE, l->stests, n,
-			     l->nw, LEDGER_PREFETCH);
+			     l->nw, LEDGER_PREFETCH_MAX);
 }
 
 size_t

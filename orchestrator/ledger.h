@@ -22,9 +22,28 @@
 
 /* Tests handed to a worker and not yet finished. Two keeps the runner from
  * waiting on a round trip (it needs the next item to know `nextitem`); a
- * third absorbs jitter. More would only make tail scheduling worse. */
+ * third absorbs jitter. That is the floor, and a worker is refilled when it
+ * is down to two in flight. See ledger_prefetch_target for when it gets
+ * more. */
 #define LEDGER_PREFETCH 3
+#define LEDGER_PREFETCH_MAX 8
+#define LEDGER_REFILL_AT 2
 #define LEDGER_BATCH 64
+/* Tests shorter than this on average cost less than the messages that
+ * carry them (a relay through the engine each way, wake-ups of the agent
+ * and the runner): only then are they sent several to a message. */
+#define LEDGER_SHORT_TEST_S 0.02
+/* ... judged on the mean of at least this many results. */
+#define LEDGER_MEAN_AFTER 32
+
+/* How many tests a worker should hold after a refill: the floor, unless
+ * the tests finished so far are short on average (mean_s >= 0, below
+ * LEDGER_SHORT_TEST_S), then a quarter of its share of the `remaining`
+ * tests, up to LEDGER_PREFETCH_MAX, so one `run` message carries several.
+ * Longer tests keep the floor: more in flight would only make the tail
+ * worse (work stuck behind a long test), for a saving that is small next to
+ * the test itself. Pure; tools/xdock-simulate uses it too. */
+size_t ledger_prefetch_target(size_t remaining, size_t nworkers, double mean_s);
 
 /* Where a worker slot stands in the protocol. */
 enum ledger_state {
@@ -42,6 +61,7 @@ struct ledger_worker {
 	bool bye_sent;
 	bool done;              /* runner said done */
 	bool collected;         /* runner sent its collection */
+	bool admitted;          /* its database exists: tests may be handed out */
 	struct buf *out;        /* the slot's command queue; not owned */
 };
 
@@ -67,6 +87,8 @@ struct ledger {
 	size_t *reruns;          /* collection indexes waiting for another try */
 	size_t nreruns;
 	size_t failures;
+	double result_seconds;   /* summed durations of the results so far */
+	size_t nresults;
 	bool stopping;           /* no more work handed out */
 	bool maxfail_hit;        /* -x / --maxfail: queued work is taken back */
 	bool interrupted;
@@ -84,6 +106,9 @@ void ledger_release(struct ledger *l);
  * commands go to out (STARTED), or one that could not start (EXITED). */
 void ledger_worker_idle(struct ledger *l, size_t wi);
 void ledger_worker_started(struct ledger *l, size_t wi, struct buf *out);
+/* Slot wi's database exists: tests may go to it from now on (it may have
+ * collected already; it was greeted when its container started). */
+void ledger_admit(struct ledger *l, size_t wi);
 void ledger_worker_failed(struct ledger *l, size_t wi);
 
 /* One message from worker wi, at now_ms. */

@@ -63,8 +63,13 @@ loop_start(struct loop *lp, size_t nslots, bool with_db, struct error **err)
 
 	if (fleet_start(f, nslots, with_db, err) < 0)
 		return -1;
-	for (size_t i = 0; i < nslots; i++)
+	/* Hello at once: pytest's import and collection in the workers
+	 * overlap the template and the clones; the ledger hands out tests
+	 * only to a worker admitted (its database exists). */
+	for (size_t i = 0; i < nslots; i++) {
 		ledger_worker_started(lp->ledger, i, &f->w[i].out);
+		fleet_greet(f, i);
+	}
 	if (loop_signalled(lp))
 		return error_set(err, EXIT_INTERRUPTED, "interrupted while starting workers");
 	return 0;
@@ -78,6 +83,7 @@ loop_admit(struct loop *lp, size_t nslots, struct error **err)
 			return error_set(err, EXIT_INTERRUPTED, "interrupted while preparing databases");
 		if (fleet_admit(lp->fleet, i, err) < 0)
 			return -1;
+		ledger_admit(lp->ledger, i);
 	}
 	return 0;
 }
@@ -203,6 +209,7 @@ replace(struct loop *lp, size_t i)
 		return;
 	}
 	ledger_worker_started(lp->ledger, i, &w->out);
+	ledger_admit(lp->ledger, i); /* fleet_replace cloned before the start */
 }
 
 /* After each round: replace crashed workers while work remains. */

@@ -860,6 +860,12 @@ sched_inflight(const struct sched *s, size_t w)
 }
 
 size_t
+sched_remaining(const struct sched *s)
+{
+	return s->remaining;
+}
+
+size_t
 sched_unsent(const struct sched *s)
 {
 	size_t n = s->loose.len;

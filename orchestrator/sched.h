@@ -80,5 +80,7 @@ size_t sched_cancel(struct sched *s, size_t *out, size_t max);
 size_t sched_unsent(const struct sched *s);
 /* Tests sent to w and not yet completed. */
 size_t sched_inflight(const struct sched *s, size_t w);
+/* Tests not yet completed (or cancelled), sent or not. */
+size_t sched_remaining(const struct sched *s);
 
 #endif

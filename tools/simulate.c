@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "ledger.h"
 #include "sched.h"
 #include "util.h"
 
@@ -33,7 +34,8 @@ static const char *const usage_text =
 	"  --workers N[,N...] worker counts (default 4)\n"
 	"  --modes M[,M...]   scheduler modes (default load,loadscope,loadfile,worksteal)\n"
 	"  --overhead-ms X    per-test dispatch overhead added to every test (default 0.3)\n"
-	"  --prefetch N       tests in flight per worker, as the run loop (default 3)\n"
+	"  --prefetch N       tests in flight per worker, the run loop's floor (default 3)\n"
+	"  --prefetch-max N   the run loop's cap for short tests (default 8; = --prefetch: the floor always)\n"
 	"  --noise S          history error: expected = actual * exp(S * normal) (default 0.25)\n"
 	"  --seed N           random seed (default 1)\n"
 	"  --markdown         print markdown tables\n"
@@ -51,7 +53,7 @@ struct opts {
 	enum sched_mode modes[SIM_MAX_LIST];
 	size_t nmodes;
 	double overhead;   /* seconds */
-	size_t prefetch;
+	size_t prefetch, prefetch_max;
 	double noise;
 	uint64_t seed;
 	bool markdown;
@@ -309,6 +311,9 @@ struct sim {
 	size_t preempted;  /* calls over SIM_PREEMPTED_NS, left out of sched_ns */
 	size_t completed;
 	size_t inversions;
+	size_t prefetch, prefetch_max;
+	double done_seconds; /* summed durations of completed tests */
+	size_t messages;   /* refills that sent something: `run` messages */
 	unsigned char *seen; /* per test: completions */
 };
 
@@ -388,17 +393,27 @@ heap_pop(struct sim *m)
 	return top;
 }
 
-/* What ledger.c's dispatch() does for a worker: ask for work, then ask
- * whether the worker is finished. Both calls are timed. */
+/* What the ledger's dispatch() does for a worker: refill when it is down
+ * to two in flight, up to a quarter of its share of what is left (between
+ * prefetch and prefetch_max), then ask whether the worker is finished.
+ * Both calls are timed. */
 static bool
 sim_dispatch(struct sim *m, size_t w)
 {
 	struct sim_worker *sw = &m->w[w];
-	size_t room = ARRAY_SIZE(sw->fifo) - sw->nfifo, n;
+	size_t room = 0, n = 0, target;
 	bool finished;
 	int64_t t0 = now_ns();
 
-	n = sched_next(m->s, w, sw->fifo + sw->nfifo, room);
+	target = ledger_prefetch_target(sched_remaining(m->s), m->nw,
+					m->completed >= LEDGER_MEAN_AFTER ? m->done_seconds / (double)m->completed : -1);
+	if (m->prefetch_max <= m->prefetch)
+		target = m->prefetch; /* the old rule: one test per refill */
+	if (sw->nfifo <= LEDGER_REFILL_AT && target > sw->nfifo)
+		room = target - sw->nfifo;
+	if (room > 0)
+		n = sched_next(m->s, w, sw->fifo + sw->nfifo, room);
+	m->messages += n > 0;
 	finished = n == 0 && sched_worker_finished(m->s, w);
 	account(m, now_ns() - t0);
 	for (size_t i = 0; i < n; i++) {
@@ -447,6 +462,7 @@ sim_run(struct sim *m)
 		account(m, now_ns() - t0);
 		m->seen[t]++;
 		m->completed++;
+		m->done_seconds += m->su->dur[t];
 		memmove(sw->fifo, sw->fifo + 1, --sw->nfifo * sizeof(*sw->fifo));
 		if (!sim_dispatch(m, w) && sw->nfifo == 0 && !sw->idle) {
 			/* Not finished but nothing now (work may come back):
@@ -524,8 +540,10 @@ simulate(const struct suite *su, enum sched_mode mode, enum variant v, size_t nw
 	/* One call: CPU time, so other processes on the machine do not
 	 * count (the per-call figures use the cheaper monotonic clock). */
 	t0 = cpu_ns();
+	m.prefetch = o->prefetch;
+	m.prefetch_max = o->prefetch_max;
 	m.s = sched_new(mode, v == V_LONGEST ? SCHED_ORDER_LONGEST : SCHED_ORDER_SUITE, t, su->n, nworkers,
-			o->prefetch);
+			o->prefetch_max);
 	res->new_ms = (double)(cpu_ns() - t0) / 1e6;
 	res->makespan = sim_run(&m);
 	res->lower_bound = fmax(total / (double)nworkers, longest);
@@ -585,7 +603,7 @@ parse_opts(int argc, char **argv, struct opts *o, struct error **err)
 	*o = (struct opts){
 		.dist = DIST_LOGNORMAL, .tests = { 1000 }, .ntests = 1, .workers = { 4 }, .nworkers = 1,
 		.modes = { SCHED_LOAD, SCHED_LOADSCOPE, SCHED_LOADFILE, SCHED_WORKSTEAL }, .nmodes = 4,
-		.overhead = 0.0003, .prefetch = 3, .noise = 0.25, .seed = 1,
+		.overhead = 0.0003, .prefetch = 3, .prefetch_max = 8, .noise = 0.25, .seed = 1,
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -613,12 +631,12 @@ parse_opts(int argc, char **argv, struct opts *o, struct error **err)
 		} else if (strcmp(a, "--workers") == 0) {
 			if (parse_list(a, v, o->workers, &o->nworkers, err) < 0)
 				return -1;
-		} else if (strcmp(a, "--prefetch") == 0) {
+		} else if (strcmp(a, "--prefetch") == 0 || strcmp(a, "--prefetch-max") == 0) {
 			size_t one[SIM_MAX_LIST], n;
 
 			if (parse_list(a, v, one, &n, err) < 0 || n != 1 || one[0] > 32)
-				return error_set(err, EXIT_USAGE, "--prefetch: expected 1..32");
-			o->prefetch = one[0];
+				return error_set(err, EXIT_USAGE, "%s: expected 1..32", a);
+			*(strcmp(a, "--prefetch") == 0 ? &o->prefetch : &o->prefetch_max) = one[0];
 		} else if (strcmp(a, "--seed") == 0) {
 			o->seed = strtoull(v, NULL, 10);
 		} else if (strcmp(a, "--overhead-ms") == 0 || strcmp(a, "--noise") == 0) {
@@ -657,6 +675,8 @@ parse_opts(int argc, char **argv, struct opts *o, struct error **err)
 			return error_set(err, EXIT_USAGE, "unknown option \"%s\"", a);
 		}
 	}
+	if (o->prefetch_max < o->prefetch)
+		o->prefetch_max = o->prefetch;
 	if (o->dist == DIST_FILE && !o->input)
 		return error_set(err, EXIT_USAGE, "--dist file needs --input FILE");
 	return 0;
