@@ -227,6 +227,8 @@ static const struct opt opts[] = {
 	{ "--maxfail", NULL, 0, "N", "stop after N failures", TO_INT, FIELD(maxfail), 0, NULL, 0 },
 	{ "--env", NULL, 'e', "NAME[=VALUE]", "set a variable in every worker (NAME alone: pass the host's)",
 	  TO_FN, 0, 0, set_env, 0 },
+	{ "--no-passenv", NULL, 0, NULL, "do not pass the default variables (DJANGO_SETTINGS_MODULE, ...)",
+	  TO_TRUE, FIELD(no_passenv), 0, NULL, 0 },
 	{ "--timeout", NULL, 0, "SECONDS", "per-test timeout (pytest-timeout's option, taken over)",
 	  TO_DOUBLE, FIELD(timeout), 0, NULL, 0 },
 	{ "--reruns", NULL, 0, "N", "rerun a failed test up to N times on a fresh worker and database",
@@ -291,7 +293,7 @@ cli_usage(void)
 	buf_init(&b, 64 * 1024);
 	buf_printf(&b, "usage: xdock run [options] [paths and pytest arguments, in any order...]\n"
 		       "       xdock gc [--all] [--docker-host URL]\n"
-		       "       xdock version\n"
+		       "       xdock version [--docker-host URL]\n"
 		       "\n"
 		       "run options:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
@@ -306,7 +308,8 @@ cli_usage(void)
 			buf_printf(&b, "      %-24s same as %s\n", o->alias, o->name);
 	}
 	buf_printf(&b, "Every other option is pytest's and goes to pytest in every worker, in order,\n"
-		       "wherever it stands; so does everything after --.\n"
+		       "wherever it stands; so does everything after --. Options also come from\n"
+		       "addopts, PYTEST_ADDOPTS and [xdock]/[tool.xdock] in the project's config.\n"
 		       "Exit codes are pytest's: 0 passed, 1 failed, 2 interrupted, 3 internal, 4 usage, 5 no tests.\n");
 	return buf_steal(&b);
 }
@@ -559,6 +562,28 @@ cli_parse_run(struct config *cfg, const char *const *args, size_t n, struct erro
 	return 0;
 }
 
+bool
+cli_whole_suite(const struct config *cfg)
+{
+	static const char *const narrowing[] = { "--deselect", "--ignore", "--ignore-glob", "--lf", "--last-failed",
+						  "--sw", "--stepwise", "--co", "--collect-only", "--keyword" };
+
+	for (size_t i = 0; i < cfg->npositional; i++)
+		if (strcmp(cfg->positional[i], ".") != 0 && strcmp(cfg->positional[i], "./") != 0)
+			return false;
+	for (size_t i = 0; i < cfg->npytest_args; i++) {
+		const char *a = cfg->pytest_args[i];
+		size_t len = strcspn(a, "=");
+
+		if (a[0] == '-' && (a[1] == 'k' || a[1] == 'm'))
+			return false;
+		for (size_t k = 0; k < ARRAY_SIZE(narrowing); k++)
+			if (strlen(narrowing[k]) == len && strncmp(a, narrowing[k], len) == 0)
+				return false;
+	}
+	return true;
+}
+
 int
 cli_finish(struct config *cfg, struct error **err)
 {
@@ -648,14 +673,15 @@ cli_defaults(struct config *cfg)
 	cfg->db_setup_timeout = 3600;
 }
 
+/* `gc [--all] [--docker-host URL]`, `version [--docker-host URL]`. */
 static int
-parse_gc(int argc, char **argv, struct config *cfg, struct error **err)
+parse_engine_cmd(int argc, char **argv, enum cli_command cmd, struct config *cfg, struct error **err)
 {
-	cfg->command = CLI_GC;
+	cfg->command = cmd;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "--all") == 0) {
+		if (cmd == CLI_GC && strcmp(a, "--all") == 0) {
 			cfg->gc_all = true;
 		} else if (strncmp(a, "--docker-host=", 14) == 0) {
 			cfg->docker_host = a + 14;
@@ -664,7 +690,7 @@ parse_gc(int argc, char **argv, struct config *cfg, struct error **err)
 				return error_set(err, EXIT_USAGE, "--docker-host needs a value");
 			cfg->docker_host = argv[++i];
 		} else {
-			return error_set(err, EXIT_USAGE, "gc: unknown argument \"%s\"", a);
+			return error_set(err, EXIT_USAGE, "%s: unknown argument \"%s\"", argv[1], a);
 		}
 	}
 	return 0;
@@ -684,11 +710,9 @@ cli_parse(int argc, char **argv, struct config *cfg, struct error **err)
 		return cfg->command == CLI_HELP ? 0 : cli_finish(cfg, err);
 	}
 	if (strcmp(argv[1], "gc") == 0)
-		return parse_gc(argc, argv, cfg, err);
-	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
-		cfg->command = CLI_VERSION;
-		return 0;
-	}
+		return parse_engine_cmd(argc, argv, CLI_GC, cfg, err);
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)
+		return parse_engine_cmd(argc, argv, CLI_VERSION, cfg, err);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		cfg->command = CLI_HELP;
 		return 0;

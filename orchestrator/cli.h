@@ -101,6 +101,10 @@ int cli_set(struct config *cfg, const char *key, const char *value, const char *
 	    struct error **err);
 /* Validation of combinations, once everything is applied. */
 int cli_finish(struct config *cfg, struct error **err);
+/* Whether pytest's arguments select the whole suite: no path but ".", no
+ * node id, nothing that deselects (-k, -m, --deselect, --ignore, --lf,
+ * --sw, --co). Other options (from addopts, say) do not narrow it. */
+bool cli_whole_suite(const struct config *cfg);
 /* Takes s into cfg's owned strings; returns s. */
 const char *cli_own(struct config *cfg, char *s);
 void cli_release(struct config *cfg);

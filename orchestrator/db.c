@@ -479,6 +479,18 @@ pause_ms(int64_t ms, int cancel_fd)
 	return ms > 0 && poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms) > 0;
 }
 
+void
+db_libpq_version(char *out, size_t n)
+{
+	int v = PQlibVersion();
+
+	/* Since 10: major * 10000 + minor; before: major * 10000 + minor * 100 + patch. */
+	if (v >= 100000)
+		snprintf(out, n, "%d.%d", v / 10000, v % 10000);
+	else
+		snprintf(out, n, "%d.%d.%d", v / 10000, v / 100 % 100, v % 100);
+}
+
 struct db *
 db_connect(const char *url, int timeout_ms, int cancel_fd, struct error **err)
 {

@@ -31,6 +31,8 @@ char *db_url_masked(const char *url);
 
 struct db;
 
+/* The libpq this process runs with, as "15.8", for `xdock version`. */
+void db_libpq_version(char *out, size_t n);
 /* Connects to url (the maintenance database, e.g. .../postgres), retrying
  * until timeout_ms passes (a server that is still starting refuses at
  * first). Unreachable: EXIT_INTERNAL naming the masked URL and the server's

@@ -147,6 +147,12 @@ docker_host(const struct docker *dk)
 }
 
 const char *
+docker_libcurl_version(void)
+{
+	return curl_version_info(CURLVERSION_NOW)->version;
+}
+
+const char *
 docker_api_version(const struct docker *dk)
 {
 	return dk->api;

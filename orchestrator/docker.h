@@ -51,6 +51,8 @@ void docker_free(struct docker *dk);
 bool docker_cancelled(const struct docker *dk);
 const char *docker_host(const struct docker *dk);
 const char *docker_api_version(const struct docker *dk);
+/* The libcurl this process runs with ("8.1.2"), for `xdock version`. */
+const char *docker_libcurl_version(void);
 /* True when the engine runs on this machine (unix socket), so bind mounts
  * of host paths are possible. */
 bool docker_is_local(const struct docker *dk);

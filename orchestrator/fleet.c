@@ -27,14 +27,14 @@ strv_free(char **v, size_t n)
 	free(v);
 }
 
-/* xdock-agent [--timeout S] -- python3 -m pytest <pytest args>. */
+/* xdock-agent [--timeout S] -- python3 -m pytest <xdock's> <pytest args>. */
 static void
 build_agent_cmd(struct fleet *f)
 {
 	const struct config *cfg = f->cfg;
 	size_t n = 0;
 
-	f->cmd = xcalloc(cfg->npytest_args + 8, sizeof(*f->cmd));
+	f->cmd = xcalloc(cfg->nworker_args + cfg->npytest_args + 8, sizeof(*f->cmd));
 	if (cfg->timeout > 0) {
 		/* The agent counts whole seconds; a fraction rounds up, so a
 		 * test never gets less than it was given. */
@@ -46,6 +46,8 @@ build_agent_cmd(struct fleet *f)
 	f->cmd[n++] = "python3";
 	f->cmd[n++] = "-m";
 	f->cmd[n++] = "pytest";
+	for (size_t i = 0; i < cfg->nworker_args; i++)
+		f->cmd[n++] = cfg->worker_args[i];
 	for (size_t i = 0; i < cfg->npytest_args; i++)
 		f->cmd[n++] = cfg->pytest_args[i];
 	f->cmd[n] = NULL;
@@ -86,6 +88,7 @@ fleet_init(struct fleet *f, const struct config *cfg, size_t nw, const struct ru
 		.image = cfg->image,
 		.run_id = ctx->run_id,
 		.project_dir = ctx->project_dir,
+		.workdir = cfg->workdir ? cfg->workdir : ctx->project_dir,
 		.user = ctx->user,
 		.agent_path = agent_path,
 		.agent_cmd = f->cmd,

@@ -1,12 +1,19 @@
 /* xdock: parse the command line, run the command, print the one error and
  * map it to pytest's exit codes. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "docker.h"
 #include "error.h"
 #include "gc.h"
+#include "project.h"
 #include "run.h"
+#include "version.h"
 
 static int
 gc_command(const struct config *cfg, struct error **err)
@@ -22,6 +29,35 @@ gc_command(const struct config *cfg, struct error **err)
 		return -1;
 	printf("xdock gc: removed %d object%s\n", removed, removed == 1 ? "" : "s");
 	return EXIT_OK;
+}
+
+/* -v: where the run happens and where each setting came from. */
+static void
+print_project(const struct config *cfg)
+{
+	fprintf(stderr, "xdock: rootdir: %s, inifile: %s\n", cfg->rootdir, cfg->inifile ? cfg->inifile : "none");
+	fprintf(stderr, "xdock: project (mounted): %s, workdir: %s\n", cfg->project_dir, cfg->workdir);
+	for (const char *l = cfg->origins; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		int n = nl ? (int)(nl - l) : (int)strlen(l);
+
+		fprintf(stderr, "xdock: %.*s\n", n, l);
+		l += n + (nl ? 1 : 0);
+	}
+}
+
+static int
+load_project(struct config *cfg, int argc, char **argv, struct error **err)
+{
+	char cwd[PATH_MAX];
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return error_set(err, EXIT_USAGE, "the current directory: %s", strerror(errno));
+	if (project_load(cfg, argc, argv, cwd, getenv("PYTEST_ADDOPTS"), err) < 0)
+		return -1;
+	if (cfg->verbose > 0)
+		print_project(cfg);
+	return 0;
 }
 
 int
@@ -47,7 +83,7 @@ main(int argc, char **argv)
 		break;
 	}
 	case CLI_VERSION:
-		printf("xdock %s\n", XDOCK_VERSION);
+		version_print(stdout, cfg.docker_host);
 		code = EXIT_OK;
 		break;
 	case CLI_GC:
@@ -55,7 +91,15 @@ main(int argc, char **argv)
 		break;
 	case CLI_RUN:
 	default:
-		code = run_command(&cfg, &err);
+		code = -1;
+		if (load_project(&cfg, argc, argv, &err) == 0 && cfg.command == CLI_HELP) {
+			cleanup_free char *usage = cli_usage();
+
+			fputs(usage, stdout);
+			code = EXIT_OK;
+		} else if (!err) {
+			code = run_command(&cfg, &err);
+		}
 		break;
 	}
 	if (err) {

@@ -295,7 +295,7 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 		.entrypoint = NULL,
 		.binds = binds,
 		.labels = ctx->labels,
-		.working_dir = ctx->project_dir,
+		.working_dir = cfg->workdir ? cfg->workdir : ctx->project_dir,
 		.user = ctx->user,
 		.network = p->host_network ? "host" : ctx->network,
 	};

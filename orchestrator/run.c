@@ -125,6 +125,13 @@ count_workers(struct run *r, struct error **err)
 	return 0;
 }
 
+/* The history lives in pytest's rootdir, next to .pytest_cache. */
+static const char *
+history_dir(const struct run *r)
+{
+	return r->cfg->rootdir ? r->cfg->rootdir : r->project_dir;
+}
+
 /* Phase 1: the run's identity, the agent, the engine, the leftovers of
  * dead runs, the worker count, --quarantine and the duration history. */
 static int
@@ -139,7 +146,10 @@ prepare(struct run *r, struct error **err)
 	r->labels[1] = xasprintf("xdock.owner=%s", r->owner);
 	if (getuid() != 0)
 		snprintf(r->user, sizeof(r->user), "%u:%u", (unsigned)getuid(), (unsigned)getgid());
-	if (!getcwd(r->project_dir, sizeof(r->project_dir)))
+	/* The project directory was decided with the config (rootdir.c). */
+	if (cfg->project_dir)
+		snprintf(r->project_dir, sizeof(r->project_dir), "%s", cfg->project_dir);
+	else if (!getcwd(r->project_dir, sizeof(r->project_dir)))
 		return error_set(err, EXIT_INTERNAL, "getcwd: %s", strerror(errno));
 	if (find_agent(r, err) < 0)
 		return -1;
@@ -157,7 +167,7 @@ prepare(struct run *r, struct error **err)
 	if (!cfg->no_history) {
 		struct error *hw = NULL;
 
-		r->hist = history_load(r->project_dir, &hw);
+		r->hist = history_load(history_dir(r), &hw);
 		if (hw) {
 			term_line(&r->term, "xdock: warning: duration history ignored: %s", hw->msg);
 			error_free(hw);
@@ -263,15 +273,7 @@ run_tests(struct run *r)
 static bool
 whole_suite(const struct config *cfg)
 {
-	if (cfg->shard.m > 0)
-		return false;
-	for (size_t i = 0; i < cfg->npytest_args; i++) {
-		const char *a = cfg->pytest_args[i];
-
-		if (strcmp(a, ".") != 0 && strcmp(a, "./") != 0)
-			return false;
-	}
-	return true;
+	return cfg->shard.m == 0 && cli_whole_suite(cfg);
 }
 
 /* Merges this run's durations into the history and saves it. Only a run
@@ -297,7 +299,7 @@ save_history(struct run *r)
 		history_prune(r->hist, ids, r->rep.ntests);
 		free(ids);
 	}
-	if (history_save(r->hist, r->project_dir, &e) < 0) {
+	if (history_save(r->hist, history_dir(r), &e) < 0) {
 		fprintf(stderr, "xdock: warning: duration history: %s\n", e->msg);
 		error_free(e);
 	}

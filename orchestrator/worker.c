@@ -61,7 +61,7 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 	struct docker_container_spec spec = {
 		.name = name,
 		.image = ws->image,
-		.working_dir = ws->project_dir,
+		.working_dir = ws->workdir,
 		.user = ws->user,
 		.network = ws->network,
 		.open_stdin = true,

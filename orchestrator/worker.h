@@ -19,7 +19,8 @@
 struct worker_setup {
 	const char *image;
 	const char *run_id;
-	const char *project_dir;        /* bind-mounted at the same path, the working directory */
+	const char *project_dir;        /* bind-mounted at the same path */
+	const char *workdir;            /* the working directory, inside project_dir */
 	const char *user;               /* "uid:gid" or NULL */
 	const char *network;            /* "host", the run network, or NULL: the default bridge */
 	const char *agent_path;         /* mounted at /xdock/agent */

@@ -119,6 +119,10 @@ test_commands(void **state)
 
 	PARSE_OK(&cfg, "version");
 	assert_int_equal(cfg.command, CLI_VERSION);
+	PARSE_OK(&cfg, "version", "--docker-host", "unix:///x.sock");
+	assert_int_equal(cfg.command, CLI_VERSION);
+	assert_string_equal(cfg.docker_host, "unix:///x.sock");
+	PARSE_USAGE("version: unknown argument \"--all\"", "version", "--all");
 	PARSE_OK(&cfg, "--version");
 	assert_int_equal(cfg.command, CLI_VERSION);
 	PARSE_OK(&cfg, "help");
@@ -551,6 +555,45 @@ test_plugin_names(void **state)
 	cli_release(&cfg);
 }
 
+/* Which runs see the whole suite (the history may drop tests that are
+ * gone): options that do not select keep it whole. */
+static void
+test_whole_suite(void **state)
+{
+	static const struct {
+		const char *args[5];
+		bool whole;
+	} cases[] = {
+		{ { NULL }, true },
+		{ { ".", NULL }, true },
+		{ { "-p", "no:cacheprovider", "./", NULL }, true },
+		{ { "-rA", "--tb=short", "-x", NULL }, true },
+		{ { "tests", NULL }, false },
+		{ { "t.py::test_a", NULL }, false },
+		{ { "-k", "slow", NULL }, false },
+		{ { "-mslow", NULL }, false },
+		{ { "--deselect=t.py::a", NULL }, false },
+		{ { "--lf", NULL }, false },
+		{ { "--co", NULL }, false },
+		{ { "-p", "no:x", "--ignore", "y", NULL }, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct config cfg;
+		struct error *err = NULL;
+		size_t n = 0;
+
+		while (cases[i].args[n])
+			n++;
+		cli_defaults(&cfg);
+		assert_int_equal(cli_parse_run(&cfg, cases[i].args, n, &err), 0);
+		if (cli_whole_suite(&cfg) != cases[i].whole)
+			fail_msg("case %zu: whole suite should be %d", i, cases[i].whole);
+		cli_release(&cfg);
+	}
+}
+
 static void
 test_refused(void **state)
 {
@@ -806,6 +849,7 @@ main(void)
 		cmocka_unit_test(test_anywhere),
 		cmocka_unit_test(test_plugin_names),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_whole_suite),
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_parse_size),

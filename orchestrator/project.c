@@ -1,0 +1,208 @@
+#include "project.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "inifile.h"
+#include "rootdir.h"
+
+/* What a suite commonly reads from the environment and a container would
+ * not otherwise have: Django's settings, pytest's own plugin variables,
+ * warnings filters, the hash seed, and CI (which many suites test). Kept
+ * short: anything tied to the host (PATH, HOME, PYTHONPATH, locales) would
+ * be wrong inside the image. PYTEST_ADDOPTS is not here: xdock reads it
+ * itself and hands its options over on the command line. */
+const char *const project_passenv[] = {
+	"DJANGO_SETTINGS_MODULE", "DJANGO_CONFIGURATION", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+	"PYTHONWARNINGS", "PYTHONHASHSEED", "CI", NULL,
+};
+
+static void
+words_add(const char ***v, size_t *n, const char *s)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = s;
+}
+
+static bool
+is_file(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The file xdock's settings come from: pytest's inifile; without one, the
+ * first of pytest's file names in the rootdir that has an xdock section.
+ * 1: *f filled, 0: no file. */
+static int
+find_config(const struct rootdir *rd, struct inifile *f, struct error **err)
+{
+	if (rd->inifile) {
+		if (inifile_read(rd->inifile, f, err) < 0)
+			return -1;
+		return 1;
+	}
+	for (size_t k = 0; inifile_names[k]; k++) {
+		cleanup_free char *p = xasprintf("%s/%s", strcmp(rd->rootdir, "/") ? rd->rootdir : "", inifile_names[k]);
+
+		if (!is_file(p))
+			continue;
+		if (inifile_read(p, f, err) < 0)
+			return -1;
+		if (f->has_xdock)
+			return 1;
+		inifile_release(f);
+	}
+	return 0;
+}
+
+static int
+apply_settings(struct config *c, const struct inifile *f, struct error **err)
+{
+	cleanup_free char *origin = xasprintf("%s %s", f->path, f->xdock_section);
+	cleanup_free char *base = xstrdup(f->path);
+	char *slash = strrchr(base, '/');
+
+	if (slash)
+		*slash = '\0';
+	for (size_t i = 0; i < f->nsettings; i++)
+		if (cli_set(c, f->settings[i].key, f->settings[i].value, origin, base, err) < 0)
+			return -1;
+	return 0;
+}
+
+static void
+note_origin(struct config *c, const char *what, const char *from)
+{
+	char *prev = c->origins;
+
+	c->origins = xasprintf("%s%s: %s\n", prev ? prev : "", what, from);
+	free(prev);
+}
+
+/* From outside the project the workers start in the rootdir: relative
+ * paths on the command line are made absolute, so they name the same
+ * files there. */
+static void
+absolute_paths(struct config *c, const char *cwd)
+{
+	for (size_t i = 0; i < c->npytest_args; i++) {
+		const char *a = c->pytest_args[i];
+		bool path = a == c->inifile_arg || a == c->rootdir_arg;
+
+		for (size_t k = 0; k < c->npositional && !path; k++)
+			path = c->positional[k] == a;
+		if (!path || a[0] == '/' || strcmp(a, "-") == 0)
+			continue;
+		c->pytest_args[i] = cli_own(c, rootdir_abspath(cwd, a));
+		/* A node id keeps its "::" part: abspath leaves it be. */
+	}
+}
+
+/* The default variables first, so that a setting or --env naming the same
+ * variable decides it. */
+static void
+add_passenv(struct config *c)
+{
+	const char **env = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; project_passenv[i]; i++) {
+		size_t len = strlen(project_passenv[i]);
+		bool given = false;
+
+		for (size_t k = 0; k < c->nenv; k++)
+			given |= strncmp(c->env[k], project_passenv[i], len) == 0 &&
+				 (c->env[k][len] == '\0' || c->env[k][len] == '=');
+		if (!given)
+			words_add(&env, &n, project_passenv[i]);
+	}
+	for (size_t k = 0; k < c->nenv; k++)
+		words_add(&env, &n, c->env[k]);
+	free(c->env);
+	c->env = env;
+	c->nenv = n;
+}
+
+int
+project_load(struct config *cfg, int argc, char **argv, const char *cwd, const char *env_addopts,
+	     struct error **err)
+{
+	struct rootdir_in in = {
+		.cwd = cwd,
+		.args = cfg->positional,
+		.nargs = cfg->npositional,
+		.inifile_arg = cfg->inifile_arg,
+		.rootdir_arg = cfg->rootdir_arg,
+	};
+	struct rootdir rd;
+	struct inifile f = { 0 };
+	struct config c;
+	const char **words = NULL;
+	size_t nwords = 0;
+	int found, rc = -1;
+
+	if (rootdir_decide(&in, &rd, err) < 0)
+		return -1;
+	cli_defaults(&c);
+	if ((found = find_config(&rd, &f, err)) < 0)
+		goto out;
+	if (found && apply_settings(&c, &f, err) < 0)
+		goto out;
+	/* pytest's order: the inifile's addopts, PYTEST_ADDOPTS, the
+	 * command line. */
+	if (found && f.pytest) {
+		for (size_t i = 0; i < f.naddopts; i++)
+			words_add(&words, &nwords, cli_own(&c, xstrdup(f.addopts[i])));
+		if (f.naddopts)
+			note_origin(&c, "addopts", f.path);
+	}
+	if (env_addopts && *env_addopts) {
+		char **w = NULL;
+		size_t n = 0;
+
+		if (cli_split(env_addopts, &w, &n) < 0) {
+			for (size_t i = 0; i < n; i++)
+				free(w[i]);
+			free(w);
+			error_set(err, EXIT_USAGE, "PYTEST_ADDOPTS: no closing quotation");
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			words_add(&words, &nwords, cli_own(&c, w[i]));
+		free(w);
+		note_origin(&c, "addopts", "PYTEST_ADDOPTS");
+	}
+	for (int i = 2; i < argc; i++)
+		words_add(&words, &nwords, argv[i]);
+	if (cli_parse_run(&c, words, nwords, err) < 0 || cli_finish(&c, err) < 0)
+		goto out;
+
+	c.rootdir = cli_own(&c, steal_ptr(&rd.rootdir));
+	c.inifile = rd.inifile ? cli_own(&c, steal_ptr(&rd.inifile)) : NULL;
+	c.project_dir = cli_own(&c, steal_ptr(&rd.project_dir));
+	c.workdir = cli_own(&c, steal_ptr(&rd.workdir));
+	if (rd.cwd_outside)
+		absolute_paths(&c, cwd);
+	/* Every option of the config went through xdock above, so the
+	 * workers' pytest must not read addopts again: an -n there would
+	 * start xdist's controller inside a worker. */
+	words_add(&c.worker_args, &c.nworker_args, "-o");
+	words_add(&c.worker_args, &c.nworker_args, "addopts=");
+	if (!c.no_passenv)
+		add_passenv(&c);
+	cli_release(cfg);
+	*cfg = c;
+	memset(&c, 0, sizeof(c));
+	rc = 0;
+out:
+	free(words);
+	if (rc < 0)
+		cli_release(&c);
+	inifile_release(&f);
+	rootdir_release(&rd);
+	return rc;
+}
