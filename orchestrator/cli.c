@@ -124,6 +124,20 @@ set_db(struct config *cfg, const char *v, struct error **err)
 }
 
 static int
+set_db_env(struct config *cfg, const char *v, struct error **err)
+{
+	if (strcmp(v, "all") == 0)
+		cfg->db_env = CLI_DB_ENV_ALL;
+	else if (strcmp(v, "url") == 0)
+		cfg->db_env = CLI_DB_ENV_URL;
+	else if (strcmp(v, "none") == 0)
+		cfg->db_env = CLI_DB_ENV_NONE;
+	else
+		return error_set(err, EXIT_USAGE, "--db-env: expected all, url or none, got \"%s\"", v);
+	return 0;
+}
+
+static int
 set_verbose(struct config *cfg, const char *v, struct error **err)
 {
 	(void)v;
@@ -157,6 +171,20 @@ set_env(struct config *cfg, const char *v, struct error **err)
 		return error_set(err, EXIT_USAGE, "--env: expected NAME=VALUE or NAME, got \"%s\"", v);
 	cfg->env = xrealloc(cfg->env, (cfg->nenv + 1) * sizeof(*cfg->env));
 	cfg->env[cfg->nenv++] = v;
+	return 0;
+}
+
+/* Only the shape is checked here; whether PostgreSQL knows the name and
+ * takes the value, it says itself when the server starts. */
+static int
+set_db_option(struct config *cfg, const char *v, struct error **err)
+{
+	size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.");
+
+	if (n == 0 || v[n] != '=' || v[0] == '.' || (v[0] >= '0' && v[0] <= '9'))
+		return error_set(err, EXIT_USAGE, "--db-option: expected NAME=VALUE (a PostgreSQL setting), got \"%s\"", v);
+	cfg->db_options = xrealloc(cfg->db_options, (cfg->ndb_options + 1) * sizeof(*cfg->db_options));
+	cfg->db_options[cfg->ndb_options++] = v;
 	return 0;
 }
 
@@ -215,6 +243,10 @@ static const struct opt opts[] = {
 	{ "--db", NULL, 0, "none|embedded", "no database, or the embedded one (default)", TO_FN, 0, 0, set_db, 0 },
 	{ "--db-image", NULL, 0, "IMAGE", "embedded PostgreSQL image, default xdock/postgres:15",
 	  TO_STR, FIELD(db_image), 0, NULL, 0 },
+	{ "--db-option", NULL, 0, "NAME=VALUE", "a setting of the embedded PostgreSQL, e.g. max_prepared_transactions=10 (repeatable)",
+	  TO_FN, 0, 0, set_db_option, 0 },
+	{ "--db-env", NULL, 0, "all|url|none", "what workers get: DATABASE_URL and PG* (all, default), DATABASE_URL, nothing",
+	  TO_FN, 0, 0, set_db_env, 0 },
 	{ "--reuse-db", NULL, 0, NULL, "keep the embedded PostgreSQL and template between runs",
 	  TO_TRUE, FIELD(reuse_db), 0, NULL, 0 },
 	{ "--keep-dbs", NULL, 0, NULL, "do not drop the worker databases at the end",
@@ -781,6 +813,9 @@ cli_release(struct config *cfg)
 	free(cfg->worker_args);
 	free(cfg->positional);
 	free(cfg->env);
+	free(cfg->db_options);
+	cfg->db_options = NULL;
+	cfg->ndb_options = 0;
 	for (size_t i = 0; i < cfg->nowned; i++)
 		free(cfg->owned[i]);
 	free(cfg->owned);

@@ -21,6 +21,8 @@
 
 enum cli_command { CLI_RUN, CLI_GC, CLI_VERSION, CLI_HELP };
 enum cli_db { CLI_DB_EMBEDDED, CLI_DB_URL, CLI_DB_NONE };
+/* --db-env: what workers get of their database by default. */
+enum cli_db_env { CLI_DB_ENV_ALL, CLI_DB_ENV_URL, CLI_DB_ENV_NONE };
 
 struct config {
 	enum cli_command command;
@@ -30,6 +32,7 @@ struct config {
 	const char *image;
 	enum sched_mode dist;
 	enum cli_db db;
+	enum cli_db_env db_env;    /* all: DATABASE_URL and PG*; url; none */
 	const char *db_url;
 	const char *db_setup;      /* shell command run once into the template */
 	const char *db_setup_key;  /* glob of files the template depends on */
@@ -53,6 +56,10 @@ struct config {
 	bool no_passenv;           /* do not pass the default variables */
 	bool longest_first;        /* history orders the whole suite, not only the split */
 	struct shard_spec shard;   /* m == 0: no sharding */
+	/* --db-option NAME=VALUE: settings of the embedded server, in
+	 * order (postgres -c NAME=VALUE). */
+	const char **db_options;
+	size_t ndb_options;
 	/* --env NAME=VALUE / --env NAME (from xdock's own environment), for
 	 * every worker, in order. */
 	const char **env;

@@ -494,6 +494,13 @@ db_libpq_version(char *out, size_t n)
 struct db *
 db_connect(const char *url, int timeout_ms, int cancel_fd, struct error **err)
 {
+	return db_connect_alive(url, timeout_ms, cancel_fd, NULL, NULL, err);
+}
+
+struct db *
+db_connect_alive(const char *url, int timeout_ms, int cancel_fd, int (*alive)(void *arg, struct error **err),
+		 void *arg, struct error **err)
+{
 	cleanup_free char *masked = db_url_masked(url);
 	cleanup_free char *last = NULL;
 	int64_t start = util_now_ms(), deadline = start + (timeout_ms > 0 ? timeout_ms : 0);
@@ -561,6 +568,8 @@ db_connect(const char *url, int timeout_ms, int cancel_fd, struct error **err)
 			return NULL;
 		}
 		PQfinish(conn);
+		if (!cancelled && alive && alive(arg, err) < 0)
+			return NULL;
 		if (cancelled || pause_ms(util_now_ms() + backoff >= deadline ? deadline - util_now_ms() : backoff, cancel_fd)) {
 			error_set(err, EXIT_INTERRUPTED, "postgresql: connect to %s: interrupted", masked);
 			return NULL;

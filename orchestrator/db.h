@@ -39,6 +39,11 @@ void db_libpq_version(char *out, size_t n);
  * message. cancel_fd readable (a signal, -1: none): EXIT_INTERRUPTED at
  * once. */
 struct db *db_connect(const char *url, int timeout_ms, int cancel_fd, struct error **err);
+/* The same, calling alive(arg, err) before each retry: a server that has
+ * exited will not start answering, so alive returning -1 (with *err) ends
+ * the wait at once with that error. */
+struct db *db_connect_alive(const char *url, int timeout_ms, int cancel_fd, int (*alive)(void *arg, struct error **err),
+			    void *arg, struct error **err);
 void db_free(struct db *db);
 
 int db_exists(struct db *db, const char *name, bool *exists, struct error **err);

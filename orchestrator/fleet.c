@@ -164,6 +164,33 @@ struct pool_thread {
 	bool spawned;
 };
 
+/* worker_start with the worker's placeholders ({worker}, {database},
+ * {database_url}, {host}, {port}) expanded in the --env values and the
+ * pytest arguments: a per-worker copy of the setup. */
+static int
+start_worker(struct fleet *f, struct docker *dk, struct worker *w, const char *const *db_env, struct error **err)
+{
+	struct worker_setup ws = f->setup;
+	struct provision_vars v;
+	struct provision_vars_store store;
+	char **env = NULL, **cmd = NULL;
+	size_t nenv = 0, ncmd = 0;
+	int rc;
+
+	provision_vars(&f->prov, w->name, w->dbname, &v, &store);
+	for (size_t i = 0; i < f->nenv; i++)
+		strv_push(&env, &nenv, provision_expand(f->env[i], &v));
+	for (size_t i = 0; f->cmd[i]; i++)
+		strv_push(&cmd, &ncmd, provision_expand(f->cmd[i], &v));
+	ws.env = (const char *const *)env;
+	ws.agent_cmd = (const char *const *)cmd;
+	rc = worker_start(w, dk, &ws, db_env, err);
+	strv_free(env, nenv);
+	strv_free(cmd, ncmd);
+	provision_vars_release(&store);
+	return rc;
+}
+
 static void
 run_job(struct fleet *f, struct docker *dk, struct job *j)
 {
@@ -176,7 +203,7 @@ run_job(struct fleet *f, struct docker *dk, struct job *j)
 	case JOB_START_WORKER:
 		if (f->w[j->worker].dbname)
 			provision_env(&f->prov, f->w[j->worker].dbname, &env, &nenv);
-		j->rc = worker_start(&f->w[j->worker], dk, &f->setup, (const char *const *)env, &j->err);
+		j->rc = start_worker(f, dk, &f->w[j->worker], (const char *const *)env, &j->err);
 		strv_free(env, nenv);
 		break;
 	case JOB_LAUNCH_DB:
@@ -283,7 +310,7 @@ fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err)
 int
 fleet_databases(struct fleet *f, struct error **err)
 {
-	if (provision_connect(&f->prov, err) < 0)
+	if (provision_connect(&f->prov, &f->ctx, err) < 0)
 		return -1;
 	return provision_template(&f->prov, &f->ctx, err);
 }
@@ -331,7 +358,7 @@ fleet_replace(struct fleet *f, size_t i, struct error **err)
 		return -1;
 	if (w->dbname)
 		provision_env(&f->prov, w->dbname, &env, &nenv);
-	rc = worker_start(w, f->dk, &f->setup, (const char *const *)env, err);
+	rc = start_worker(f, f->dk, w, (const char *const *)env, err);
 	strv_free(env, nenv);
 	if (rc < 0) {
 		worker_remove(w, f->dk);

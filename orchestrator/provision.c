@@ -37,6 +37,38 @@ url_copy(struct db_url *dst, const struct db_url *src)
 	dst->query = src->query ? xstrdup(src->query) : NULL;
 }
 
+/* --db-option as one label value, "a=1 b=2": what a kept server was
+ * started with. */
+static char *
+options_label(const struct config *cfg)
+{
+	struct buf b;
+
+	buf_init(&b, SIZE_MAX / 2);
+	for (size_t i = 0; i < cfg->ndb_options; i++)
+		buf_printf(&b, "%s%s", i ? " " : "", cfg->db_options[i]);
+	return buf_steal(&b);
+}
+
+/* The server's extra arguments, -c NAME=VALUE each; NULL when none (the
+ * image's default command). Borrowed strings, the array is the caller's. */
+static const char **
+options_argv(const struct config *cfg)
+{
+	const char **argv;
+
+	if (cfg->ndb_options == 0)
+		return NULL;
+	argv = xcalloc(2 * cfg->ndb_options + 1, sizeof(*argv));
+	for (size_t i = 0; i < cfg->ndb_options; i++) {
+		argv[2 * i] = "-c";
+		argv[2 * i + 1] = cfg->db_options[i];
+	}
+	return argv;
+}
+
+static void env_of(const struct provision *p, enum cli_db_env mode, const char *name, char ***env, size_t *nenv);
+
 /* The embedded server: started for this run, or the one --reuse-db keeps. */
 static int
 start_embedded(struct provision *p, const struct run_ctx *ctx, struct error **err)
@@ -45,7 +77,6 @@ start_embedded(struct provision *p, const struct run_ctx *ctx, struct error **er
 	struct docker_container_state st;
 	const char *tmpfs[] = { "/var/lib/postgresql/data", NULL };
 	const char *aliases[] = { PROVISION_DB_ALIAS, NULL };
-	const char *reuse_labels[] = { "xdock.reuse=1", "xdock.role=db", NULL };
 	/* Connections from the run's own containers skip authentication
 	 * (images/postgres/entrypoint.sh): a SCRAM exchange costs more than
 	 * the rest of a connection. The host, through the published port,
@@ -53,9 +84,14 @@ start_embedded(struct provision *p, const struct run_ctx *ctx, struct error **er
 	 * alone; a reused one starts on the engine's shared bridge and trusts
 	 * only the run networks it joins later. */
 	const char *env_run[] = { "XDOCK_PG_TRUST=network", NULL };
+	cleanup_free char *options = options_label(cfg);
+	cleanup_free char *options_kv = xasprintf("xdock.db-options=%s", options);
+	const char *reuse_labels[] = { "xdock.reuse=1", "xdock.role=db", options_kv, NULL };
+	cleanup_free const char **cmd = options_argv(cfg);
 	const char *env_reuse[] = { "XDOCK_PG_TRUST=joined", NULL };
 	cleanup_free char *name = NULL;
 	cleanup_free char *id = NULL;
+	bool stale = false;
 	struct docker_container_spec spec = {
 		.image = cfg->db_image,
 		.tmpfs = tmpfs,
@@ -63,21 +99,26 @@ start_embedded(struct provision *p, const struct run_ctx *ctx, struct error **er
 		.network = ctx->network,
 		.aliases = aliases,
 		.env = env_run,
+		.cmd = cmd,
 	};
 
 	if (cfg->reuse_db) {
 		struct docker_list l = { 0 };
 
-		if (docker_container_list(ctx->dk, "xdock.reuse=1", "xdock.role", &l, err) < 0)
+		/* Only kept servers carry xdock.role. */
+		if (docker_container_list(ctx->dk, "xdock.role=db", "xdock.db-options", &l, err) < 0)
 			return -1;
-		for (size_t i = 0; i < l.n && !id; i++)
-			if (l.items[i].label && strcmp(l.items[i].label, "db") == 0)
-				id = xstrdup(l.items[i].id);
+		for (size_t i = 0; i < l.n && !id; i++) {
+			id = xstrdup(l.items[i].id);
+			/* Started with other settings (a server from before
+			 * --db-option has none): restarted with ours. */
+			stale = strcmp(l.items[i].label ? l.items[i].label : "", options) != 0;
+		}
 		docker_list_release(&l);
 		if (id) {
 			if (docker_container_inspect(ctx->dk, id, "5432/tcp", &st, err) < 0)
 				return -1;
-			if (!st.running) {
+			if (!st.running || stale) {
 				if (docker_container_remove(ctx->dk, id, true, err) < 0)
 					return -1;
 				free(id);
@@ -131,6 +172,10 @@ provision_plan(struct provision *p, const struct config *cfg, struct error **err
 	memset(p, 0, sizeof(*p));
 	p->cancel_fd = -1;
 	p->mode = cfg->db;
+	p->env_mode = cfg->db_env;
+	if (cfg->ndb_options > 0 && p->mode != CLI_DB_EMBEDDED)
+		return error_set(err, EXIT_USAGE, "--db-option sets the embedded server; with %s set it on your server",
+				 p->mode == CLI_DB_URL ? "--db-url" : "--db none");
 	if (p->mode == CLI_DB_NONE)
 		return 0;
 	if (p->mode == CLI_DB_EMBEDDED) {
@@ -165,18 +210,61 @@ provision_launch(struct provision *p, const struct run_ctx *ctx, struct error **
 	return start_embedded(p, ctx, err);
 }
 
+struct alive_arg {
+	struct provision *p;
+	const struct run_ctx *ctx;
+};
+
+/* Between connection attempts: has the embedded server exited? Then its
+ * last FATAL line says why, and with --db-option that is the user's
+ * setting: a usage error quoting PostgreSQL. */
+static int
+server_alive(void *arg, struct error **err)
+{
+	struct alive_arg *a = arg;
+	const struct config *cfg = a->ctx->cfg;
+	struct docker_container_state st;
+	cleanup_free char *logs = NULL;
+	struct error *lerr = NULL;
+	const char *fatal, *end;
+
+	if (docker_container_inspect(a->ctx->dk, a->p->container, NULL, &st, &lerr) < 0) {
+		error_free(lerr);
+		return 0; /* the connection attempts still decide */
+	}
+	if (st.running)
+		return 0;
+	docker_container_logs(a->ctx->dk, a->p->container, 8192, &logs, &lerr);
+	error_free(lerr);
+	fatal = logs ? strstr(logs, "FATAL:") : NULL;
+	if (!fatal)
+		return error_set(err, EXIT_INTERNAL, "database container %.12s exited with %d%s%s", a->p->container,
+				 st.exit_code, logs && *logs ? ": " : "", logs ? logs : "");
+	fatal += strlen("FATAL:");
+	fatal += strspn(fatal, " ");
+	end = fatal + strcspn(fatal, "\n");
+	if (cfg->ndb_options > 0)
+		return error_set(err, EXIT_USAGE, "--db-option: PostgreSQL: %.*s", (int)(end - fatal), fatal);
+	return error_set(err, EXIT_INTERNAL, "database container %.12s: PostgreSQL: %.*s", a->p->container,
+			 (int)(end - fatal), fatal);
+}
+
 int
-provision_connect(struct provision *p, struct error **err)
+provision_connect(struct provision *p, const struct run_ctx *ctx, struct error **err)
 {
 	cleanup_free char *url = NULL;
 	int64_t t0 = util_now_ms();
+	struct alive_arg a = { p, ctx };
 
 	if (p->mode == CLI_DB_NONE)
 		return 0;
 	url = db_url_format(&p->admin, NULL, 0, NULL);
 	/* A fresh embedded server needs a few seconds to initialise; a
 	 * given server should answer at once. */
-	p->db = db_connect(url, p->mode == CLI_DB_EMBEDDED ? 60000 : 5000, p->cancel_fd, err);
+	if (p->mode == CLI_DB_EMBEDDED && p->container)
+		p->db = db_connect_alive(url, 60000, p->cancel_fd, server_alive, &a, err);
+	else
+		p->db = db_connect(url, p->mode == CLI_DB_EMBEDDED ? 60000 : 5000, p->cancel_fd, err);
 	if (!p->db)
 		return error_wrap(err, "database");
 	p->connect_seconds = (double)(util_now_ms() - t0) / 1000.0;
@@ -300,7 +388,7 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 		.network = p->host_network ? "host" : ctx->network,
 	};
 
-	provision_env(p, PROVISION_TEMPLATE, &env, &nenv);
+	env_of(p, CLI_DB_ENV_ALL, PROVISION_TEMPLATE, &env, &nenv);
 	env_push(&env, &nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
 	spec.env = (const char *const *)env;
 	if (docker_container_create(ctx->dk, &spec, &id, err) < 0) {
@@ -412,16 +500,19 @@ provision_clone(struct provision *p, const char *name, struct error **err)
 	return 0;
 }
 
-void
-provision_env(const struct provision *p, const char *name, char ***env, size_t *nenv)
+/* mode: --db-env; the setup command always gets everything. */
+static void
+env_of(const struct provision *p, enum cli_db_env mode, const char *name, char ***env, size_t *nenv)
 {
 	cleanup_free char *url = NULL;
 	const struct db_url *u = &p->worker;
 
-	if (p->mode == CLI_DB_NONE)
+	if (p->mode == CLI_DB_NONE || mode == CLI_DB_ENV_NONE)
 		return;
 	url = db_url_format(u, NULL, 0, name);
 	env_push(env, nenv, xasprintf("DATABASE_URL=%s", url));
+	if (mode == CLI_DB_ENV_URL)
+		return;
 	env_push(env, nenv, xasprintf("PGHOST=%s", u->host ? u->host : "localhost"));
 	env_push(env, nenv, xasprintf("PGPORT=%d", u->port ? u->port : 5432));
 	if (u->user)
@@ -429,6 +520,12 @@ provision_env(const struct provision *p, const char *name, char ***env, size_t *
 	if (u->password)
 		env_push(env, nenv, xasprintf("PGPASSWORD=%s", u->password));
 	env_push(env, nenv, xasprintf("PGDATABASE=%s", name));
+}
+
+void
+provision_env(const struct provision *p, const char *name, char ***env, size_t *nenv)
+{
+	env_of(p, p->env_mode, name, env, nenv);
 }
 
 int
@@ -469,4 +566,64 @@ provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error 
 	db_url_release(&p->admin);
 	db_url_release(&p->worker);
 	return rc;
+}
+
+char *
+provision_expand(const char *s, const struct provision_vars *v)
+{
+	const struct {
+		const char *name;
+		const char *val;
+	} keys[] = {
+		{ "{worker}", v->worker },   { "{database}", v->database },
+		{ "{database_url}", v->database_url }, { "{host}", v->host },
+		{ "{port}", v->port },
+	};
+	struct buf b;
+
+	buf_init(&b, SIZE_MAX / 2);
+	while (*s) {
+		size_t k = ARRAY_SIZE(keys);
+
+		if (*s == '{')
+			for (k = 0; k < ARRAY_SIZE(keys); k++)
+				if (strncmp(s, keys[k].name, strlen(keys[k].name)) == 0)
+					break;
+		if (k < ARRAY_SIZE(keys)) {
+			if (keys[k].val)
+				buf_append(&b, keys[k].val, strlen(keys[k].val));
+			s += strlen(keys[k].name);
+		} else {
+			buf_append(&b, s, 1);
+			s++;
+		}
+	}
+	return buf_steal(&b);
+}
+
+void
+provision_vars(const struct provision *p, const char *worker, const char *dbname, struct provision_vars *v,
+	       struct provision_vars_store *store)
+{
+	const struct db_url *u = &p->worker;
+
+	memset(v, 0, sizeof(*v));
+	memset(store, 0, sizeof(*store));
+	v->worker = worker;
+	if (p->mode == CLI_DB_NONE || !dbname)
+		return;
+	store->url = db_url_format(u, NULL, 0, dbname);
+	store->port = xasprintf("%d", u->port ? u->port : 5432);
+	v->database = dbname;
+	v->database_url = store->url;
+	v->host = u->host ? u->host : "localhost";
+	v->port = store->port;
+}
+
+void
+provision_vars_release(struct provision_vars_store *store)
+{
+	free(store->url);
+	free(store->port);
+	memset(store, 0, sizeof(*store));
 }

@@ -20,6 +20,7 @@
 
 struct provision {
 	enum cli_db mode;
+	enum cli_db_env env_mode;   /* what provision_env gives workers */
 	char *container;            /* embedded PostgreSQL container id */
 	bool reused;                /* container outlives the run */
 	bool connected_net;         /* reused container joined the run network */
@@ -43,13 +44,16 @@ int provision_plan(struct provision *p, const struct config *cfg, struct error *
  * connections; learns its published port. Safe to run on its own thread
  * with its own docker client while the workers start. */
 int provision_launch(struct provision *p, const struct run_ctx *ctx, struct error **err);
-/* Waits until the server answers and opens the admin connection. */
-int provision_connect(struct provision *p, struct error **err);
+/* Waits until the server answers and opens the admin connection. An
+ * embedded server that exits meanwhile ends the wait with its FATAL line
+ * (a usage error when --db-option was given). */
+int provision_connect(struct provision *p, const struct run_ctx *ctx, struct error **err);
 /* Builds (or finds, cached by --db-setup-key) the template database. */
 int provision_template(struct provision *p, const struct run_ctx *ctx, struct error **err);
 /* Drops and re-creates `name` from the template. */
 int provision_clone(struct provision *p, const char *name, struct error **err);
-/* Appends the environment a worker using database `name` sees to env
+/* Appends the environment a worker using database `name` sees (as
+ * --db-env says) to env
  * (heap strings, NULL-terminated array grown with xrealloc). */
 void provision_env(const struct provision *p, const char *name, char ***env, size_t *nenv);
 /* Drops worker databases (unless keep, or the run's own embedded server
@@ -58,6 +62,29 @@ void provision_env(const struct provision *p, const char *name, char ***env, siz
  * server's container is removed. Best effort: reports the first failure
  * but always tries everything. */
 int provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error **err);
+
+/* What a worker's placeholders stand for; NULL fields (no database)
+ * expand to nothing. */
+struct provision_vars {
+	const char *worker;        /* gw0 */
+	const char *database;      /* test_db_gw0 */
+	const char *database_url;  /* the worker's DATABASE_URL */
+	const char *host;
+	const char *port;
+};
+
+/* s with {worker}, {database}, {database_url}, {host} and {port}
+ * replaced by v's values; any other text, braces included, as is. Pure;
+ * the result is the caller's. */
+char *provision_expand(const char *s, const struct provision_vars *v);
+/* Fills v (and the strings behind it, freed by provision_vars_release)
+ * for the worker `worker` using database `dbname` (NULL: none). */
+struct provision_vars_store {
+	char *url, *port;
+};
+void provision_vars(const struct provision *p, const char *worker, const char *dbname, struct provision_vars *v,
+		    struct provision_vars_store *store);
+void provision_vars_release(struct provision_vars_store *store);
 
 /* The template's cache key: SHA-256 of the test image's id, the
  * --db-setup command and the names and contents of the files matching

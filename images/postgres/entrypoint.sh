@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs a throw-away cluster in the foreground. "xdock-postgres seed", run
+# Runs a throw-away cluster in the foreground; arguments go to postgres. "xdock-postgres seed", run
 # once when the image is built, makes a cluster for the default user and
 # password in $SEED; at start a copy of it (60 ms) replaces initdb (about
 # 0.8 s), unless another user or password is asked for.
@@ -78,8 +78,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 		;;
 	esac
 fi
-# Durability buys nothing for a database thrown away after the run.
-exec su postgres -c "exec postgres -D '$PGDATA' -c listen_addresses='*' \
+# Durability buys nothing for a database thrown away after the run. The
+# arguments (-c NAME=VALUE, from --db-option) come last and so win; a name
+# or value PostgreSQL refuses ends the server with its FATAL line, which the
+# orchestrator reads from the logs.
+exec runuser -u postgres -- postgres -D "$PGDATA" -c listen_addresses='*' \
 	-c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-	-c max_connections=${XDOCK_PG_MAX_CONNECTIONS:-300} -c shared_buffers=128MB \
-	-c unix_socket_directories=/tmp"
+	-c max_connections="${XDOCK_PG_MAX_CONNECTIONS:-300}" -c shared_buffers=128MB \
+	-c unix_socket_directories=/tmp "$@"

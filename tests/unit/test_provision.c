@@ -1,4 +1,5 @@
-/* provision_key: the template's cache key, SHA-256 of the test image's id,
+/* provision_expand: the per-worker placeholders. provision_key: the
+ * template's cache key, SHA-256 of the test image's id,
  * the setup command and the key files. Any change to one of them must
  * change the key (a stale template silently skips migrations). */
 #include <setjmp.h>
@@ -141,10 +142,52 @@ test_no_match_is_usage(void **state)
 	assert_non_null(strstr(err->msg, "matches no file"));
 }
 
+static void
+expect(const char *in, const struct provision_vars *v, const char *want)
+{
+	cleanup_free char *got = provision_expand(in, v);
+
+	assert_string_equal(got, want);
+}
+
+static void
+test_expand(void **state)
+{
+	const struct provision_vars v = {
+		.worker = "gw3",
+		.database = "test_db_gw3",
+		.database_url = "postgresql://xdock:xdock@xdock-db:5432/test_db_gw3",
+		.host = "xdock-db",
+		.port = "5432",
+	};
+
+	(void)state;
+	expect("APP_TESTDB={database}", &v, "APP_TESTDB=test_db_gw3");
+	expect("--dburi={database_url}", &v, "--dburi=postgresql://xdock:xdock@xdock-db:5432/test_db_gw3");
+	expect("{host}:{port}/{database}", &v, "xdock-db:5432/test_db_gw3");
+	expect("w={worker}{worker}", &v, "w=gw3gw3");
+	/* Anything else is left alone: pytest's own braces, near misses. */
+	expect("-k {a or b}", &v, "-k {a or b}");
+	expect("{Worker} {worker {databas} {", &v, "{Worker} {worker {databas} {");
+	expect("", &v, "");
+	expect("plain", &v, "plain");
+}
+
+static void
+test_expand_without_database(void **state)
+{
+	const struct provision_vars v = { .worker = "gw0" };
+
+	(void)state;
+	expect("{worker}:{database}:{database_url}:{host}:{port}", &v, "gw0::::");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_expand),
+		cmocka_unit_test(test_expand_without_database),
 		cmocka_unit_test(test_shape_and_stable),
 		cmocka_unit_test(test_every_input_counts),
 		cmocka_unit_test(test_known_value),
