@@ -39,6 +39,20 @@ cleanup_close_fn(int *fd)
 #define cleanup_free __attribute__((cleanup(cleanup_free_fn)))
 #define cleanup_close __attribute__((cleanup(cleanup_close_fn)))
 
+/* cJSON trees. cJSON_Delete is declared as <cjson/cJSON.h> declares it,
+ * so one cleanup serves every file that parses JSON without this header
+ * pulling cJSON in: the agent links no cJSON and never expands this. */
+struct cJSON;
+void cJSON_Delete(struct cJSON *item);
+
+static inline void
+cleanup_cjson_fn(void *p)
+{
+	cJSON_Delete(*(struct cJSON **)p);
+}
+
+#define cleanup_cjson __attribute__((cleanup(cleanup_cjson_fn)))
+
 /* Hands the pointer over and leaves NULL behind, so the cleanup attribute
  * of the giver does nothing. */
 #define steal_ptr(pp)                        \

@@ -58,13 +58,21 @@ const char *docker_libcurl_version(void);
 bool docker_is_local(const struct docker *dk);
 int docker_info_ncpu(struct docker *dk, int *ncpu, struct error **err);
 
+/* A bind mount of a host path. Given to the engine as HostConfig.Mounts,
+ * field by field, so a path may hold any character (a `:` too). */
+struct docker_mount {
+	const char *source;              /* absolute host path; must exist */
+	const char *target;              /* absolute path in the container */
+	bool read_only;
+};
+
 struct docker_container_spec {
 	const char *name;                /* NULL: engine picks */
 	const char *image;
 	const char *const *cmd;          /* NULL-terminated argv, NULL: image default */
 	const char *const *entrypoint;   /* NULL-terminated, NULL: image default */
 	const char *const *env;          /* "K=V", NULL-terminated */
-	const char *const *binds;        /* "host:container[:ro]", NULL-terminated */
+	const struct docker_mount *mounts; /* ends with a NULL source */
 	const char *const *labels;       /* "key=value", NULL-terminated */
 	const char *const *tmpfs;        /* container paths, NULL-terminated */
 	const char *working_dir;

@@ -7,13 +7,6 @@
 
 #include "docker_priv.h"
 
-static void
-cjson_delete_fn(cJSON **p)
-{
-	cJSON_Delete(*p);
-}
-#define cleanup_cjson __attribute__((cleanup(cjson_delete_fn)))
-
 /* cJSON returns NULL only when malloc fails; like xmalloc we do not try to
  * recover from that. */
 static cJSON *
@@ -70,8 +63,19 @@ add_host_config(cJSON *root, const struct docker_container_spec *spec)
 {
 	cJSON *hc = must(cJSON_AddObjectToObject(root, "HostConfig"));
 
-	if (spec->binds)
-		add_strv(hc, "Binds", spec->binds);
+	if (spec->mounts) {
+		cJSON *ms = must(cJSON_AddArrayToObject(hc, "Mounts"));
+
+		for (const struct docker_mount *m = spec->mounts; m->source; m++) {
+			cJSON *o = must(cJSON_CreateObject());
+
+			cJSON_AddItemToArray(ms, o);
+			add_str(o, "Type", "bind");
+			add_str(o, "Source", m->source);
+			add_str(o, "Target", m->target);
+			must(cJSON_AddBoolToObject(o, "ReadOnly", m->read_only));
+		}
+	}
 	if (spec->tmpfs) {
 		cJSON *t = must(cJSON_AddObjectToObject(hc, "Tmpfs"));
 

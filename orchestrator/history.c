@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "buf.h"
+#include "save.h"
 
 struct entry {
 	char *id;       /* owned; NULL marks an empty slot */
@@ -25,13 +26,6 @@ struct history {
 	size_t nslots;  /* a power of two */
 	size_t count;
 };
-
-static void
-cleanup_cjson_fn(cJSON **p)
-{
-	cJSON_Delete(*p);
-}
-#define cleanup_cjson __attribute__((cleanup(cleanup_cjson_fn)))
 
 /* FNV-1a, 64 bits: node ids are short ASCII strings. Only a table index:
  * find() compares the ids themselves, so a collision costs a probe, never
@@ -267,32 +261,14 @@ cmp_entry_ptr(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 history_save(const struct history *h, const char *project_dir, struct error **err)
 {
 	cleanup_free char *dir = xasprintf("%s/%s", project_dir, HISTORY_DIR);
 	cleanup_free char *path = history_path(project_dir);
-	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
 	cleanup_free const struct entry **sorted = xcalloc(h->count + 1, sizeof(*sorted));
 	cleanup_cjson cJSON *root = cJSON_CreateObject();
-	cleanup_free char *text = NULL;
-	cleanup_close int fd = -1;
+	cleanup_free char *text = NULL, *whole = NULL;
 	cJSON *tests;
 	size_t n = 0;
 
@@ -315,20 +291,10 @@ history_save(const struct history *h, const char *project_dir, struct error **er
 
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return error_set(err, EXIT_INTERNAL, "duration history: mkdir %s: %s", dir, strerror(errno));
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		return error_set(err, EXIT_INTERNAL, "duration history: create %s: %s", tmp, strerror(errno));
-	/* fsync before rename: after a crash the file is the old one or the
-	 * new one, never a truncated one. */
-	if (write_all(fd, text, strlen(text)) < 0 || write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
-		error_set(err, EXIT_INTERNAL, "duration history: write %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) < 0) {
-		error_set(err, EXIT_INTERNAL, "duration history: rename to %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
+	/* The file ends with a newline, as text files do. */
+	whole = xasprintf("%s\n", text);
+	if (save_bytes(path, whole, strlen(whole), err) < 0)
+		return error_wrap(err, "duration history");
 	return 0;
 }
 

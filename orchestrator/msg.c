@@ -5,13 +5,6 @@
 
 #include "proto.h"
 
-static void
-cleanup_cjson_fn(cJSON **j)
-{
-	cJSON_Delete(*j);
-}
-#define cleanup_cjson __attribute__((cleanup(cleanup_cjson_fn)))
-
 /* A string field: NULL when absent or null; an error when another type. */
 static int
 get_str(const cJSON *o, const char *key, char **out, struct error **err)

@@ -369,8 +369,7 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 {
 	const struct config *cfg = ctx->cfg;
 	const char *cmd[] = { "/bin/sh", "-c", cfg->db_setup, NULL };
-	cleanup_free char *bind = xasprintf("%s:%s", ctx->project_dir, ctx->project_dir);
-	const char *binds[] = { bind, NULL };
+	const struct docker_mount mounts[] = { { ctx->project_dir, ctx->project_dir, false }, { NULL, NULL, false } };
 	cleanup_free char *name = xasprintf("xdock-%s-dbsetup", ctx->run_id);
 	cleanup_free char *id = NULL;
 	char **env = NULL;
@@ -381,7 +380,7 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 		.image = cfg->image,
 		.cmd = cmd,
 		.entrypoint = NULL,
-		.binds = binds,
+		.mounts = mounts,
 		.labels = ctx->labels,
 		.working_dir = cfg->workdir ? cfg->workdir : ctx->project_dir,
 		.user = ctx->user,

@@ -1,4 +1,5 @@
 #include "report.h"
+#include "save.h"
 
 #include "proto.h"
 
@@ -433,46 +434,6 @@ report_junit(const struct report *r, struct buf *b, struct error **err)
 	return 0;
 }
 
-/* Writes path whole or not at all: fill() writes a temporary file next to
- * it, which is renamed over it only when every byte is out. */
-static int
-save_atomic(const char *path, int (*fill)(FILE *f, const void *ctx, struct error **err), const void *ctx,
-	    struct error **err)
-{
-	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	FILE *f = fopen(tmp, "we");
-
-	if (!f)
-		return error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
-	if (fill(f, ctx, err) < 0) {
-		fclose(f);
-		unlink(tmp);
-		return error_wrap(err, "write %s", path);
-	}
-	if (fclose(f) == EOF) {
-		error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) < 0) {
-		error_set(err, EXIT_INTERNAL, "rename %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-write_buf(FILE *f, const void *ctx, struct error **err)
-{
-	const struct buf *b = ctx;
-
-	errno = 0;
-	if (fwrite(b->data, 1, b->len, f) != b->len || fflush(f) == EOF)
-		return error_set(err, EXIT_INTERNAL, "%s", errno ? strerror(errno) : "write failed");
-	return 0;
-}
-
 static int
 write_json(FILE *f, const void *ctx, struct error **err)
 {
@@ -482,7 +443,7 @@ write_json(FILE *f, const void *ctx, struct error **err)
 int
 report_save(const char *path, const struct buf *b, struct error **err)
 {
-	return save_atomic(path, write_buf, b, err);
+	return save_bytes(path, b->data, b->len, err);
 }
 
 int

@@ -53,8 +53,13 @@ int
 worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws, const char *const *db_env,
 	     struct error **err)
 {
-	char **env = NULL, **binds = NULL, **labels = NULL, **entry = NULL;
-	size_t nenv = 0, nbinds = 0, nlabels = 0, nentry = 0;
+	char **env = NULL, **labels = NULL, **entry = NULL;
+	size_t nenv = 0, nlabels = 0, nentry = 0;
+	const struct docker_mount mounts[] = {
+		{ ws->agent_path, "/xdock/agent", true },
+		{ ws->project_dir, ws->project_dir, false },
+		{ NULL, NULL, false },
+	};
 	cleanup_free char *name = xasprintf("xdock-%s-%s", ws->run_id, w->name);
 	cleanup_free char *id = NULL;
 	int rc = -1;
@@ -81,8 +86,6 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 	/* Given last, so the user can override what xdock sets. */
 	for (size_t i = 0; ws->env && ws->env[i]; i++)
 		strv_push(&env, &nenv, xstrdup(ws->env[i]));
-	strv_push(&binds, &nbinds, xasprintf("%s:/xdock/agent:ro", ws->agent_path));
-	strv_push(&binds, &nbinds, xasprintf("%s:%s", ws->project_dir, ws->project_dir));
 	for (size_t i = 0; ws->labels[i]; i++)
 		strv_push(&labels, &nlabels, xstrdup(ws->labels[i]));
 	strv_push(&labels, &nlabels, xasprintf("xdock.worker=%s", w->name));
@@ -90,7 +93,7 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 	for (size_t i = 0; ws->agent_cmd[i]; i++)
 		strv_push(&entry, &nentry, xstrdup(ws->agent_cmd[i]));
 	spec.env = (const char *const *)env;
-	spec.binds = (const char *const *)binds;
+	spec.mounts = mounts;
 	spec.labels = (const char *const *)labels;
 	spec.entrypoint = (const char *const *)entry;
 	spec.cmd = NULL;
@@ -118,7 +121,6 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 	rc = 0;
 out:
 	strv_free(env, nenv);
-	strv_free(binds, nbinds);
 	strv_free(labels, nlabels);
 	strv_free(entry, nentry);
 	return rc;

@@ -272,7 +272,7 @@ test_create_body(void **state)
 {
 	const char *const cmd[] = { "cat", NULL };
 	const char *const env[] = { "A=1", "B=two=2", NULL };
-	const char *const binds[] = { "/host:/in:ro", NULL };
+	const struct docker_mount mounts[] = { { "/host:a/b", "/in", true }, { "/src", "/src", false }, { NULL, NULL, false } };
 	const char *const labels[] = { "xdock.run=abc", "xdock.worker=gw0", "flag", NULL };
 	const char *const tmpfs[] = { "/tmp", "/run", NULL };
 	const char *const aliases[] = { "db", NULL };
@@ -280,7 +280,7 @@ test_create_body(void **state)
 		.image = "xdock/python:bookworm",
 		.cmd = cmd,
 		.env = env,
-		.binds = binds,
+		.mounts = mounts,
 		.labels = labels,
 		.tmpfs = tmpfs,
 		.working_dir = "/src",
@@ -314,7 +314,15 @@ test_create_body(void **state)
 	assert_true(cJSON_IsFalse(path(j, "Tty", NULL)));
 	assert_true(cJSON_IsObject(path(j, "ExposedPorts", "5432/tcp")));
 	hc = path(j, "HostConfig", NULL);
-	assert_string_equal(cJSON_GetArrayItem(path(hc, "Binds", NULL), 0)->valuestring, "/host:/in:ro");
+	/* Mounts, field by field: a `:` in a path is just a character. */
+	assert_null(path(hc, "Binds", NULL));
+	assert_int_equal(cJSON_GetArraySize(path(hc, "Mounts", NULL)), 2);
+	assert_string_equal(path(cJSON_GetArrayItem(path(hc, "Mounts", NULL), 0), "Type", NULL)->valuestring, "bind");
+	assert_string_equal(path(cJSON_GetArrayItem(path(hc, "Mounts", NULL), 0), "Source", NULL)->valuestring,
+			    "/host:a/b");
+	assert_string_equal(path(cJSON_GetArrayItem(path(hc, "Mounts", NULL), 0), "Target", NULL)->valuestring, "/in");
+	assert_true(cJSON_IsTrue(path(cJSON_GetArrayItem(path(hc, "Mounts", NULL), 0), "ReadOnly", NULL)));
+	assert_true(cJSON_IsFalse(path(cJSON_GetArrayItem(path(hc, "Mounts", NULL), 1), "ReadOnly", NULL)));
 	assert_string_equal(path(hc, "Tmpfs", "/run")->valuestring, "");
 	assert_string_equal(path(hc, "NetworkMode", NULL)->valuestring, "xdock-abc");
 	assert_true(path(hc, "Memory", NULL)->valuedouble == (double)(512LL << 20));
