@@ -1,15 +1,11 @@
 #include "ledger.h"
+#include "ledger_priv.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "proto.h"
-#include "shard.h"
-
-#define LEDGER_NONE ((size_t)-1)
-
-static void schedule(struct ledger *l, const size_t *keep, size_t n, enum sched_mode mode);
 
 void
 ledger_init(struct ledger *l, const struct config *cfg, size_t nw, struct report *rep, struct term *term,
@@ -39,6 +35,8 @@ ledger_release(struct ledger *l)
 	free(l->c2s);
 	free(l->selected);
 	free(l->reruns);
+	for (size_t i = 0; i < l->nw; i++)
+		free(l->w[i].given);
 	free(l->w);
 	error_free(l->fatal);
 	if (l->eta_on)
@@ -53,7 +51,10 @@ ledger_worker_idle(struct ledger *l, size_t wi)
 
 	w->state = LEDGER_IDLE;
 	w->current = -1;
-	w->bye_sent = w->done = w->collected = w->admitted = false;
+	w->bye_sent = w->done = w->collected = w->admitted = w->broken = w->said_exit = false;
+	free(w->given);
+	w->given = NULL;
+	w->ngiven = 0;
 	w->out = NULL;
 }
 
@@ -132,6 +133,15 @@ merge_each(struct ledger *l, size_t t, int worker, enum outcome o, double durati
 	term_progress(l->term, l->rep, t);
 }
 
+static bool
+rerun_pending(const struct ledger *l, size_t t)
+{
+	for (size_t i = 0; i < l->nreruns; i++)
+		if (l->reruns[i] == t)
+			return true;
+	return false;
+}
+
 static void
 set_outcome(struct ledger *l, size_t t, int worker, enum outcome o, double duration, const char *when,
 	    const char *longrepr, const char *out, const char *errout)
@@ -141,6 +151,13 @@ set_outcome(struct ledger *l, size_t t, int worker, enum outcome o, double durat
 	if (rt->outcome != OUTCOME_NONE) {
 		if (l->cfg->dist == SCHED_EACH && worker >= 0)
 			merge_each(l, t, worker, o, duration, when, longrepr, out, errout);
+		return;
+	}
+	if (rerun_pending(l, t)) {
+		/* --dist each: another worker failed it in this round too;
+		 * it runs again once, in the next round. */
+		if (worker >= 0)
+			l->rep->workers[worker].tests++;
 		return;
 	}
 	if (report_is_failure(o) && rt->nattempts < (size_t)l->cfg->reruns && !l->stopping) {
@@ -163,8 +180,8 @@ set_outcome(struct ledger *l, size_t t, int worker, enum outcome o, double durat
 	term_progress(l->term, l->rep, t);
 }
 
-static char *
-maxfail_reason(const struct ledger *l)
+char *
+ledger_maxfail_reason(const struct ledger *l)
 {
 	return xasprintf("not run: stopped after %zu failure%s (-x/--maxfail)", l->failures,
 			 l->failures == 1 ? "" : "s");
@@ -184,7 +201,7 @@ stop_for_maxfail(struct ledger *l)
 		struct report_test *rt = &l->rep->tests[l->s2c[dropped[i]]];
 
 		if (rt->outcome == OUTCOME_NONE && !rt->reason)
-			rt->reason = maxfail_reason(l);
+			rt->reason = ledger_maxfail_reason(l);
 	}
 	free(dropped);
 }
@@ -215,8 +232,11 @@ dispatch(struct ledger *l, size_t wi)
 		size_t want = target - sched_inflight(l->sched, wi);
 		size_t n = sched_next(l->sched, wi, idx, want);
 
-		for (size_t k = 0; k < n; k++)
+		w->given = xrealloc(w->given, (w->ngiven + n + 1) * sizeof(*w->given));
+		for (size_t k = 0; k < n; k++) {
 			idx[k] = l->s2c[idx[k]];
+			w->given[w->ngiven++] = idx[k];
+		}
 		if (n > 0)
 			msg_encode_run(w->out, idx, n);
 	}
@@ -246,117 +266,6 @@ ledger_admit(struct ledger *l, size_t wi)
 	dispatch(l, wi);
 }
 
-/* The expected duration of every scheduled test, for the ETA. */
-static void
-start_eta(struct ledger *l)
-{
-	double *expected;
-	size_t n = l->nsched;
-
-	if (!l->hist || history_count(l->hist) == 0 || l->cfg->dist == SCHED_EACH)
-		return;
-	expected = xcalloc(n ? n : 1, sizeof(*expected));
-	for (size_t i = 0; i < n; i++)
-		expected[i] = l->stests[i].expected;
-	history_eta_init(&l->eta, expected, n, l->cfg->dist == SCHED_NO ? 1 : l->nw);
-	free(expected);
-	l->eta_on = true;
-}
-
-/* Takes the collection's tests into the report; returns the collection
- * indexes this run schedules (all, or this shard's) and their number. */
-static size_t
-take_tests(struct ledger *l, struct msg *m, size_t **keep_out)
-{
-	size_t n = m->nitems, nkeep = n;
-	size_t *keep = xcalloc(n ? n : 1, sizeof(*keep));
-	double *expected = xcalloc(n ? n : 1, sizeof(*expected));
-	const char **ids = xcalloc(n ? n : 1, sizeof(*ids));
-
-	l->rep->ntests = n;
-	l->rep->tests = xcalloc(n ? n : 1, sizeof(*l->rep->tests));
-	for (size_t i = 0; i < n; i++) {
-		struct report_test *t = &l->rep->tests[i];
-
-		t->id = steal_ptr(&m->items[i].id);
-		t->file = steal_ptr(&m->items[i].file);
-		t->group = steal_ptr(&m->items[i].group);
-		t->worker = -1;
-		t->quarantined = l->quarantine && quarantine_has(l->quarantine, t->id);
-		ids[i] = t->id;
-		expected[i] = l->hist ? history_get(l->hist, t->id) : -1.0;
-		keep[i] = i;
-	}
-	if (l->cfg->shard.m > 0)
-		nkeep = shard_select(ids, expected, NULL, n, &l->cfg->shard, keep);
-	l->selected = xcalloc(n ? n : 1, sizeof(*l->selected));
-	for (size_t k = 0; k < nkeep; k++)
-		l->selected[keep[k]] = true;
-	l->c2s = xmalloc((n ? n : 1) * sizeof(*l->c2s));
-	memset(l->c2s, 0xff, (n ? n : 1) * sizeof(*l->c2s));
-	free(expected);
-	free(ids);
-	*keep_out = keep;
-	return nkeep;
-}
-
-/* The first collection becomes the run's list of tests. With --shard only
- * this shard's tests are scheduled; the others leave the report. */
-static void
-adopt_collection(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
-{
-	size_t *keep = NULL;
-	size_t nkeep = take_tests(l, m, &keep);
-	struct report *rep = l->rep;
-
-	rep->ncollect_errors = m->nerrors;
-	rep->collect_errors = steal_ptr(&m->errors);
-	m->nerrors = 0;
-	l->have_collection = true;
-	l->collection_owner = wi;
-	l->term->total = l->cfg->dist == SCHED_EACH ? nkeep * l->nw : nkeep;
-	rep->startup = (double)(now_ms - l->t0) / 1000.0;
-	if (l->cfg->shard.m > 0)
-		term_line(l->term, "collected %zu item%s, shard %zu/%zu runs %zu (%s, %.2fs to first collection)",
-			  rep->ntests, rep->ntests == 1 ? "" : "s", l->cfg->shard.k, l->cfg->shard.m, nkeep,
-			  l->w[wi].name, rep->startup);
-	else
-		term_line(l->term, "collected %zu item%s (%s, %.2fs to first collection)", rep->ntests,
-			  rep->ntests == 1 ? "" : "s", l->w[wi].name, rep->startup);
-	if (rep->ncollect_errors) {
-		/* As pytest: collection errors interrupt the run. */
-		l->stopping = true;
-		free(keep);
-		return;
-	}
-	schedule(l, keep, nkeep, l->cfg->dist);
-	free(keep);
-	start_eta(l);
-}
-
-/* Every worker must see the same tests in the same order: indexes on the
- * wire mean the same test everywhere. */
-static int
-check_collection(struct ledger *l, size_t wi, const struct msg *m)
-{
-	const char *owner = l->w[l->collection_owner].name;
-	const char *name = l->w[wi].name;
-
-	if (m->nitems != l->rep->ntests) {
-		ledger_fail(l, EXIT_INTERNAL, "different tests were collected: %s collected %zu tests, %s collected %zu",
-			    owner, l->rep->ntests, name, m->nitems);
-		return -1;
-	}
-	for (size_t i = 0; i < m->nitems; i++) {
-		if (strcmp(m->items[i].id, l->rep->tests[i].id) != 0) {
-			ledger_fail(l, EXIT_INTERNAL, "different tests were collected: %s has %s, %s has %s at position %zu",
-				    owner, l->rep->tests[i].id, name, m->items[i].id, i);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 static void
 worker_lost(struct ledger *l, size_t wi, long crashed)
 {
@@ -366,6 +275,28 @@ worker_lost(struct ledger *l, size_t wi, long crashed)
 		sched_worker_lost(l->sched, wi, crashed >= 0 ? l->c2s[crashed] : LEDGER_NONE);
 	w->state = LEDGER_EXITED;
 	w->current = -1;
+	w->ngiven = 0;
+}
+
+/* Whether test t was sent to worker w and has not finished there. */
+static bool
+given(const struct ledger_worker *w, long t)
+{
+	for (size_t i = 0; i < w->ngiven; i++)
+		if ((long)w->given[i] == t)
+			return true;
+	return false;
+}
+
+static void
+take_back(struct ledger_worker *w, long t)
+{
+	for (size_t i = 0; i < w->ngiven; i++) {
+		if ((long)w->given[i] == t) {
+			w->given[i] = w->given[--w->ngiven];
+			return;
+		}
+	}
 }
 
 /* ": <the line of text that says what went wrong>": the last line that
@@ -414,8 +345,8 @@ on_collected(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 	struct ledger_worker *w = &l->w[wi];
 
 	if (!l->have_collection)
-		adopt_collection(l, wi, m, now_ms);
-	else if (check_collection(l, wi, m) < 0)
+		ledger_adopt(l, wi, m, now_ms);
+	else if (ledger_check_collection(l, wi, m) < 0)
 		return;
 	w->state = LEDGER_COLLECTED;
 	w->collected = true;
@@ -432,18 +363,10 @@ on_result(struct ledger *l, size_t wi, const struct msg *m, int64_t now_ms)
 {
 	size_t t = (size_t)m->index;
 
-	if (!l->have_collection || m->index < 0 || t >= l->rep->ntests) {
-		ledger_fail(l, EXIT_INTERNAL, "worker %s: result for unknown test %ld", l->w[wi].name, m->index);
-		return;
-	}
 	l->w[wi].current = -1;
+	take_back(&l->w[wi], m->index);
 	if (l->rep->first_result <= 0)
 		l->rep->first_result = (double)(now_ms - l->t0) / 1000.0;
-	if (l->c2s[t] == LEDGER_NONE) {
-		ledger_fail(l, EXIT_INTERNAL, "worker %s: result for a test it was not given: %s", l->w[wi].name,
-			    l->rep->tests[t].id);
-		return;
-	}
 	if (l->eta_on) {
 		history_eta_done(&l->eta, l->c2s[t], m->duration);
 		l->term->eta = history_eta_seconds(&l->eta);
@@ -465,7 +388,7 @@ on_crash(struct ledger *l, size_t wi, const struct msg *m)
 {
 	const char *name = l->w[wi].name;
 
-	if (m->index >= 0 && l->have_collection && (size_t)m->index < l->rep->ntests) {
+	if (m->index >= 0) {
 		cleanup_free char *why = m->timeout ? xasprintf("%s on worker %s", m->text ? m->text : "timeout", name)
 						    : xasprintf("worker %s crashed while running this test: %s", name,
 								m->text ? m->text : "runner died");
@@ -481,6 +404,7 @@ on_exit_msg(struct ledger *l, size_t wi, const struct msg *m)
 {
 	struct ledger_worker *w = &l->w[wi];
 
+	w->said_exit = true;
 	if (!w->collected && !l->fatal && !l->stopping && m->status != 0) {
 		/* pytest stopped before running anything: a usage error, a
 		 * missing path, a plugin that fails to import. Its exit code
@@ -496,9 +420,94 @@ on_exit_msg(struct ledger *l, size_t wi, const struct msg *m)
 	worker_lost(l, wi, w->current);
 }
 
-void
+/* Why message m does not fit what the ledger knows of worker wi (a heap
+ * string), or NULL when it fits. Every index is checked here, before
+ * anything is indexed with it. */
+static char *
+misfit(const struct ledger *l, size_t wi, const struct msg *m)
+{
+	const struct ledger_worker *w = &l->w[wi];
+	bool collected = w->state == LEDGER_COLLECTED;
+
+	switch (m->kind) {
+	case MSG_HELLO:
+		return w->state == LEDGER_STARTED ? NULL : xstrdup("a second hello");
+	case MSG_COLLECTED:
+		if (w->state == LEDGER_STARTED)
+			return xstrdup("collected before hello");
+		return w->state == LEDGER_READY ? NULL : xstrdup("collected twice");
+	case MSG_START:
+		if (!collected)
+			return xasprintf("start of test %ld before its collection", m->index);
+		if (w->current >= 0)
+			return xasprintf("start of test %ld while test %ld runs", m->index, w->current);
+		if (m->index < 0 || (size_t)m->index >= l->rep->ntests)
+			return xasprintf("start of test %ld, out of range (%zu tests)", m->index, l->rep->ntests);
+		return given(w, m->index) ? NULL : xasprintf("start of test %ld, which it was not given", m->index);
+	case MSG_RESULT:
+		if (!collected)
+			return xasprintf("result for test %ld before its collection", m->index);
+		if (m->index < 0 || m->index != w->current)
+			return xasprintf("result for test %ld, which is not running there", m->index);
+		return NULL;
+	case MSG_DONE:
+		if (!collected || w->done)
+			return xstrdup(collected ? "done twice" : "done before its collection");
+		return w->current < 0 ? NULL : xasprintf("done while test %ld runs", w->current);
+	case MSG_CRASH:
+		if (m->index >= 0 && m->index != w->current)
+			return xasprintf("crash of test %ld, which is not running there", m->index);
+		return NULL;
+	case MSG_EXIT:
+		return NULL;
+	case MSG_ERROR:
+		/* Before hello the agent refuses to start (a version skew):
+		 * the run stops. Later it gives up on what the runner sent. */
+		return w->state == LEDGER_STARTED ? NULL : xasprintf("agent error: %s", m->text ? m->text : "");
+	}
+	return xstrdup("an unknown message");
+}
+
+int
+ledger_broke(struct ledger *l, size_t wi, const char *what)
+{
+	struct ledger_worker *w = &l->w[wi];
+	cleanup_free char *why = xasprintf("worker %s broke the protocol: %s", w->name, what);
+
+	if (w->state == LEDGER_IDLE || w->state == LEDGER_EXITED)
+		return -1;
+	if (!l->have_collection) {
+		/* Nothing to run yet, nothing to replace it for. */
+		ledger_fail(l, EXIT_INTERNAL, "%s", why);
+	} else {
+		term_line(l->term, "xdock: %s; killing its container", why);
+	}
+	if (w->current >= 0)
+		set_outcome(l, (size_t)w->current, (int)wi, OUTCOME_CRASHED, 0, "call", why, NULL, NULL);
+	worker_lost(l, wi, w->current);
+	w->broken = true;
+	return -1;
+}
+
+/* Whether the worker is still heard: the agent follows a crash with its
+ * exit line, and says nothing after that. */
+static bool
+heard(const struct ledger_worker *w, const struct msg *m)
+{
+	if (w->state == LEDGER_IDLE || w->broken || w->said_exit)
+		return false;
+	return w->state != LEDGER_EXITED || m->kind == MSG_EXIT;
+}
+
+int
 ledger_handle(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 {
+	cleanup_free char *why = NULL;
+
+	if (!heard(&l->w[wi], m))
+		return 0;
+	if ((why = misfit(l, wi, m)))
+		return ledger_broke(l, wi, why);
 	switch (m->kind) {
 	case MSG_HELLO:
 		on_hello(l, wi, m);
@@ -525,6 +534,7 @@ ledger_handle(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 		ledger_fail(l, EXIT_INTERNAL, "worker %s: %s", l->w[wi].name, m->text ? m->text : "");
 		break;
 	}
+	return 0;
 }
 
 void
@@ -541,124 +551,4 @@ ledger_worker_gone(struct ledger *l, size_t wi, const char *why, const char *out
 			    output && *output ? "; agent said: " : "", output && *output ? output : "");
 	}
 	worker_lost(l, wi, w->current);
-}
-
-void
-ledger_abandon(struct ledger *l, const char *reason)
-{
-	size_t *dropped = xcalloc(l->rep->ntests + 1, sizeof(size_t));
-
-	l->stopping = true;
-	if (l->sched)
-		sched_cancel(l->sched, dropped, l->rep->ntests);
-	free(dropped);
-	for (size_t i = 0; i < l->rep->ntests; i++) {
-		struct report_test *t = &l->rep->tests[i];
-
-		if (t->outcome == OUTCOME_NONE && !t->reason)
-			t->reason = xstrdup(reason);
-	}
-}
-
-bool
-ledger_work_left(const struct ledger *l)
-{
-	return l->sched && !sched_done(l->sched);
-}
-
-bool
-ledger_work_orphaned(const struct ledger *l)
-{
-	if (!l->sched || sched_unsent(l->sched) == 0 || l->stopping)
-		return false;
-	for (size_t i = 0; i < l->nw; i++) {
-		const struct ledger_worker *w = &l->w[i];
-
-		if (w->state != LEDGER_IDLE && w->state != LEDGER_EXITED && !w->bye_sent)
-			return false;
-	}
-	return true;
-}
-
-/* Builds the scheduler over the given collection indexes. */
-static void
-schedule(struct ledger *l, const size_t *keep, size_t n, enum sched_mode mode)
-{
-	sched_free(l->sched);
-	free(l->stests);
-	free(l->s2c);
-	l->s2c = xcalloc(n ? n : 1, sizeof(*l->s2c));
-	l->stests = xcalloc(n ? n : 1, sizeof(*l->stests));
-	memset(l->c2s, 0xff, (l->rep->ntests ? l->rep->ntests : 1) * sizeof(*l->c2s));
-	for (size_t k = 0; k < n; k++) {
-		const struct report_test *t = &l->rep->tests[keep[k]];
-
-		l->s2c[k] = keep[k];
-		l->c2s[keep[k]] = k;
-		l->stests[k] = (struct sched_test){ t->id, t->file, t->group,
-						    l->hist ? history_get(l->hist, t->id) : -1.0 };
-	}
-	l->nsched = n;
-	l->sched = sched_new(mode, l->cfg->longest_first ? SCHED_ORDER_LONGEST : SCHED_ORDER_SUITE, l->stests, n,
-			     l->nw, LEDGER_PREFETCH_MAX);
-}
-
-size_t
-ledger_rerun_round(struct ledger *l)
-{
-	size_t n = l->nreruns;
-	size_t *keep = steal_ptr(&l->reruns);
-
-	l->nreruns = 0;
-	if (n > 0)
-		schedule(l, keep, n, l->cfg->dist == SCHED_EACH ? SCHED_LOAD : l->cfg->dist);
-	free(keep);
-	return n;
-}
-
-/* Tests --shard left to other shards leave the report: each shard's
- * report holds its own tests, and merged reports count each test once. */
-static void
-drop_unscheduled(struct ledger *l)
-{
-	struct report *rep = l->rep;
-	size_t j = 0;
-
-	if (!l->selected || !l->cfg->shard.m)
-		return;
-	for (size_t i = 0; i < rep->ntests; i++) {
-		struct report_test *t = &rep->tests[i];
-
-		if (!l->selected[i]) {
-			report_test_release(t);
-			continue;
-		}
-		rep->tests[j++] = *t;
-	}
-	rep->ntests = j;
-}
-
-void
-ledger_finish(struct ledger *l, int64_t now_ms)
-{
-	for (size_t i = 0; i < l->rep->ntests; i++) {
-		struct report_test *t = &l->rep->tests[i];
-
-		if (t->outcome == OUTCOME_NONE && t->nattempts > 0) {
-			/* Its rerun never came (the run stopped): the last try
-			 * stands. */
-			struct report_attempt *a = &t->attempts[--t->nattempts];
-
-			t->outcome = a->outcome;
-			t->worker = a->worker;
-			t->duration = a->duration;
-			t->longrepr = a->longrepr;
-			continue;
-		}
-		if (t->outcome == OUTCOME_NONE && !t->reason && (!l->selected || l->selected[i]))
-			t->reason = l->maxfail_hit ? maxfail_reason(l)
-				    : xstrdup(l->interrupted ? "not run: interrupted" : "not run: no worker left to run it");
-	}
-	drop_unscheduled(l);
-	l->rep->wall = (double)(now_ms - l->t0) / 1000.0;
 }

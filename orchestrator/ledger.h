@@ -62,6 +62,10 @@ struct ledger_worker {
 	bool done;              /* runner said done */
 	bool collected;         /* runner sent its collection */
 	bool admitted;          /* its database exists: tests may be handed out */
+	bool broken;            /* broke the protocol: to be killed, nothing it says counts */
+	bool said_exit;         /* the agent's last line came */
+	size_t *given;          /* collection indexes sent to it and not finished */
+	size_t ngiven;
 	struct buf *out;        /* the slot's command queue; not owned */
 };
 
@@ -111,8 +115,18 @@ void ledger_worker_started(struct ledger *l, size_t wi, struct buf *out);
 void ledger_admit(struct ledger *l, size_t wi);
 void ledger_worker_failed(struct ledger *l, size_t wi);
 
-/* One message from worker wi, at now_ms. */
-void ledger_handle(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms);
+/* One message from worker wi, at now_ms. Every field is checked against
+ * what the ledger knows of that worker before it is used: a message that
+ * does not fit (an index out of range or not given to it, a result before
+ * collection or for a test not running, a second collection, ...) makes
+ * the worker broken: its running test is crashed with a reason that says
+ * so, its other tests go back to the scheduler, and -1 tells the caller
+ * to kill its container. Once a worker has exited only the agent's exit
+ * line (after a crash) is heard; after it, or once broken, nothing. */
+int ledger_handle(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms);
+/* Worker wi sent bytes that are no message at all (what says how): as a
+ * message that does not fit. Returns -1. */
+int ledger_broke(struct ledger *l, size_t wi, const char *what);
 /* Worker wi's stream ended without it saying exit; why and output say
  * how (output may be NULL). */
 void ledger_worker_gone(struct ledger *l, size_t wi, const char *why, const char *output);

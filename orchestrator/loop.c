@@ -113,7 +113,32 @@ handle_eof(struct loop *lp, struct worker *w)
 	ledger_worker_gone(lp->ledger, w->index, why, w->errtail.len ? w->errtail.data : NULL);
 }
 
-/* Every whole message the worker has buffered goes to the ledger. */
+static void
+kill_container(struct loop *lp, struct worker *w)
+{
+	struct error *e = NULL;
+
+	if (docker_container_kill(lp->fleet->dk, w->container, "KILL", &e) < 0) {
+		error_free(e);
+		e = NULL;
+		docker_container_remove(lp->fleet->dk, w->container, true, &e);
+		error_free(e);
+	}
+}
+
+/* A worker that broke the protocol is killed: nothing more it says is
+ * read, and its slot is healed like a crash. */
+static bool
+broke(struct loop *lp, struct worker *w, struct error *e)
+{
+	ledger_broke(lp->ledger, w->index, e->msg);
+	error_free(e);
+	kill_container(lp, w);
+	return false;
+}
+
+/* Every whole message the worker has buffered goes to the ledger. False
+ * when the worker broke the protocol and was killed. */
 static bool
 drain_messages(struct loop *lp, struct worker *w)
 {
@@ -124,20 +149,19 @@ drain_messages(struct loop *lp, struct worker *w)
 	while ((rc = worker_next_msg(w, &m, &e)) == 1) {
 		bool big = m.kind == MSG_COLLECTED;
 
-		ledger_handle(lp->ledger, w->index, &m, util_now_ms());
+		rc = ledger_handle(lp->ledger, w->index, &m, util_now_ms());
 		msg_release(&m);
 		/* A collection is one line of every node id, parsed: megabytes
 		 * that are garbage a moment later, in the middle of the heap
 		 * where free() cannot give them back. */
 		if (big)
 			malloc_trim(0);
+		if (rc < 0) {
+			kill_container(lp, w);
+			return false;
+		}
 	}
-	if (rc < 0) {
-		ledger_fail(lp->ledger, EXIT_INTERNAL, "%s", e->msg);
-		error_free(e);
-		return false;
-	}
-	return true;
+	return rc < 0 ? broke(lp, w, e) : true;
 }
 
 static void
@@ -152,12 +176,21 @@ service_worker(struct loop *lp, struct worker *w, short revents)
 		eof = true;
 	}
 	if (!eof && revents & (POLLIN | POLLHUP | POLLERR)) {
-		if (worker_read(w, &eof, &e) < 0) {
+		int rc = worker_read(w, &eof, &e);
+
+		if (rc == -2) {
+			/* What it sent before the bad bytes still counts. */
+			if (drain_messages(lp, w))
+				broke(lp, w, e);
+			else
+				error_free(e);
+			eof = true;
+		} else if (rc < 0) {
 			ledger_fail(lp->ledger, EXIT_INTERNAL, "%s", e->msg);
 			error_free(e);
-			e = NULL;
 			eof = true;
 		}
+		e = NULL;
 	}
 	if (!drain_messages(lp, w))
 		eof = true;
@@ -249,8 +282,6 @@ watchdog(struct loop *lp)
 	limit = (int64_t)(ceil(timeout) * 1000) + LOOP_WATCHDOG_GRACE_MS;
 	for (size_t i = 0; i < lp->fleet->nw; i++) {
 		struct worker *w = &lp->fleet->w[i];
-		struct error *e = NULL;
-
 		enum ledger_state st = lp->ledger->w[i].state;
 		bool collecting = (st == LEDGER_STARTED || st == LEDGER_READY) && !lp->ledger->w[i].collected;
 
@@ -268,12 +299,7 @@ watchdog(struct loop *lp)
 		w->unanswering = true;
 		term_line(lp->term, "xdock: worker %s has not answered for %lld s: killing its container", w->name,
 			  (long long)((now - w->heard_ms) / 1000));
-		if (docker_container_kill(lp->fleet->dk, w->container, "KILL", &e) < 0) {
-			error_free(e);
-			e = NULL;
-			docker_container_remove(lp->fleet->dk, w->container, true, &e);
-			error_free(e);
-		}
+		kill_container(lp, w);
 	}
 }
 

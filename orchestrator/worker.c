@@ -183,11 +183,14 @@ worker_read(struct worker *w, bool *eof, struct error **err)
 			return 0;
 		}
 		rc = frame_demux_feed(&w->demux, chunk, (size_t)n, sink_cb, w);
-		if (rc == -2)
-			return error_set(err, EXIT_INTERNAL, "worker %s: protocol line longer than %u bytes", w->name,
-					 PROTO_LINE_MAX);
-		if (rc < 0)
-			return error_set(err, EXIT_INTERNAL, "worker %s: attach stream is not in Docker's framing", w->name);
+		if (rc == -2) {
+			error_set(err, EXIT_INTERNAL, "a line longer than %u bytes", PROTO_LINE_MAX);
+			return -2;
+		}
+		if (rc < 0) {
+			error_set(err, EXIT_INTERNAL, "an attach stream out of Docker's framing");
+			return -2;
+		}
 	}
 	return 0;
 }
@@ -200,9 +203,9 @@ worker_next_msg(struct worker *w, struct msg *m, struct error **err)
 
 	if (proto_reader_next(&w->reader, &line, &len) == 0)
 		return 0;
-	if (msg_decode(line, len, m, err) < 0)
-		return error_wrap(err, "worker %s", w->name);
 	w->heard_ms = util_now_ms();
+	if (msg_decode(line, len, m, err) < 0)
+		return -1;
 	return 1;
 }
 

@@ -63,10 +63,13 @@ int worker_start(struct worker *w, struct docker *dk, const struct worker_setup 
 void worker_hello(struct worker *w);
 /* Sends what is queued as far as the socket takes it. */
 int worker_flush(struct worker *w, struct error **err);
-/* Reads what the socket has. *eof when the stream ended. */
+/* Reads what the socket has. *eof when the stream ended. -2 when the
+ * peer broke the protocol (a line over the cap, bytes out of Docker's
+ * framing), -1 when the channel failed. */
 int worker_read(struct worker *w, bool *eof, struct error **err);
 /* Takes the next whole message: 1 with *m filled, 0 when none is
- * buffered, -1 on a malformed line. */
+ * buffered, -1 on a line that is no message (*err says why, without the
+ * worker's name). */
 int worker_next_msg(struct worker *w, struct msg *m, struct error **err);
 
 /* Closes the channel. */
