@@ -691,6 +691,28 @@ check_name(const char *name, struct error **err)
 }
 
 int
+db_lock(struct db *db, long long key, int cancel_fd, void (*waiting)(void *arg), void *arg, struct error **err)
+{
+	char k[24];
+	bool told = false;
+
+	snprintf(k, sizeof(k), "%lld", key);
+	for (;;) {
+		cleanup_pgres PGresult *res = exec_1(db, "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", k, err);
+
+		if (!res)
+			return error_wrap(err, "advisory lock");
+		if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+			return 0;
+		if (!told && waiting)
+			waiting(arg);
+		told = true;
+		if (pause_ms(250, cancel_fd))
+			return error_set(err, EXIT_INTERRUPTED, "%s: waiting for another run: interrupted", db->masked);
+	}
+}
+
+int
 db_exists(struct db *db, const char *name, bool *exists, struct error **err)
 {
 	cleanup_pgres PGresult *res = NULL;

@@ -46,6 +46,12 @@ struct db *db_connect_alive(const char *url, int timeout_ms, int cancel_fd, int 
 			    void *arg, struct error **err);
 void db_free(struct db *db);
 
+/* Takes the session-level advisory lock `key`, held until db_free (or
+ * the session's end, when a killed run's connection drops). Another
+ * session holding it: calls waiting(arg) once, then polls every 250 ms,
+ * so that cancel_fd (readable: EXIT_INTERRUPTED; -1: none) is heard. */
+int db_lock(struct db *db, long long key, int cancel_fd, void (*waiting)(void *arg), void *arg, struct error **err);
+
 int db_exists(struct db *db, const char *name, bool *exists, struct error **err);
 /* CREATE DATABASE name [TEMPLATE template]. */
 int db_create(struct db *db, const char *name, const char *template_name, struct error **err);

@@ -249,6 +249,13 @@ server_alive(void *arg, struct error **err)
 			 (int)(end - fatal), fatal);
 }
 
+static void
+say_waiting(void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "xdock: another xdock run is using this database server; waiting for it to end\n");
+}
+
 int
 provision_connect(struct provision *p, const struct run_ctx *ctx, struct error **err)
 {
@@ -266,6 +273,12 @@ provision_connect(struct provision *p, const struct run_ctx *ctx, struct error *
 	else
 		p->db = db_connect(url, p->mode == CLI_DB_EMBEDDED ? 60000 : 5000, p->cancel_fd, err);
 	if (!p->db)
+		return error_wrap(err, "database");
+	/* A shared server (--db-url, --reuse-db) holds test_db_template and
+	 * test_db_gwN of whichever run is on it: two runs at once would drop
+	 * each other's. One run at a time per server, the next waiting; a
+	 * killed run's lock goes with its connection. */
+	if ((p->mode == CLI_DB_URL || p->reused) && db_lock(p->db, PROVISION_LOCK_KEY, p->cancel_fd, say_waiting, NULL, err) < 0)
 		return error_wrap(err, "database");
 	p->connect_seconds = (double)(util_now_ms() - t0) / 1000.0;
 	return 0;

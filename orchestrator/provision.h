@@ -17,6 +17,8 @@
 #define PROVISION_TEMPLATE "test_db_template"
 #define PROVISION_REUSE_NAME "xdock-reuse-db"
 #define PROVISION_DB_ALIAS "xdock-db"
+/* The advisory lock a run holds on a shared server ("xdck" in ASCII). */
+#define PROVISION_LOCK_KEY 0x7864636bLL
 
 struct provision {
 	enum cli_db mode;
