@@ -305,7 +305,32 @@ check "nothing left (no)" no_leftovers_of_pid "$XPID"
 # -x: the first test in collection order fails. --no-history keeps that
 # order (the history the runs above left would reorder the queue, and the
 # failing test could come late).
-mode x --dist load --no-history -x --env SCHED_FAIL=test_alpha_first .
+# The other workers' tests wait (SCHED_HOLD) until the failure has been
+# reported and the stop has had 5 s to reach them (a head start for the
+# feature, not a window the check needs); once released, a worker that got
+# stop starts nothing more, one that got bye would run what it was sent.
+rm -f "$REC"/* "$S/.go"
+"$XDOCK_BIN" run -n 3 --db none --env "SCHED_RECORD_DIR=$REC" --env "SCHED_HOLD=$S/.go" \
+	--json-report "$T_TMP/x.json" --dist load --no-history -x --env SCHED_FAIL=test_alpha_first . \
+	>"$T_TMP/out" 2>"$T_TMP/err" &
+XPID=$!
+for _ in $(seq 1 3000); do
+	grep -Eq '^[.FEsxXCT]*F' "$T_TMP/out" && break
+	kill -0 "$XPID" 2>/dev/null || break
+	sleep 0.1
+done
+check "-x: the failure was reported while the others were held" grep -Eq '^[.FEsxXCT]*F' "$T_TMP/out"
+sleep 5
+released=$(date +%s.%N)
+touch "$S/.go"
+wait "$XPID"
+RC=$?
+rm -f "$S/.go"
+check "-x: no test started after the failure was reported (stop, not bye, took back the queued work)" eq \
+	"$(python3 -c '
+import glob, json, sys
+late = [r["name"] for r in map(lambda p: json.load(open(p)), glob.glob(sys.argv[1] + "/test-*.json")) if r["t"] > float(sys.argv[2])]
+print(late or "none")' "$REC" "$released")" none
 check "-x: exit 1 (got $RC)" eq "$RC" 1
 check "-x: every collected test exactly once in the report" eq "$(an once "$T_TMP/x.json")" ok
 check "-x: one failure, the rest listed as not run with a reason, none of them started" eq \

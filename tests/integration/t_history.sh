@@ -94,8 +94,15 @@ def split_in_order():
 	return "ok" if not bad and len(longs) == 3 else "out of order: %s, long tests on %s" % (bad, sorted(longs))
 
 def shorts_first():
-	first = first_per_worker()
-	return "ok" if len(first) == 4 and not [f for f in first if "long" in f] else "first per worker: %s" % first
+	# Without history the queue is collection order, the long tests last:
+	# when one starts, every short test has been handed out and at most a
+	# few per worker wait unstarted, so at least half have started. (Not
+	# "every worker began with a short one": under load a worker may start
+	# so late that the queue is at the long tests by then.)
+	rs = sorted(recs(), key=lambda x: x["start"])
+	names = [x["name"] for x in rs]
+	before = [len([n for n in names[:i] if "short" in n]) for i, n in enumerate(names) if "long" in n]
+	return "ok" if len(before) == 3 and min(before) >= 10 else "short tests started before each long one: %s" % before
 
 def keys(path):
 	return sorted(json.load(open(path))["tests"])
@@ -111,7 +118,7 @@ pyl() { python3 -c 'import sys; print(sorted(sys.stdin.read().split()))'; }
 xrun run -n 4 --db none --env HIST_REC --json-report "$T_TMP/r1.json" .
 check "first run: exit 0 (got $RC)" eq "$RC" 0
 check "first run: 24 tests passed" eq "$(json "$T_TMP/r1.json" 'r["summary"]["passed"]')" 24
-check "first run: each of the 4 workers started with a short test (the suite is skewed as meant)" eq \
+check "first run: collection order, the long tests handed out last (the suite is skewed as meant)" eq \
 	"$(an shorts_first)" ok
 check "first run created .xdock/durations.json" test -s "$H"
 check "the history names every test of the suite" eq "$(hkeys)" "$(suite_ids | pyl)"
@@ -127,8 +134,10 @@ check "second run: exit 0 (got $RC)" eq "$RC" 0
 check "second run: the long tests on three workers, each worker in collection order" eq "$(an split_in_order)" ok
 m2=$(an makespan)
 echo "     test phase: first run ${m1}s, second ${m2}s; report duration: $(json "$T_TMP/r1.json" 'r["duration"]')s, $(json "$T_TMP/r2.json" 'r["duration"]')s"
-check "second run's test phase is shorter (${m2}s < ${m1}s)" \
-	python3 -c 'import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))' "$m2" "$m1"
+# That the second run finishes sooner is a matter of timing, measured in
+# bench/ (docs/scheduling.md), not asserted here: on a loaded machine a
+# fraction of a second decides nothing. The order above is what the
+# history changes, and it is checked from what the workers did.
 check "the history still names every test" eq "$(hkeys)" "$(suite_ids | pyl)"
 check "nothing left (second run)" no_leftovers_of_pid "$XPID"
 
@@ -162,9 +171,11 @@ check "nothing left (pruning run)" no_leftovers_of_pid "$XPID"
 # durations as they were.
 cp "$H" "$T_TMP/before-k.json"
 write_suite test_short_00 test_short_01
-xrun run -n 4 --db none --env HIST_REC . -k "short_02 or short_03"
+xrun run -n 4 --db none --env HIST_REC --json-report "$T_TMP/rk.json" . -k "short_02 or short_03"
 check "-k run: exit 0 (got $RC)" eq "$RC" 0
-check "-k run: two tests ran" eq "$(json "$T_TMP/before-k.json" 'len(r["tests"])')/$(grep -Eo '[0-9]+ passed' "$T_TMP/out")" "23/2 passed"
+check "-k run: the two selected tests ran, nothing else" eq \
+	"$(json "$T_TMP/rk.json" '(r["summary"]["collected"], r["summary"]["passed"], sorted(t["nodeid"] for t in r["tests"]))')" \
+	"(2, 2, ['test_hist.py::test_short_02', 'test_hist.py::test_short_03'])"
 check "-k run pruned nothing" eq "$(hkeys)" "$(an keys "$T_TMP/before-k.json")"
 check "-k run kept the deselected tests' durations" eq \
 	"$(python3 -c '

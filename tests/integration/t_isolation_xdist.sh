@@ -49,7 +49,10 @@ trap 'exit 143' TERM
 pg_start "t-iso-$$" || exit 1
 pg_wait 60 || exit 1
 
-demo=$src/fixtures/demo
+# From a copy: pytest on the host writes caches beside the suite.
+demo=$work/demo
+cp -r "$src/fixtures/demo" "$demo" || exit 1
+rm -rf "$demo/.xdock" "$demo/__pycache__"
 
 migrate() { # migrate DBNAME
 	DATABASE_URL="$PG_BASE_URL/$1" "$python" "$demo/migrate.py" >"$work/migrate-$1.log" 2>&1

@@ -12,10 +12,29 @@ cat >"$T_TMP/suite/test_reruns.py" <<'PY'
 import os, socket
 MARKS = os.environ["MARK_DIR"]
 
+def _dirty(name):
+    # Whether an earlier try of this test left its table in this database
+    # (1: not a fresh clone), then leaves it for the next try to find.
+    # -1 without a database.
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return -1
+    import psycopg2
+    c = psycopg2.connect(url)
+    cur = c.cursor()
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", ("public.dirt_" + name,))
+    seen = cur.fetchone()[0]
+    cur.execute("CREATE TABLE IF NOT EXISTS dirt_%s (x int)" % name)
+    c.commit()
+    c.close()
+    return int(seen)
+
 def _record(name):
-    # One line per try: which container ran it and which database it saw.
+    # One line per try: which container ran it, which database it saw, its
+    # process, and whether an earlier try had dirtied that database.
+    dirty = _dirty(name)
     with open(os.path.join(MARKS, name + ".tries"), "a") as f:
-        f.write("%s %s %d\n" % (socket.gethostname(), os.environ.get("PGDATABASE", "-"), os.getpid()))
+        f.write("%s %s %d %d\n" % (socket.gethostname(), os.environ.get("PGDATABASE", "-"), os.getpid(), dirty))
     with open(os.path.join(MARKS, name + ".tries")) as f:
         return len(f.readlines())
 
@@ -49,6 +68,28 @@ check "flaky: the failed try is kept" eq "$(json "$T_TMP/r.json" "[len(t['attemp
 check "crash once: passed on the rerun, flaky" eq "$(attr test_crash_once outcome)/$(attr test_crash_once flaky)" passed/True
 check "always fails: failed after 3 tries" eq "$(wc -l <marks/always.tries)" 3
 check "always fails: each try on another container" eq "$(cut -d' ' -f1 marks/always.tries | sort -u | wc -l)" 3
+# Read back what each try recorded: a worker database, a process of its
+# own (container and pid), a fresh clone (no earlier try's table in it).
+tries_ok() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+want = int(sys.argv[2])
+bad = []
+if len(rows) != want:
+    bad.append("%d tries, want %d" % (len(rows), want))
+if not all(r[1].startswith("test_db_gw") for r in rows):
+    bad.append("databases %s" % [r[1] for r in rows])
+if len({(r[0], r[2]) for r in rows}) != len(rows):
+    bad.append("a process ran two tries: %s" % [(r[0], r[2]) for r in rows])
+if [r[3] for r in rows] != ["0"] * len(rows):
+    bad.append("a try found an earlier try's table (not a fresh clone): %s" % [r[3] for r in rows])
+print("; ".join(bad) or "ok")
+PY
+}
+check "always fails: each try in its own process on a fresh clone of the template" eq "$(tries_ok marks/always.tries 3)" ok
+check "flaky: the rerun in its own process on a fresh clone" eq "$(tries_ok marks/flaky.tries 2)" ok
+check "crash once: the rerun in its own process on a fresh clone" eq "$(tries_ok marks/crash.tries 2)" ok
 check "always fails: two attempts kept" eq "$(json "$T_TMP/r.json" "[len(t['attempts']) for t in r['tests'] if t['nodeid'].endswith('::test_always_fails')][0]")" 2
 check "flaky: the rerun ran in another container" eq "$(cut -d' ' -f1 marks/flaky.tries | sort -u | wc -l)" 2
 check "quarantined: failed and marked" eq "$(attr test_quarantined outcome)/$(attr test_quarantined quarantined)" failed/True

@@ -2,49 +2,76 @@
 # --reuse-db keeps the embedded PostgreSQL and the template between runs,
 # keyed by the files --db-setup-key names: unchanged files, no migration at
 # all; a changed file, migrations again. Ordinary cleanup leaves the kept
-# server alone; `xdock gc --all` removes it. --db-url runs against a server
-# the user owns and drops what it created there.
+# server alone. --db-url runs against a server the user owns and drops what
+# it created there.
+#
+# The engine is shared (another test tree, a user's run): the kept server
+# (one per engine, `xdock-reuse-db`) may exist before this test and be used
+# by others during it. So this test never runs `xdock gc --all` (it would
+# remove the server from under them), keys its template with a file of its
+# own so that no other run's template counts as its cache, and removes the
+# kept server at the end, by id, only if it created it.
 . "$(dirname "$0")/lib.sh"
 
-reuse_containers() { docker ps -aq --filter label=xdock.reuse=1 | wc -l; }
-# A kept server from before this test would change what it proves.
-"$XDOCK_BIN" gc --all >/dev/null 2>&1
-trap '"$XDOCK_BIN" gc --all >/dev/null 2>&1; rm -rf "$T_TMP"' EXIT
+kept_id() { docker ps -aq --no-trunc --filter label=xdock.reuse=1 --filter name=^/xdock-reuse-db$; }
+before=$(kept_id)
+ours=
+cleanup() {
+	[ -n "$ours" ] && docker rm -f "$ours" >/dev/null 2>&1
+	[ -n "${pg:-}" ] && docker rm -f "$pg" >/dev/null 2>&1
+	rm -rf "$T_TMP"
+}
+trap cleanup EXIT
 
 cp -r "$XDOCK_SRC/fixtures/demo" "$T_TMP/demo"
 cd "$T_TMP/demo" || exit 1
 rm -rf .xdock
+echo "t_reuse_db $$ $(date +%s.%N)" >.reuse-key
 run_demo() {
-	xrun run -n 2 -v --reuse-db --db-setup "python3 migrate.py" --db-setup-key "migrate.py" \
+	xrun run -n 2 -v --reuse-db --db-setup "python3 migrate.py" --db-setup-key "{migrate.py,.reuse-key}" \
 		--json-report "$T_TMP/r.json" . -k "customers"
 }
 run_demo
+id1=$(kept_id)
+[ -z "$before" ] && ours=$id1
 check "first run: exit 0 (got $RC)" eq "$RC" 0
 check "first run: migrated" grep -q "(migrated)" "$T_TMP/out"
-check "first run: the server is kept" eq "$(reuse_containers)" 1
+check "first run: the server is kept (${id1:0:12}; before: ${before:0:12})" test -n "$id1"
 check "first run: nothing else left" no_leftovers_of_pid "$XPID"
 
 run_demo
 check "second run: exit 0 (got $RC)" eq "$RC" 0
 check "second run: no migration (cached template)" bash -c "! grep -q '(migrated)' '$T_TMP/out'"
-check "second run: same kept server" eq "$(reuse_containers)" 1
+check "second run: same kept server" eq "$(kept_id)" "$id1"
+check "second run: nothing else left" no_leftovers_of_pid "$XPID"
 
 echo "# schema changed" >>migrate.py
 run_demo
 check "changed schema file: exit 0 (got $RC)" eq "$RC" 0
 check "changed schema file: migrated again" grep -q "(migrated)" "$T_TMP/out"
+check "changed schema file: nothing else left" no_leftovers_of_pid "$XPID"
 
-"$XDOCK_BIN" gc >/dev/null 2>&1
-check "plain gc leaves the kept server" eq "$(reuse_containers)" 1
-"$XDOCK_BIN" gc --all >"$T_TMP/gc.out" 2>&1
-check "gc --all removes it" eq "$(reuse_containers)" 0
+"$XDOCK_BIN" gc >"$T_TMP/gc.out" 2>&1
+gc_rc=$?
+check "gc: exit 0 (got $gc_rc)" eq "$gc_rc" 0
+check "plain gc leaves the kept server" eq "$(kept_id)" "$id1"
 
 # --db-url: a server of the user's own; xdock creates its databases there
 # and drops them at the end.
 docker run -d --label "xdock.test=t-reuse-$$" --tmpfs /var/lib/postgresql/data -p 127.0.0.1::5432 \
 	xdock/postgres:15 >"$T_TMP/pg.id"
 pg=$(cat "$T_TMP/pg.id")
-trap 'docker rm -f "$pg" >/dev/null 2>&1; "$XDOCK_BIN" gc --all >/dev/null 2>&1; rm -rf "$T_TMP"' EXIT
+# xdock gives a --db-url server 5 s: wait until this one, just started,
+# answers (as long as a loaded machine needs) so the run starts on a live one.
+ready=
+for _ in $(seq 1 1200); do
+	if docker exec "$pg" pg_isready -h 127.0.0.1 -U xdock -q 2>/dev/null; then
+		ready=1
+		break
+	fi
+	sleep 0.1
+done
+check "--db-url: the server answers" test -n "$ready"
 port=$(docker port "$pg" 5432/tcp | head -n 1 | sed 's/.*://')
 url="postgresql://xdock:xdock@127.0.0.1:$port/postgres"
 xrun run -n 2 --db-url "$url" --db-setup "python3 migrate.py" --json-report "$T_TMP/u.json" . -k "orders"

@@ -4,7 +4,12 @@
 # the reports say so, and nothing of the run remains.
 . "$(dirname "$0")/lib.sh"
 
-cd "$XDOCK_SRC/fixtures/demo" || exit 1
+# From a copy: the run writes its history (.xdock/durations.json) into the
+# project directory, and the source tree must stay as it is.
+cp -r "$XDOCK_SRC/fixtures/demo" "$T_TMP/demo" || exit 1
+rm -rf "$T_TMP/demo/.xdock" "$T_TMP/demo/__pycache__"
+src_before=$(cd "$XDOCK_SRC/fixtures/demo" && ls -A)
+cd "$T_TMP/demo" || exit 1
 "$XDOCK_BIN" run -n 4 --db-setup "python3 migrate.py" \
 	--json-report "$T_TMP/report.json" --junitxml "$T_TMP/junit.xml" . >"$T_TMP/out.txt" 2>&1
 rc=$?
@@ -31,4 +36,6 @@ s = E.parse(sys.argv[1]).getroot().find("testsuite")
 print(s.get("tests"), s.get("failures"), s.get("errors"))' "$T_TMP/junit.xml")" "$collected 0 0"
 run_id=$(json "$T_TMP/report.json" 'r["run_id"]')
 check "no containers, networks or volumes of run $run_id left" no_leftovers_of "$run_id"
+check "the run wrote its history into the copy" test -s "$T_TMP/demo/.xdock/durations.json"
+check "nothing written into fixtures/demo of the source tree" eq "$(cd "$XDOCK_SRC/fixtures/demo" && ls -A)" "$src_before"
 finish

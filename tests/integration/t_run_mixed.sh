@@ -4,7 +4,11 @@
 # JSON report agree; a worker sees the environment pytest-xdist sets.
 . "$(dirname "$0")/lib.sh"
 
-cd "$XDOCK_SRC/fixtures/mixed" || exit 1
+# From a copy: a run writes its history (.xdock/) into the project
+# directory, never into the source tree.
+cp -r "$XDOCK_SRC/fixtures/mixed" "$T_TMP/mixed" || exit 1
+rm -rf "$T_TMP/mixed/.xdock" "$T_TMP/mixed/__pycache__"
+cd "$T_TMP/mixed" || exit 1
 xrun run -n 2 --json-report "$T_TMP/r.json" --junitxml "$T_TMP/j.xml" .
 check "a failing suite exits 1 (got $RC)" eq "$RC" 1
 for kv in collected=8 passed=3 failed=1 error=1 skipped=1 xfailed=1 xpassed=1 crashed=0 timeout=0; do
