@@ -265,8 +265,12 @@ static const struct opt opts[] = {
 	  TO_DOUBLE, FIELD(timeout), 0, NULL, 0 },
 	{ "--reruns", NULL, 0, "N", "rerun a failed test up to N times on a fresh worker and database",
 	  TO_INT, FIELD(reruns), 0, NULL, 0 },
+	{ "--reruns-replay", NULL, 0, NULL, "replay a test that failed, then passed: order-dependent or flaky on its own",
+	  TO_TRUE, FIELD(reruns_replay), 0, NULL, 0 },
 	{ "--fail-on-flaky", NULL, 0, NULL, "a test that failed, then passed, fails the run",
 	  TO_TRUE, FIELD(fail_on_flaky), 0, NULL, 0 },
+	{ "--timeline", NULL, 0, "FILE", "write the run as one HTML page: a row per worker, a bar per test",
+	  TO_STR, FIELD(timeline), 0, NULL, OPT_PATH },
 	{ "--quarantine", NULL, 0, "FILE", "node ids (one a line) whose failures do not fail the run",
 	  TO_STR, FIELD(quarantine), 0, NULL, OPT_PATH },
 	{ "--max-worker-restart", NULL, 0, "N", "replace crashed workers at most N times (default 4 x workers)",
@@ -324,6 +328,8 @@ cli_usage(void)
 
 	buf_init(&b, 64 * 1024);
 	buf_printf(&b, "usage: xdock run [options] [paths and pytest arguments, in any order...]\n"
+		       "       xdock replay gwN [--until NODEID] [--report FILE] [run options]\n"
+		       "       xdock bisect NODEID [--worker gwN] [--report FILE] [--serial] [run options]\n"
 		       "       xdock gc [--all] [--docker-host URL]\n"
 		       "       xdock version [--docker-host URL]\n"
 		       "\n"
@@ -342,7 +348,14 @@ cli_usage(void)
 	buf_printf(&b, "Every other option is pytest's and goes to pytest in every worker, in order,\n"
 		       "wherever it stands; so does everything after --. Options also come from\n"
 		       "addopts, PYTEST_ADDOPTS and [xdock]/[tool.xdock] in the project's config.\n"
-		       "Exit codes are pytest's: 0 passed, 1 failed, 2 interrupted, 3 internal, 4 usage, 5 no tests.\n");
+		       "Exit codes are pytest's: 0 passed, 1 failed, 2 interrupted, 3 internal, 4 usage, 5 no tests.\n"
+		       "\n"
+		       "replay: runs again, on one fresh container and database, exactly what worker gwN ran in\n"
+		       "  the last run (.xdock/last-run.json, or --report FILE), in order, up to and including its\n"
+		       "  first failure (or --until NODEID). Exit 1: the failure came back; 0: it did not.\n"
+		       "bisect: the fewest tests that ran before NODEID on its worker and make it fail, each\n"
+		       "  candidate on its own fresh worker, -n at a time (--serial: one after another).\n"
+		       "  Exit 1: found (printed with a plain pytest command); 0: not order-dependent.\n");
 	return buf_steal(&b);
 }
 
@@ -728,6 +741,65 @@ parse_engine_cmd(int argc, char **argv, enum cli_command cmd, struct config *cfg
 	return 0;
 }
 
+/* xdock replay [gwN] [--worker gwN] [--until NODEID] [--report FILE] and
+ * xdock bisect NODEID [--worker gwN] [--report FILE] [--serial]: the
+ * worker or test comes first; run's options (engine, --db-url, -n,
+ * reports, -v) follow; pytest arguments come from the recorded run. */
+static int
+parse_replay(int argc, char **argv, struct config *cfg, struct error **err)
+{
+	const char *cmd = argv[1];
+	cleanup_free const char **rest = xcalloc((size_t)argc + 1, sizeof(*rest));
+	size_t nrest = 0;
+	int i = 2;
+
+	cfg->command = strcmp(cmd, "replay") == 0 ? CLI_REPLAY : CLI_BISECT;
+	if (i < argc && argv[i][0] != '-') {
+		if (cfg->command == CLI_REPLAY)
+			cfg->replay_worker = argv[i];
+		else
+			cfg->replay_until = argv[i];
+		i++;
+	}
+	for (; i < argc; i++) {
+		static const char *const named[] = { "--worker", "--until", "--report" };
+		const char **field[] = { &cfg->replay_worker, &cfg->replay_until, &cfg->replay_report };
+		const char *a = argv[i];
+		bool taken = false;
+
+		for (size_t k = 0; k < ARRAY_SIZE(named) && !taken; k++) {
+			size_t len = strlen(named[k]);
+
+			if (strncmp(a, named[k], len) != 0 || (a[len] != '\0' && a[len] != '='))
+				continue;
+			if (a[len] == '=') {
+				*field[k] = a + len + 1;
+			} else if (i + 1 < argc) {
+				*field[k] = argv[++i];
+			} else {
+				return error_set(err, EXIT_USAGE, "%s: %s needs a value", cmd, named[k]);
+			}
+			taken = true;
+		}
+		if (!taken && cfg->command == CLI_BISECT && strcmp(a, "--serial") == 0)
+			cfg->bisect_serial = taken = true;
+		if (!taken)
+			rest[nrest++] = a;
+	}
+	if (cli_parse_run(cfg, rest, nrest, err) < 0)
+		return error_wrap(err, "%s", cmd);
+	if (cfg->command == CLI_HELP)
+		return 0;
+	if (cfg->npytest_args > 0)
+		return error_set(err, EXIT_USAGE, "%s: unknown argument \"%s\" (pytest's arguments come from the recorded run)",
+				 cmd, cfg->pytest_args[0]);
+	if (cfg->command == CLI_BISECT && !cfg->replay_until)
+		return error_set(err, EXIT_USAGE, "bisect: which test? (xdock bisect NODEID)");
+	if (cfg->command == CLI_REPLAY && !cfg->replay_worker && !cfg->replay_until)
+		return error_set(err, EXIT_USAGE, "replay: which worker? (xdock replay gw1, or --until NODEID)");
+	return cli_finish(cfg, err);
+}
+
 int
 cli_parse(int argc, char **argv, struct config *cfg, struct error **err)
 {
@@ -745,11 +817,13 @@ cli_parse(int argc, char **argv, struct config *cfg, struct error **err)
 		return parse_engine_cmd(argc, argv, CLI_GC, cfg, err);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)
 		return parse_engine_cmd(argc, argv, CLI_VERSION, cfg, err);
+	if (strcmp(argv[1], "replay") == 0 || strcmp(argv[1], "bisect") == 0)
+		return parse_replay(argc, argv, cfg, err);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		cfg->command = CLI_HELP;
 		return 0;
 	}
-	return error_set(err, EXIT_USAGE, "unknown command \"%s\" (run, gc, version)", argv[1]);
+	return error_set(err, EXIT_USAGE, "unknown command \"%s\" (run, replay, bisect, gc, version)", argv[1]);
 }
 
 int

@@ -1,5 +1,6 @@
 /* The command line: `xdock run [options and pytest arguments, any order]`,
- * `xdock gc [--all]`, `xdock version`. One table holds every xdock option
+ * `xdock replay gwN`, `xdock bisect NODEID`, `xdock gc [--all]`, `xdock
+ * version`. One table holds every xdock option
  * (name, value, help, where it goes): the parser, `--help` and the config
  * file keys all read it. Pure: argv in, struct config out; usage errors are
  * EXIT_USAGE with a one-line message. */
@@ -19,7 +20,7 @@
 #define CLI_SECONDS_MAX (30.0 * 24 * 3600)
 #define CLI_CPUS_MAX 1048576.0
 
-enum cli_command { CLI_RUN, CLI_GC, CLI_VERSION, CLI_HELP };
+enum cli_command { CLI_RUN, CLI_GC, CLI_VERSION, CLI_HELP, CLI_REPLAY, CLI_BISECT };
 enum cli_db { CLI_DB_EMBEDDED, CLI_DB_URL, CLI_DB_NONE };
 /* --db-env: what workers get of their database by default. */
 enum cli_db_env { CLI_DB_ENV_ALL, CLI_DB_ENV_URL, CLI_DB_ENV_NONE };
@@ -60,6 +61,12 @@ struct config {
 	 * order (postgres -c NAME=VALUE). */
 	const char **db_options;
 	size_t ndb_options;
+	const char *timeline;      /* --timeline FILE.html */
+	bool reruns_replay;        /* --reruns-replay: replay a flaky test's failed sequence */
+	/* replay and bisect: what to replay (worker gwN, the test to stop at
+	 * or to bisect, a JSON report instead of .xdock/last-run.json). */
+	const char *replay_worker, *replay_until, *replay_report;
+	bool bisect_serial;        /* bisect --serial: one candidate at a time */
 	/* --env NAME=VALUE / --env NAME (from xdock's own environment), for
 	 * every worker, in order. */
 	const char **env;

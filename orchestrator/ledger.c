@@ -38,6 +38,9 @@ ledger_release(struct ledger *l)
 	for (size_t i = 0; i < l->nw; i++)
 		free(l->w[i].given);
 	free(l->w);
+	for (size_t i = 0; l->plan_idx && i < l->plan->n; i++)
+		free(l->plan_idx[i]);
+	free(l->plan_idx);
 	error_free(l->fatal);
 	if (l->eta_on)
 		history_eta_release(&l->eta);
@@ -59,11 +62,14 @@ ledger_worker_idle(struct ledger *l, size_t wi)
 }
 
 void
-ledger_worker_started(struct ledger *l, size_t wi, struct buf *out)
+ledger_worker_started(struct ledger *l, size_t wi, struct buf *out, int64_t now_ms)
 {
+	const struct report_worker *rw = &l->rep->workers[wi];
+
 	ledger_worker_idle(l, wi);
 	l->w[wi].state = LEDGER_STARTED;
 	l->w[wi].out = out;
+	sequence_open(l->rep->seq, wi, l->w[wi].name, rw->container, rw->database, now_ms - l->t0);
 }
 
 void
@@ -148,6 +154,8 @@ set_outcome(struct ledger *l, size_t t, int worker, enum outcome o, double durat
 {
 	struct report_test *rt = &l->rep->tests[t];
 
+	if (worker >= 0)
+		sequence_end(l->rep->seq, (size_t)worker, rt->id, o, l->now_ms - l->t0);
 	if (rt->outcome != OUTCOME_NONE) {
 		if (l->cfg->dist == SCHED_EACH && worker >= 0)
 			merge_each(l, t, worker, o, duration, when, longrepr, out, errout);
@@ -276,6 +284,7 @@ worker_lost(struct ledger *l, size_t wi, long crashed)
 	w->state = LEDGER_EXITED;
 	w->current = -1;
 	w->ngiven = 0;
+	sequence_close(l->rep->seq, wi, l->now_ms - l->t0);
 }
 
 /* Whether test t was sent to worker w and has not finished there. */
@@ -350,6 +359,7 @@ on_collected(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 		return;
 	w->state = LEDGER_COLLECTED;
 	w->collected = true;
+	sequence_collected(l->rep->seq, wi, now_ms - l->t0);
 	if (l->rep->ncollect_errors)
 		l->stopping = true;
 	if (l->stopping)
@@ -502,6 +512,7 @@ heard(const struct ledger_worker *w, const struct msg *m)
 int
 ledger_handle(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 {
+	l->now_ms = now_ms;
 	cleanup_free char *why = NULL;
 
 	if (!heard(&l->w[wi], m))
@@ -517,6 +528,8 @@ ledger_handle(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 		break;
 	case MSG_START:
 		l->w[wi].current = m->index;
+		if (l->have_collection && m->index >= 0 && (size_t)m->index < l->rep->ntests)
+			sequence_start(l->rep->seq, wi, l->rep->tests[m->index].id, now_ms - l->t0);
 		break;
 	case MSG_RESULT:
 		on_result(l, wi, m, now_ms);
@@ -538,10 +551,11 @@ ledger_handle(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 }
 
 void
-ledger_worker_gone(struct ledger *l, size_t wi, const char *why, const char *output)
+ledger_worker_gone(struct ledger *l, size_t wi, const char *why, const char *output, int64_t now_ms)
 {
 	struct ledger_worker *w = &l->w[wi];
 
+	l->now_ms = now_ms;
 	if (w->state == LEDGER_EXITED)
 		return;
 	if (w->current >= 0 && l->have_collection) {

@@ -18,6 +18,7 @@
 #include "quarantine.h"
 #include "report.h"
 #include "sched.h"
+#include "sequence.h"
 #include "term.h"
 
 /* Tests handed to a worker and not yet finished. Two keeps the runner from
@@ -99,6 +100,11 @@ struct ledger {
 	struct error *fatal;     /* stops the run; the first one wins */
 	struct history_eta eta;
 	bool eta_on;
+	/* replay, bisect: the sequences to run (SCHED_FIXED), set after
+	 * ledger_init; not owned. plan_idx: them as collection indexes. */
+	const struct sequence_plan *plan;
+	size_t **plan_idx;
+	int64_t now_ms;          /* the time of the last event given */
 };
 
 /* rep->workers must have nw entries (their names are the slots' names). */
@@ -107,9 +113,11 @@ void ledger_init(struct ledger *l, const struct config *cfg, size_t nw, struct r
 void ledger_release(struct ledger *l);
 
 /* Slot wi has no container (IDLE), or a freshly started one whose
- * commands go to out (STARTED), or one that could not start (EXITED). */
+ * commands go to out (STARTED; started at now_ms: its sequence begins,
+ * with the container and database rep->workers[wi] names), or one that
+ * could not start (EXITED). */
 void ledger_worker_idle(struct ledger *l, size_t wi);
-void ledger_worker_started(struct ledger *l, size_t wi, struct buf *out);
+void ledger_worker_started(struct ledger *l, size_t wi, struct buf *out, int64_t now_ms);
 /* Slot wi's database exists: tests may go to it from now on (it may have
  * collected already; it was greeted when its container started). */
 void ledger_admit(struct ledger *l, size_t wi);
@@ -129,7 +137,7 @@ int ledger_handle(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms);
 int ledger_broke(struct ledger *l, size_t wi, const char *what);
 /* Worker wi's stream ended without it saying exit; why and output say
  * how (output may be NULL). */
-void ledger_worker_gone(struct ledger *l, size_t wi, const char *why, const char *output);
+void ledger_worker_gone(struct ledger *l, size_t wi, const char *why, const char *output, int64_t now_ms);
 
 /* Records the error that stops the run (the first one wins). */
 void ledger_fail(struct ledger *l, int status, const char *fmt, ...) PRINTF_LIKE(3, 4);

@@ -24,6 +24,55 @@ start_eta(struct ledger *l)
 	l->eta_on = true;
 }
 
+struct id_index {
+	const char *id;
+	size_t index;
+};
+
+static int
+cmp_id_index(const void *a, const void *b)
+{
+	return strcmp(((const struct id_index *)a)->id, ((const struct id_index *)b)->id);
+}
+
+/* A plan names tests by node id: each is looked up in this collection.
+ * Returns the tests to schedule (keep, first use first). A test that is
+ * not collected any more fails the run as a usage error: the suite
+ * changed since the recorded run. */
+static size_t
+plan_keep(struct ledger *l, const char **ids, size_t n, size_t *keep)
+{
+	struct id_index *sorted = xcalloc(n ? n : 1, sizeof(*sorted));
+	bool *kept = xcalloc(n ? n : 1, sizeof(*kept));
+	size_t nkeep = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = (struct id_index){ ids[i], i };
+	qsort(sorted, n, sizeof(*sorted), cmp_id_index);
+	l->plan_idx = xcalloc(l->plan->n + 1, sizeof(*l->plan_idx));
+	for (size_t w = 0; w < l->plan->n; w++) {
+		l->plan_idx[w] = xcalloc(l->plan->nids[w] + 1, sizeof(**l->plan_idx));
+		for (size_t k = 0; k < l->plan->nids[w]; k++) {
+			struct id_index key = { l->plan->ids[w][k], 0 };
+			struct id_index *hit = bsearch(&key, sorted, n, sizeof(*sorted), cmp_id_index);
+
+			if (!hit) {
+				ledger_fail(l, EXIT_USAGE, "%s is not collected any more (the suite changed since the recorded run)",
+					    key.id);
+				continue;
+			}
+			l->plan_idx[w][k] = hit->index;
+			if (!kept[hit->index]) {
+				kept[hit->index] = true;
+				keep[nkeep++] = hit->index;
+			}
+		}
+	}
+	free(sorted);
+	free(kept);
+	return nkeep;
+}
+
 /* Takes the collection's tests into the report; returns the collection
  * indexes this run schedules (all, or this shard's) and their number. */
 static size_t
@@ -50,6 +99,8 @@ take_tests(struct ledger *l, struct msg *m, size_t **keep_out)
 	}
 	if (l->cfg->shard.m > 0)
 		nkeep = shard_select(ids, expected, NULL, n, &l->cfg->shard, keep);
+	if (l->plan)
+		nkeep = plan_keep(l, ids, n, keep);
 	l->selected = xcalloc(n ? n : 1, sizeof(*l->selected));
 	for (size_t k = 0; k < nkeep; k++)
 		l->selected[keep[k]] = true;
@@ -76,6 +127,11 @@ ledger_adopt(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 	l->have_collection = true;
 	l->collection_owner = wi;
 	l->term->total = l->cfg->dist == SCHED_EACH ? nkeep * l->nw : nkeep;
+	for (size_t i = 0; l->plan && i == 0; i++) {
+		l->term->total = 0;
+		for (size_t w = 0; w < l->plan->n; w++)
+			l->term->total += l->plan->nids[w];
+	}
 	rep->startup = (double)(now_ms - l->t0) / 1000.0;
 	if (l->cfg->shard.m > 0)
 		term_line(l->term, "collected %zu item%s, shard %zu/%zu runs %zu (%s, %.2fs to first collection)",
@@ -84,7 +140,7 @@ ledger_adopt(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 	else
 		term_line(l->term, "collected %zu item%s (%s, %.2fs to first collection)", rep->ntests,
 			  rep->ntests == 1 ? "" : "s", l->w[wi].name, rep->startup);
-	if (rep->ncollect_errors) {
+	if (rep->ncollect_errors || l->fatal) {
 		/* As pytest: collection errors interrupt the run. */
 		l->stopping = true;
 		free(keep);
@@ -174,6 +230,23 @@ schedule(struct ledger *l, const size_t *keep, size_t n, enum sched_mode mode)
 						    l->hist ? history_get(l->hist, t->id) : -1.0 };
 	}
 	l->nsched = n;
+	if (mode == SCHED_FIXED && l->plan_idx) {
+		size_t **seqs = xcalloc(l->nw, sizeof(*seqs));
+		size_t *nseqs = xcalloc(l->nw, sizeof(*nseqs));
+
+		for (size_t w = 0; w < l->nw && w < l->plan->n; w++) {
+			seqs[w] = xcalloc(l->plan->nids[w] + 1, sizeof(**seqs));
+			for (size_t k = 0; k < l->plan->nids[w]; k++)
+				seqs[w][k] = l->c2s[l->plan_idx[w][k]];
+			nseqs[w] = l->plan->nids[w];
+		}
+		l->sched = sched_new_fixed(l->stests, n, l->nw, LEDGER_PREFETCH_MAX, (const size_t *const *)seqs, nseqs);
+		for (size_t w = 0; w < l->nw; w++)
+			free(seqs[w]);
+		free(seqs);
+		free(nseqs);
+		return;
+	}
 	l->sched = sched_new(mode, l->cfg->longest_first ? SCHED_ORDER_LONGEST : SCHED_ORDER_SUITE, l->stests, n,
 			     l->nw, LEDGER_PREFETCH_MAX);
 }
@@ -185,8 +258,11 @@ ledger_rerun_round(struct ledger *l)
 	size_t *keep = steal_ptr(&l->reruns);
 
 	l->nreruns = 0;
-	if (n > 0)
+	if (n > 0) {
 		schedule(l, keep, n, l->cfg->dist == SCHED_EACH ? SCHED_LOAD : l->cfg->dist);
+		if (l->rep->seq)
+			l->rep->seq->round++; /* the lanes opened from now on */
+	}
 	free(keep);
 	return n;
 }
@@ -199,7 +275,7 @@ drop_unscheduled(struct ledger *l)
 	struct report *rep = l->rep;
 	size_t j = 0;
 
-	if (!l->selected || !l->cfg->shard.m)
+	if (!l->selected || (!l->cfg->shard.m && !l->plan))
 		return;
 	for (size_t i = 0; i < rep->ntests; i++) {
 		struct report_test *t = &rep->tests[i];

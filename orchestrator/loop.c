@@ -60,6 +60,7 @@ int
 loop_start(struct loop *lp, size_t nslots, bool with_db, struct error **err)
 {
 	struct fleet *f = lp->fleet;
+	int64_t begin = util_now_ms();
 
 	if (fleet_start(f, nslots, with_db, err) < 0)
 		return -1;
@@ -67,7 +68,7 @@ loop_start(struct loop *lp, size_t nslots, bool with_db, struct error **err)
 	 * overlap the template and the clones; the ledger hands out tests
 	 * only to a worker admitted (its database exists). */
 	for (size_t i = 0; i < nslots; i++) {
-		ledger_worker_started(lp->ledger, i, &f->w[i].out);
+		ledger_worker_started(lp->ledger, i, &f->w[i].out, begin);
 		fleet_greet(f, i);
 	}
 	if (loop_signalled(lp))
@@ -110,7 +111,7 @@ handle_eof(struct loop *lp, struct worker *w)
 	} else {
 		why = xasprintf("container %s with exit code %d", st.status, st.exit_code);
 	}
-	ledger_worker_gone(lp->ledger, w->index, why, w->errtail.len ? w->errtail.data : NULL);
+	ledger_worker_gone(lp->ledger, w->index, why, w->errtail.len ? w->errtail.data : NULL, util_now_ms());
 }
 
 static void
@@ -222,6 +223,7 @@ replace(struct loop *lp, size_t i)
 {
 	struct worker *w = &lp->fleet->w[i];
 	struct error *e = NULL;
+	int64_t begin = util_now_ms();
 
 	if (lp->restarts >= lp->max_restarts) {
 		cleanup_free char *why = xasprintf("not run: %d workers were replaced, the limit (--max-worker-restart)",
@@ -241,7 +243,7 @@ replace(struct loop *lp, size_t i)
 		ledger_worker_failed(lp->ledger, i);
 		return;
 	}
-	ledger_worker_started(lp->ledger, i, &w->out);
+	ledger_worker_started(lp->ledger, i, &w->out, begin);
 	ledger_admit(lp->ledger, i); /* fleet_replace cloned before the start */
 }
 

@@ -7,11 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bisect.h"
 #include "cli.h"
 #include "docker.h"
 #include "error.h"
 #include "gc.h"
 #include "project.h"
+#include "replay.h"
 #include "run.h"
 #include "version.h"
 
@@ -88,6 +90,12 @@ main(int argc, char **argv)
 		break;
 	case CLI_GC:
 		code = gc_command(&cfg, &err);
+		break;
+	case CLI_REPLAY:
+		code = replay_command(&cfg, &err);
+		break;
+	case CLI_BISECT:
+		code = bisect_command(&cfg, &err);
 		break;
 	case CLI_RUN:
 	default:

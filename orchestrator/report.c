@@ -2,6 +2,8 @@
 #include "save.h"
 
 #include "proto.h"
+#include "sequence.h"
+#include "timeline.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -41,6 +43,11 @@ report_release(struct report *r)
 	free(r->collect_errors);
 	free(r->run_id);
 	free(r->image);
+	if (r->seq) {
+		sequence_release(r->seq);
+		free(r->seq);
+	}
+	cJSON_Delete(r->invocation);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -154,6 +161,27 @@ add_str(cJSON *o, const char *key, const char *v)
 		cJSON_AddNullToObject(o, key);
 }
 
+/* Under --reruns: what ran before try k of t on the worker that failed
+ * it (try k ran in round k), the last REPORT_RAN_BEFORE_MAX of them. */
+#define REPORT_RAN_BEFORE_MAX 20
+static void
+json_ran_before(const struct report *r, const struct report_test *t, size_t k, cJSON *ao)
+{
+	const struct report_attempt *a = &t->attempts[k];
+	const char *worker = a->worker >= 0 && (size_t)a->worker < r->nworkers ? r->workers[a->worker].name : NULL;
+	size_t pos = 0, from;
+	long lane;
+	cJSON *arr;
+
+	if (!r->seq || !worker || (lane = sequence_find_round(r->seq, (int)k, worker, t->id, &pos)) < 0)
+		return;
+	cJSON_AddNumberToObject(ao, "ran_before_count", (double)pos);
+	arr = cJSON_AddArrayToObject(ao, "ran_before");
+	from = pos > REPORT_RAN_BEFORE_MAX ? pos - REPORT_RAN_BEFORE_MAX : 0;
+	for (size_t i = from; i < pos; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(r->seq->lanes[lane].e[i].id));
+}
+
 static cJSON *
 json_test(const struct report *r, const struct report_test *t)
 {
@@ -178,6 +206,8 @@ json_test(const struct report *r, const struct report_test *t)
 		cJSON_AddStringToObject(o, "reason", t->reason);
 	if (t->flaky)
 		cJSON_AddTrueToObject(o, "flaky");
+	if (t->flaky_kind)
+		cJSON_AddStringToObject(o, "flaky_kind", t->flaky_kind);
 	if (t->quarantined)
 		cJSON_AddTrueToObject(o, "quarantined");
 	if (t->nattempts) {
@@ -192,6 +222,7 @@ json_test(const struct report *r, const struct report_test *t)
 						      ? r->workers[a->worker].name : NULL);
 			cJSON_AddNumberToObject(ao, "duration", a->duration);
 			add_str(ao, "longrepr", a->longrepr);
+			json_ran_before(r, t, k, ao);
 			cJSON_AddItemToArray(att, ao);
 		}
 	}
@@ -213,6 +244,30 @@ json_put(FILE *out, cJSON *item, bool skip_close)
 	len = strlen(text) - (skip_close ? 1 : 0);
 	rc = fwrite(text, 1, len, out) == len ? 0 : -1;
 	free(text);
+	return rc;
+}
+
+/* ,"sequences":[...],"timeline":{...},"invocation":{...}: one lane at a
+ * time, as the tests. */
+static int
+json_sequences(const struct report *r, FILE *out)
+{
+	int rc = 0;
+
+	if (!r->seq)
+		return 0;
+	rc |= fputs(",\"sequences\":[", out) < 0 ? -1 : 0;
+	for (size_t i = 0; i < r->seq->nlanes && rc == 0; i++) {
+		if (i > 0 && fputc(',', out) == EOF)
+			rc = -1;
+		rc |= json_put(out, sequence_lane_json(&r->seq->lanes[i]), false);
+	}
+	rc |= fputs("],\"timeline\":", out) < 0 ? -1 : 0;
+	rc |= json_put(out, timeline_json(r), false);
+	if (r->invocation) {
+		rc |= fputs(",\"invocation\":", out) < 0 ? -1 : 0;
+		rc |= json_put(out, cJSON_Duplicate(r->invocation, true), false);
+	}
 	return rc;
 }
 
@@ -285,6 +340,7 @@ report_json(const struct report *r, FILE *out, struct error **err)
 		cJSON_AddItemToArray(cerr, cJSON_CreateString(r->collect_errors[i]));
 	rc |= fputs(",\"collection_errors\":", out) < 0 ? -1 : 0;
 	rc |= json_put(out, cerr, false);
+	rc |= json_sequences(r, out);
 	rc |= fputs("}\n", out) < 0 ? -1 : 0;
 	if (rc < 0 || fflush(out) == EOF || ferror(out))
 		return error_set(err, EXIT_INTERNAL, "json report: %s", errno ? strerror(errno) : "write failed");
@@ -400,11 +456,23 @@ report_junit(const struct report *r, struct buf *b, struct error **err)
 		case OUTCOME_NONE: tag = "skipped"; msg = t->reason ? t->reason : "not run"; break;
 		default: break;
 		}
-		if (!tag && !(t->out && *t->out) && !(t->err && *t->err)) {
+		if (!tag && !t->flaky && !(t->out && *t->out) && !(t->err && *t->err)) {
 			buf_printf(b, "/>\n");
 			continue;
 		}
 		buf_printf(b, ">");
+		if (t->flaky) {
+			/* pytest's record_property shape: CI tools show it. */
+			buf_printf(b, "<properties><property name=\"flaky\" value=\"%s\"/>",
+				   t->flaky_kind ? t->flaky_kind : "true");
+			for (size_t k = 0; k < t->nattempts; k++) {
+				const struct report_attempt *a = &t->attempts[k];
+
+				if (a->worker >= 0 && (size_t)a->worker < r->nworkers)
+					buf_printf(b, "<property name=\"failed_on\" value=\"%s\"/>", r->workers[a->worker].name);
+			}
+			buf_printf(b, "</properties>");
+		}
 		if (tag) {
 			buf_printf(b, "<%s message=\"", tag);
 			xml_text(b, msg);

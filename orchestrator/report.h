@@ -12,6 +12,9 @@
 #include "error.h"
 #include "outcome.h"
 
+struct sequence;
+struct cJSON;
+
 /* One earlier try of a test that --reruns ran again. */
 struct report_attempt {
 	enum outcome outcome;
@@ -32,8 +35,15 @@ struct report_test {
 	struct report_attempt *attempts; /* failed tries before the final one */
 	size_t nattempts;
 	bool flaky;             /* failed, then passed on a rerun */
+	/* --reruns-replay: REPORT_ORDER_DEPENDENT when replaying the failed
+	 * try's sequence failed it again, REPORT_FLAKY_ALONE when not; NULL
+	 * when not replayed. Static strings. */
+	const char *flaky_kind;
 	bool quarantined;       /* listed in --quarantine: a failure does not fail the run */
 };
+
+#define REPORT_ORDER_DEPENDENT "order-dependent"
+#define REPORT_FLAKY_ALONE "flaky on its own"
 
 struct report_worker {
 	char name[16];          /* gwN */
@@ -67,6 +77,8 @@ struct report {
 	int64_t started_unix;   /* wall-clock start, for JUnit's timestamp */
 	struct report_phase phases[REPORT_MAX_PHASES];
 	size_t nphases;
+	struct sequence *seq;   /* what each worker ran, in order; owned, may be NULL */
+	struct cJSON *invocation; /* what a replay needs (lastrun.h); owned, may be NULL */
 };
 
 /* Records that step `name` (a static string) took seconds. */

@@ -9,15 +9,18 @@
 #include <unistd.h>
 
 #include "docker.h"
+#include "flaky.h"
 #include "fleet.h"
 #include "gc.h"
 #include "history.h"
+#include "lastrun.h"
 #include "ledger.h"
 #include "loop.h"
 #include "quarantine.h"
 #include "report.h"
 #include "run_ctx.h"
 #include "term.h"
+#include "timeline.h"
 
 /* How long a teardown after a signal may take: the user pressed Ctrl-C
  * and waits; what is not gone by then is left to `xdock gc`. */
@@ -45,6 +48,8 @@ struct run {
 	struct fleet fleet;
 	struct loop loop;
 	bool fleet_on;              /* fleet made: teardown has something to do */
+	const struct sequence_plan *plan; /* replay, bisect: fixed sequences; NULL */
+	char *image_id;             /* what cfg->image meant at the start */
 };
 
 static void
@@ -162,6 +167,19 @@ prepare(struct run *r, struct error **err)
 	}
 	if (count_workers(r, err) < 0)
 		return -1;
+	if (r->plan)
+		r->nw = r->plan->n;
+	if (r->nw == 0)
+		return error_set(err, EXIT_USAGE, "nothing to run: an empty plan");
+	{
+		/* Recorded so that a replay runs the very same image even
+		 * after the tag moved; a missing image fails at container
+		 * create with its own message. */
+		struct error *e = NULL;
+
+		if (docker_image_id(r->dk, cfg->image, &r->image_id, &e) < 0)
+			error_free(e);
+	}
 	if (cfg->quarantine && quarantine_load(&r->quarantine, cfg->quarantine, err) < 0)
 		return -1;
 	if (!cfg->no_history) {
@@ -196,12 +214,16 @@ plan(struct run *r, struct error **err)
 	r->rep.dist = sched_mode_name(cfg->dist);
 	r->rep.nworkers = r->nw;
 	r->rep.workers = xcalloc(r->nw, sizeof(*r->rep.workers));
+	r->rep.seq = xcalloc(1, sizeof(*r->rep.seq));
+	sequence_init(r->rep.seq, r->nw);
+	r->rep.invocation = lastrun_invocation(cfg, r->nw, r->image_id);
 	r->fleet_on = true;
 	if (fleet_init(&r->fleet, cfg, r->nw, &ctx, r->agent_path, &r->rep, err) < 0)
 		return -1;
 	for (size_t i = 0; i < r->nw; i++)
 		snprintf(r->rep.workers[i].name, sizeof(r->rep.workers[i].name), "%s", r->fleet.w[i].name);
 	ledger_init(&r->ledger, cfg, r->nw, &r->rep, &r->term, &r->quarantine, r->hist, r->t0);
+	r->ledger.plan = r->plan;
 	loop_init(&r->loop, &r->fleet, &r->ledger, &r->term, r->sigfd,
 		  cfg->max_worker_restart >= 0 ? cfg->max_worker_restart : 4 * (int)r->nw);
 	term_line(&r->term, "xdock %s: %zu worker%s, image %s, dist %s, database %s, run %s", XDOCK_VERSION, r->nw,
@@ -328,6 +350,33 @@ write_reports(struct run *r)
 	return rc;
 }
 
+/* The files a finished run leaves besides the reports: the record of what
+ * ran, for replay and bisect (not for a replay's own run: bisect must
+ * still see the original), and the timeline. Failures are warnings. */
+static void
+write_records(struct run *r)
+{
+	struct error *e = NULL;
+
+	if (!r->ledger.have_collection)
+		return;
+	if (!r->plan && lastrun_save(r->project_dir, &r->rep, &e) < 0) {
+		fprintf(stderr, "xdock: warning: %s\n", e->msg);
+		error_free(e);
+		e = NULL;
+	}
+	if (r->cfg->timeline) {
+		struct buf b;
+
+		buf_init(&b, (size_t)1 << 30);
+		if (timeline_html(&r->rep, &b, &e) < 0 || report_save(r->cfg->timeline, &b, &e) < 0) {
+			fprintf(stderr, "xdock: timeline: %s\n", e->msg);
+			error_free(e);
+		}
+		buf_release(&b);
+	}
+}
+
 /* Phase 5: outcomes settled, history saved, results shown and written
  * (before teardown: a slow teardown must not hide them). Returns the exit
  * code, or -1 with *err set when the run failed. */
@@ -337,8 +386,11 @@ finish(struct run *r, struct error **err)
 	struct ledger *l = &r->ledger;
 	int code = -1;
 
+	if (r->cfg->reruns_replay && !l->fatal && !l->interrupted)
+		flaky_classify(r->cfg, &r->rep);
 	ledger_finish(l, util_now_ms());
-	save_history(r);
+	if (!r->plan)
+		save_history(r);
 	if (l->fatal) {
 		*err = steal_ptr(&l->fatal);
 		r->rep.exit_code = (*err)->status;
@@ -350,6 +402,7 @@ finish(struct run *r, struct error **err)
 		term_finish(&r->term, &r->rep);
 	if (write_reports(r) < 0 && code == EXIT_OK)
 		code = EXIT_INTERNAL;
+	write_records(r);
 	return code;
 }
 
@@ -413,13 +466,17 @@ teardown(struct run *r, const struct error *err)
 
 /* What the run holds is freed. */
 static void
-cleanup(struct run *r)
+cleanup(struct run *r, struct report *out)
 {
 	if (r->fleet_on) {
 		fleet_release(&r->fleet);
 		ledger_release(&r->ledger);
 	}
-	report_release(&r->rep);
+	if (out)
+		*out = r->rep;
+	else
+		report_release(&r->rep);
+	free(r->image_id);
 	docker_free(r->dk);
 	quarantine_release(&r->quarantine);
 	history_free(r->hist);
@@ -433,7 +490,13 @@ cleanup(struct run *r)
 int
 run_command(const struct config *cfg, struct error **err)
 {
-	struct run run = { .cfg = cfg, .sigfd = -1, .cancel = { .fd = -1 } };
+	return run_execute(cfg, NULL, NULL, err);
+}
+
+int
+run_execute(const struct config *cfg, const struct sequence_plan *seqs, struct report *out, struct error **err)
+{
+	struct run run = { .cfg = cfg, .sigfd = -1, .cancel = { .fd = -1 }, .plan = seqs };
 	struct run *r = &run;
 	int code = -1;
 
@@ -453,6 +516,6 @@ run_command(const struct config *cfg, struct error **err)
 		fprintf(stderr, "xdock: interrupted\n");
 		code = EXIT_INTERRUPTED;
 	}
-	cleanup(r);
+	cleanup(r, out);
 	return code;
 }

@@ -58,13 +58,14 @@ static const char *const mode_names[] = {
 	[SCHED_WORKSTEAL] = "worksteal",
 	[SCHED_EACH] = "each",
 	[SCHED_NO] = "no",
+	[SCHED_FIXED] = "fixed",
 };
 
 int
 sched_mode_parse(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(mode_names); i++)
-		if (strcmp(name, mode_names[i]) == 0)
+		if (i != SCHED_FIXED && strcmp(name, mode_names[i]) == 0)
 			return (int)i;
 	return -1;
 }
@@ -397,6 +398,8 @@ sched_new(enum sched_mode mode, enum sched_order order, const struct sched_test 
 			q_push(&s->w[0].own, i); /* collection order, one worker */
 		s->remaining = ntests;
 		break;
+	case SCHED_FIXED:
+		break; /* sched_new_fixed fills the queues */
 	case SCHED_WORKSTEAL:
 		/* Even shares up front, dealt round-robin over the ordered
 		 * units so every worker starts with a mix of long and short. */
@@ -411,6 +414,30 @@ sched_new(enum sched_mode mode, enum sched_order order, const struct sched_test 
 		s->remaining = ntests;
 	}
 	return s;
+}
+
+struct sched *
+sched_new_fixed(const struct sched_test *tests, size_t ntests, size_t nworkers, size_t prefetch,
+		const size_t *const *seqs, const size_t *nseqs)
+{
+	struct sched *s = sched_new(SCHED_FIXED, SCHED_ORDER_SUITE, tests, ntests, nworkers, prefetch);
+
+	for (size_t w = 0; w < s->nworkers; w++) {
+		for (size_t k = 0; k < nseqs[w]; k++) {
+			if (seqs[w][k] >= ntests)
+				continue;
+			q_push(&s->w[w].own, seqs[w][k]);
+			s->remaining++;
+		}
+	}
+	return s;
+}
+
+/* Modes where each worker has its own queue and never takes shared work. */
+static bool
+private_queues(const struct sched *s)
+{
+	return s->mode == SCHED_EACH || s->mode == SCHED_NO || s->mode == SCHED_FIXED;
 }
 
 void
@@ -710,7 +737,7 @@ sched_next(struct sched *s, size_t w, size_t *out, size_t max)
 	while (n < max && ws->nsent < s->prefetch) {
 		if (!within_cap(s, w))
 			break;
-		if (ws->own.len == 0 && (s->mode == SCHED_EACH || s->mode == SCHED_NO || !take(s, w)))
+		if (ws->own.len == 0 && (private_queues(s) || !take(s, w)))
 			break;
 		if (ws->own.len == 0)
 			break;
@@ -747,7 +774,7 @@ sched_worker_lost(struct sched *s, size_t w, size_t except)
 	/* In `each` the replacement worker takes over the same slot and the
 	 * same private queue; elsewhere work goes back to be shared. */
 	for (size_t i = ws->nsent; i-- > 0;) {
-		if (ws->sent[i] == except || s->cancelled) {
+		if (ws->sent[i] == except || s->cancelled || s->mode == SCHED_FIXED) {
 			/* The crashed test has its outcome; after a cancel
 			 * nothing goes back to be handed out again. */
 			s->remaining--;
@@ -761,7 +788,10 @@ sched_worker_lost(struct sched *s, size_t w, size_t except)
 	}
 	ws->nsent = 0;
 	ws->sent_cost = 0;
-	if (s->mode != SCHED_EACH && s->mode != SCHED_NO) {
+	if (s->mode == SCHED_FIXED) {
+		s->remaining -= ws->own.len;
+		ws->own.len = 0;
+	} else if (s->mode != SCHED_EACH && s->mode != SCHED_NO) {
 		/* The unsent rest of this worker's units goes back as loose
 		 * tests in order; take() hands a unit's loose tests to one
 		 * worker together. */
@@ -790,7 +820,7 @@ sched_worker_finished(const struct sched *s, size_t w)
 
 	if (ws->own.len > 0 || ws->plan.len > 0)
 		return false;
-	if (s->mode == SCHED_EACH || s->mode == SCHED_NO)
+	if (private_queues(s))
 		return true;
 	if (s->shared.len > 0 || s->loose.len > 0)
 		return false;

@@ -32,6 +32,9 @@ enum sched_mode {
 	SCHED_WORKSTEAL,
 	SCHED_EACH,
 	SCHED_NO,
+	/* Not a --dist name: each worker runs a given sequence, in order
+	 * (replay, bisect); see sched_new_fixed. */
+	SCHED_FIXED,
 };
 
 /* Returns -1 when the name is unknown. */
@@ -57,6 +60,13 @@ struct sched;
 /* tests are borrowed for the scheduler's lifetime. prefetch >= 1. */
 struct sched *sched_new(enum sched_mode mode, enum sched_order order, const struct sched_test *tests, size_t ntests,
 			size_t nworkers, size_t prefetch);
+/* SCHED_FIXED: worker w runs exactly seqs[w][0..nseqs[w]) (indexes into
+ * tests, in that order; one test may be in several workers' sequences).
+ * Nothing moves between workers, and a lost worker's unsent rest is
+ * dropped: a replayed sequence that crashed early must not finish in
+ * another process. */
+struct sched *sched_new_fixed(const struct sched_test *tests, size_t ntests, size_t nworkers, size_t prefetch,
+			      const size_t *const *seqs, const size_t *nseqs);
 void sched_free(struct sched *s);
 
 /* Tests to send to worker w now: writes up to max test indexes to out and

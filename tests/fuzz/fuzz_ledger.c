@@ -171,13 +171,13 @@ one_event(struct run *r, struct input *in)
 		deliver(r, wi, "{\"t\":\"error\",\"message\":\"m\"}", 28);
 		break;
 	case 13:
-		ledger_worker_gone(&r->l, wi, "container exited", take(in) & 1 ? "tail" : NULL);
+		ledger_worker_gone(&r->l, wi, "container exited", take(in) & 1 ? "tail" : NULL, 0);
 		break;
 	case 14:
 		/* The loop's healing: a fresh container in a dead slot. */
 		if (r->l.w[wi].state == LEDGER_EXITED || r->l.w[wi].state == LEDGER_IDLE) {
 			r->out[wi].len = 0;
-			ledger_worker_started(&r->l, wi, &r->out[wi]);
+			ledger_worker_started(&r->l, wi, &r->out[wi], 0);
 		}
 		break;
 	case 15:
@@ -199,7 +199,7 @@ one_event(struct run *r, struct input *in)
 			if (ledger_rerun_round(&r->l) > 0)
 				for (size_t i = 0; i < r->nw; i++) {
 					r->out[i].len = 0;
-					ledger_worker_started(&r->l, i, &r->out[i]);
+					ledger_worker_started(&r->l, i, &r->out[i], 0);
 					ledger_admit(&r->l, i);
 				}
 			break;
@@ -279,7 +279,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ledger_init(&r.l, &r.cfg, r.nw, &r.rep, &r.term, NULL, NULL, 0);
 	for (size_t i = 0; i < r.nw; i++) {
 		buf_init(&r.out[i], 1 << 20);
-		ledger_worker_started(&r.l, i, &r.out[i]);
+		ledger_worker_started(&r.l, i, &r.out[i], 0);
 		ledger_admit(&r.l, i);
 	}
 	for (int events = 0; in.n > 0 && events < 4096; events++) {

@@ -52,7 +52,7 @@ fix_open(struct fix *f, enum sched_mode dist, int reruns, int maxfail)
 	ledger_init(&f->l, &f->cfg, NW, &f->rep, &f->term, NULL, NULL, 0);
 	for (size_t i = 0; i < NW; i++) {
 		buf_init(&f->out[i], 1 << 20);
-		ledger_worker_started(&f->l, i, &f->out[i]);
+		ledger_worker_started(&f->l, i, &f->out[i], 0);
 		ledger_admit(&f->l, i);
 	}
 }
@@ -382,17 +382,17 @@ test_worker_gone(void **state)
 	collect(&f, 0);
 	t = first_given(&f, 0);
 	assert_int_equal(feedf(&f, 0, "{\"t\":\"start\",\"i\":%ld}", t), 0);
-	ledger_worker_gone(&f.l, 0, "OOM killed", "tail");
+	ledger_worker_gone(&f.l, 0, "OOM killed", "tail", 0);
 	assert_int_equal(f.rep.tests[t].outcome, OUTCOME_CRASHED);
 	assert_string_equal(f.rep.tests[t].longrepr, "OOM killed");
 	assert_int_equal(f.l.w[0].state, LEDGER_EXITED);
 	/* Said twice (the stream's end after exit): once only. */
-	ledger_worker_gone(&f.l, 0, "again", NULL);
+	ledger_worker_gone(&f.l, 0, "again", NULL, 0);
 	assert_string_equal(f.rep.tests[t].longrepr, "OOM killed");
 	fix_close(&f);
 
 	fix_open(&f, SCHED_LOAD, 0, 0);
-	ledger_worker_gone(&f.l, 1, "container exited with exit code 1", "ImportError");
+	ledger_worker_gone(&f.l, 1, "container exited with exit code 1", "ImportError", 0);
 	assert_non_null(f.l.fatal);
 	assert_non_null(strstr(f.l.fatal->msg, "agent said: ImportError"));
 	fix_close(&f);
@@ -484,7 +484,7 @@ test_reruns(void **state)
 	for (size_t i = 0; i < NW; i++)
 		ledger_worker_idle(&f.l, i);
 	assert_int_equal(ledger_rerun_round(&f.l), 1);
-	ledger_worker_started(&f.l, 0, &f.out[0]);
+	ledger_worker_started(&f.l, 0, &f.out[0], 0);
 	ledger_admit(&f.l, 0);
 	f.out[0].len = 0;
 	collect(&f, 0);
@@ -559,8 +559,8 @@ test_work_orphaned(void **state)
 	assert_false(ledger_work_orphaned(&f.l));
 	t = first_given(&f, 0);
 	assert_int_equal(feedf(&f, 0, "{\"t\":\"start\",\"i\":%ld}", t), 0);
-	ledger_worker_gone(&f.l, 0, "killed", NULL);
-	ledger_worker_gone(&f.l, 1, "killed", NULL);
+	ledger_worker_gone(&f.l, 0, "killed", NULL, 0);
+	ledger_worker_gone(&f.l, 1, "killed", NULL, 0);
 	assert_true(ledger_work_left(&f.l));
 	assert_true(ledger_work_orphaned(&f.l));
 	fix_close(&f);

@@ -71,7 +71,7 @@ setup_fixture(struct fixture *f)
 	}
 	ledger_init(&f->l, &f->cfg, 2, &f->rep, &f->term, NULL, NULL, 0);
 	for (size_t i = 0; i < 2; i++)
-		ledger_worker_started(&f->l, i, &f->out[i]);
+		ledger_worker_started(&f->l, i, &f->out[i], 0);
 }
 
 static void

@@ -1513,6 +1513,50 @@ test_history_rebalance_exact(void **state)
 	sched_free(s);
 }
 
+/* fixed: each worker gets exactly its sequence, in order, the same test
+ * may be in several; a lost worker's rest is dropped, never moved; the
+ * name is not a --dist choice. */
+static void
+test_fixed_exact(void **state)
+{
+	struct sched_test t[4] = { { "a", "f", NULL, 9 }, { "b", "f", NULL, 1 }, { "c", "f", NULL, 5 }, { "d", "f", NULL, 2 } };
+	const size_t s0[] = { 3, 0, 2 }, s1[] = { 1, 2 };
+	const size_t *seqs[] = { s0, s1 };
+	const size_t nseqs[] = { 3, 2 };
+	struct sched *s;
+	size_t out[8];
+
+	(void)state;
+	assert_int_equal(sched_mode_parse("fixed"), -1);
+	assert_string_equal(sched_mode_name(SCHED_FIXED), "fixed");
+	s = sched_new_fixed(t, 4, 2, 2, seqs, nseqs);
+	assert_int_equal(sched_next(s, 0, out, 8), 2); /* prefetch 2 */
+	assert_int_equal(out[0], 3);
+	assert_int_equal(out[1], 0);
+	assert_int_equal(sched_next(s, 1, out, 8), 2);
+	assert_int_equal(out[0], 1);
+	assert_int_equal(out[1], 2);
+	assert_true(sched_worker_finished(s, 1));
+	assert_false(sched_worker_finished(s, 0));
+	sched_complete(s, 0, 3);
+	assert_int_equal(sched_next(s, 0, out, 8), 1);
+	assert_int_equal(out[0], 2); /* in order, even though c is in gw1's too */
+	sched_complete(s, 1, 1);
+	sched_complete(s, 1, 2);
+	/* gw0 crashes running a: c, sent and not begun, is dropped. */
+	assert_int_equal(sched_worker_lost(s, 0, 0), 0);
+	assert_int_equal(sched_unsent(s), 0);
+	assert_true(sched_done(s));
+	sched_free(s);
+
+	/* Lost before anything was sent: the whole sequence is dropped. */
+	s = sched_new_fixed(t, 4, 2, 2, seqs, nseqs);
+	assert_int_equal(sched_worker_lost(s, 0, NONE), 0);
+	assert_int_equal(sched_next(s, 0, out, 8), 0);
+	assert_int_equal(sched_unsent(s), 2);
+	sched_free(s);
+}
+
 int
 main(void)
 {
@@ -1538,6 +1582,7 @@ main(void)
 		cmocka_unit_test(test_history_longest_and_faults),
 		cmocka_unit_test(test_history_split_exact),
 		cmocka_unit_test(test_history_rebalance_exact),
+		cmocka_unit_test(test_fixed_exact),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
