@@ -14,7 +14,7 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: xdock-agent [--timeout SECONDS] [--output-cap BYTES] -- "
+	fprintf(f, "usage: xdock-agent [--controller] [--timeout SECONDS] [--output-cap BYTES] -- "
 		   "python3 -m pytest [args...]\n");
 }
 
@@ -45,6 +45,10 @@ parse_args(int argc, char **argv, struct relay_opts *o, struct error **err)
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage(stdout);
 			exit(EXIT_OK);
+		}
+		if (strcmp(a, "--controller") == 0) {
+			o->runner.controller = true;
+			continue;
 		}
 		if (i + 1 >= argc)
 			return error_set(err, EXIT_USAGE, "%s: missing value or command", a);

@@ -14,9 +14,10 @@
 #include "buf.h"
 #include "plugin.h"
 
-/* The runner's own file name for the plugin, and so the module name used
- * in `-p xdock_plugin`. */
+/* The runner's own file names for the plugins, and so the module names
+ * used in `-p xdock_plugin` and `-p xdock_controller`. */
 #define RUNNER_PLUGIN_FILE "xdock_plugin.py"
+#define RUNNER_CONTROLLER_FILE "xdock_controller.py"
 /* Fallback when close_range() is unavailable (old kernel, seccomp). */
 #define RUNNER_FD_SCAN_MAX 65536
 
@@ -53,12 +54,27 @@ write_all(int fd, const char *p, size_t n)
 }
 
 static int
+write_file(const char *dir, const char *name, const char *data, size_t len, struct error **err)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, name);
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return error_set(err, EXIT_INTERNAL, "create %s: %s", path, strerror(errno));
+	if (write_all(fd, data, len) < 0)
+		return error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
+	if (close(steal_fd(&fd)) < 0)
+		return error_set(err, EXIT_INTERNAL, "close %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* Both plugins, whatever the role: the controller imports the worker's
+ * module for its channel. */
+static int
 write_plugin(struct runner *r, struct error **err)
 {
 	const char *base = getenv("TMPDIR");
 	cleanup_free char *tmpl = NULL;
-	cleanup_free char *path = NULL;
-	cleanup_close int fd = -1;
 
 	if (!base || !*base)
 		base = "/tmp";
@@ -66,15 +82,10 @@ write_plugin(struct runner *r, struct error **err)
 	if (!mkdtemp(tmpl))
 		return error_set(err, EXIT_INTERNAL, "mkdtemp %s: %s", tmpl, strerror(errno));
 	r->tmpdir = steal_ptr(&tmpl);
-	path = xasprintf("%s/%s", r->tmpdir, RUNNER_PLUGIN_FILE);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return error_set(err, EXIT_INTERNAL, "create %s: %s", path, strerror(errno));
-	if (write_all(fd, agent_plugin_py, agent_plugin_py_len) < 0)
-		return error_set(err, EXIT_INTERNAL, "write %s: %s", path, strerror(errno));
-	if (close(steal_fd(&fd)) < 0)
-		return error_set(err, EXIT_INTERNAL, "close %s: %s", path, strerror(errno));
-	return 0;
+	if (write_file(r->tmpdir, RUNNER_PLUGIN_FILE, agent_plugin_py, agent_plugin_py_len, err) < 0)
+		return -1;
+	return write_file(r->tmpdir, RUNNER_CONTROLLER_FILE, agent_controller_py, agent_controller_py_len,
+			  err);
 }
 
 /* argv with `-p xdock_plugin` after `-m pytest`, if there is one. The
@@ -125,7 +136,7 @@ static char **
 build_env(const struct runner *r, int cmd_fd, int evt_fd, const struct runner_opts *o)
 {
 	static const char *const ours[] = { "PYTHONPATH", "XDOCK_CMD_FD", "XDOCK_EVT_FD",
-					    "XDOCK_TIMEOUT", "XDOCK_OUTPUT_CAP" };
+					    "XDOCK_TIMEOUT", "XDOCK_OUTPUT_CAP", "XDOCK_ROLE" };
 	const char *pp = getenv("PYTHONPATH");
 	size_t n = 0, j = 0;
 	char **env;
@@ -151,6 +162,7 @@ build_env(const struct runner *r, int cmd_fd, int evt_fd, const struct runner_op
 		env[j++] = xasprintf("XDOCK_TIMEOUT=%ld", o->timeout_s);
 	if (o->output_cap > 0)
 		env[j++] = xasprintf("XDOCK_OUTPUT_CAP=%ld", o->output_cap);
+	env[j++] = xstrdup(o->controller ? "XDOCK_ROLE=controller" : "XDOCK_ROLE=worker");
 	env[j] = NULL;
 	return env;
 }
@@ -240,7 +252,9 @@ runner_start(struct runner *r, char *const argv[], const struct runner_opts *o,
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(args, env, null_fd, out[1], cmd[0], evt[1]);
+		/* The controller's output is what the user reads: straight to
+		 * the container's stderr, which xdock copies to its stdout. */
+		child_exec(args, env, null_fd, o->controller ? STDERR_FILENO : out[1], cmd[0], evt[1]);
 	/* Also in the parent: kill(-pid) must work even if the child has not
 	 * run yet. EACCES means it already exec'd, after its own setpgid. */
 	if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH) {

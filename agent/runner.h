@@ -14,6 +14,8 @@
 struct runner_opts {
 	long timeout_s;  /* per test; 0: none. Passed on as XDOCK_TIMEOUT */
 	long output_cap; /* bytes per captured field; 0: plugin default */
+	bool controller; /* the run's controller (XDOCK_ROLE=controller): its
+			  * output goes to the agent's stderr, not the tail */
 };
 
 struct runner {

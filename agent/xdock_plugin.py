@@ -3,13 +3,22 @@
 worker driven over two pipes: commands in (XDOCK_CMD_FD), events out
 (XDOCK_EVT_FD), one JSON object per line as in common/proto.h.
 
-Without XDOCK_CMD_FD in the environment it does nothing, so pytest behaves
-exactly as usual. Standard library and pytest only (pytest 7.2, Python 3.11).
+Besides xdock's own messages it sends what xdist's worker sends its
+controller (serialized reports, warnings, workeroutput) as "ev" messages;
+xdock forwards them to the controller (xdock_controller.py), which fires
+pytest's hooks with them.
+
+Without XDOCK_CMD_FD in the environment, or in the controller
+(XDOCK_ROLE=controller, which imports this module for its channel), it does
+nothing, so pytest behaves exactly as usual. Standard library and pytest
+only (pytest 7.2, Python 3.11).
 """
 
+import base64
 import faulthandler
 import json
 import os
+import platform
 import select
 import sys
 
@@ -17,7 +26,10 @@ import pytest
 
 _CMD_FD = os.environ.get("XDOCK_CMD_FD")
 _EVT_FD = os.environ.get("XDOCK_EVT_FD")
-_ACTIVE = _CMD_FD is not None and _EVT_FD is not None
+_ACTIVE = (_CMD_FD is not None and _EVT_FD is not None
+           and os.environ.get("XDOCK_ROLE", "worker") == "worker")
+# The controller sends this worker its workerinput before pytest configures.
+_WAIT_INPUT = os.environ.get("XDOCK_CONTROLLER") == "1"
 if _ACTIVE:
     # Out of the tests' way: the fds are not inherited (the agent makes
     # them close-on-exec) and their numbers leave the environment that
@@ -56,6 +68,41 @@ def _cap_text(text, cap):
 # receive(block=False) found no whole command.
 NOTHING = object()
 
+# JSON has no bytes: what xdist's channel carries as bytes (pytest-cov's
+# coverage data in workeroutput) travels as {_BYTES: base64}.
+_BYTES = "__xdock_bytes__"
+
+
+def _encode_other(obj):
+    if isinstance(obj, (bytes, bytearray)):
+        return {_BYTES: base64.b64encode(bytes(obj)).decode("ascii")}
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
+    # What cannot travel arrives as its repr, as xdist does for warnings.
+    return repr(obj)
+
+
+def decode_object(obj):
+    """json.loads object_hook: undoes _encode_other's bytes."""
+    if len(obj) == 1 and _BYTES in obj:
+        try:
+            return base64.b64decode(obj[_BYTES])
+        except (ValueError, TypeError):
+            return obj
+    return obj
+
+
+def worker_info():
+    """What xdist's worker tells its controller about itself."""
+    return {
+        "version": sys.version,
+        "version_info": list(sys.version_info),
+        "sysplatform": sys.platform,
+        "platform": platform.platform(),
+        "executable": sys.executable,
+        "cwd": os.getcwd(),
+    }
+
 
 class _Channel:
     """The two protocol pipes. Writes are whole lines, retried until the
@@ -73,6 +120,7 @@ class _Channel:
         self._pending = b""
         self._eof = False
         self._held = []
+        self._early = []
         # A forked or spawned test process must not inherit the protocol:
         # an inherited write end would also keep the agent from seeing EOF.
         os.set_inheritable(cmd_fd, False)
@@ -82,7 +130,7 @@ class _Channel:
         # ensure_ascii=False keeps node ids readable; "replace" turns lone
         # surrogates (undecodable bytes smuggled into str) into "?" so the
         # line is always valid UTF-8.
-        line = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+        line = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_encode_other)
         self._held.append((line + "\n").encode("utf-8", "replace"))
         if not hold:
             self.flush()
@@ -101,12 +149,14 @@ class _Channel:
         are not JSON objects are skipped: the agent relays the
         orchestrator's lines unchanged and a bad one must not kill us.
         With block=False, returns NOTHING when no whole command is here."""
+        if self._early:
+            return self._early.pop(0)
         while True:
             nl = self._pending.find(b"\n")
             if nl >= 0:
                 line, self._pending = self._pending[:nl], self._pending[nl + 1 :]
                 try:
-                    msg = json.loads(line)
+                    msg = json.loads(line, object_hook=decode_object)
                 except ValueError:
                     continue
                 if isinstance(msg, dict):
@@ -123,6 +173,15 @@ class _Channel:
                 self._eof = True
                 continue
             self._pending += chunk
+
+    def wait_for(self, kind):
+        """Blocks for the first command of this kind; commands that come
+        before it are kept for receive(). None at EOF."""
+        while True:
+            msg = self.receive()
+            if msg is None or msg.get("t") == kind:
+                return msg
+            self._early.append(msg)
 
 
 def _group_of(item):
@@ -171,6 +230,36 @@ def _session_error_place(report, config):
     return "test session (%s)" % place if place else "test session"
 
 
+def _serialize_warning(wm):
+    """A warnings.WarningMessage as plain data: the message's class by
+    module and name (so the controller can rebuild it) and every detail
+    pytest's warnings summary prints."""
+    message = wm.message
+    out = {"message_str": str(message), "message_module": None,
+           "message_class_name": None, "message_args": None}
+    if isinstance(message, Warning):
+        out["message_module"] = type(message).__module__
+        out["message_class_name"] = type(message).__name__
+        try:
+            json.dumps(message.args)
+            out["message_args"] = list(message.args)
+        except (TypeError, ValueError):
+            pass
+    category = wm.category
+    out["category_module"] = category.__module__ if category else None
+    out["category_class_name"] = category.__name__ if category else None
+    for name in wm._WARNING_DETAILS:
+        if name in ("message", "category"):
+            continue
+        value = getattr(wm, name, None)
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            value = repr(value)
+        out[name] = value
+    return out
+
+
 class XdockWorker:
     """Registered as a plugin when the agent started us; owns the command
     loop and the per-test result messages."""
@@ -183,10 +272,32 @@ class XdockWorker:
         self.collect_errors = []
         self.reports = None
         self.current = None
+        self.current_index = -1
+        self.info = config.workerinput
         try:
             self.timeout = float(os.environ.get("XDOCK_TIMEOUT", "0"))
         except ValueError:
             self.timeout = 0.0
+
+    def _event(self, name, **data):
+        # Held: the events of a test leave with its result in one write.
+        self.channel.send({"t": "ev", "e": name, "d": data}, hold=True)
+
+    def _serialize(self, report):
+        data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
+        # Captured output is capped as in result messages; a traceback
+        # too long for one protocol line travels as its capped text.
+        sections = data.get("sections")
+        if isinstance(sections, list):
+            data["sections"] = [[title, _cap_text(text, self.cap)] for title, text in sections]
+        longrepr = data.get("longrepr")
+        if isinstance(longrepr, dict):
+            size = len(json.dumps(longrepr, default=_encode_other))
+            if size > 16 * self.cap:
+                data["longrepr"] = _cap_text(report.longreprtext, 16 * self.cap)
+        elif isinstance(longrepr, str):
+            data["longrepr"] = _cap_text(longrepr, 16 * self.cap)
+        return data
 
     @pytest.hookimpl
     def pytest_internalerror(self, excrepr):
@@ -196,9 +307,41 @@ class XdockWorker:
             os.write(self.err_fd, ("INTERNALERROR> %s\n" % excrepr).encode("utf-8", "replace"))
         except OSError:
             pass
+        try:
+            self._event("internal_error", formatted_error=str(excrepr))
+            self.channel.flush()
+        except OSError:
+            pass
+
+    @pytest.hookimpl
+    def pytest_sessionstart(self, session):
+        self._event("workerready", workerinfo=worker_info())
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_sessionfinish(self, exitstatus):
+        self.config.workeroutput["exitstatus"] = int(exitstatus)
+        yield
+        self._event("workerfinished", workeroutput=self.config.workeroutput)
+        self.channel.flush()
+
+    @pytest.hookimpl
+    def pytest_runtest_logstart(self, nodeid, location):
+        self._event("logstart", nodeid=nodeid, location=location)
+
+    @pytest.hookimpl
+    def pytest_runtest_logfinish(self, nodeid, location):
+        self._event("logfinish", nodeid=nodeid, location=location)
+
+    @pytest.hookimpl
+    def pytest_warning_recorded(self, warning_message, when, nodeid, location):
+        self._event("warning_recorded", warning_message_data=_serialize_warning(warning_message),
+                    when=when, nodeid=nodeid, location=location)
 
     @pytest.hookimpl
     def pytest_collectreport(self, report):
+        if not report.passed:
+            # As xdist: only what did not pass goes to the controller.
+            self._event("collectreport", data=self._serialize(report))
         if report.failed:
             where = report.nodeid or _session_error_place(report, self.config)
             text = "ERROR collecting %s\n%s" % (where, report.longreprtext)
@@ -214,12 +357,18 @@ class XdockWorker:
             {"id": item.nodeid, "file": _file_of(item, rootpath), "group": _group_of(item)}
             for item in session.items
         ]
+        self._event("collectionfinish", topdir=str(rootpath), ids=[item["id"] for item in items])
         self.channel.send({"t": "collected", "items": items, "errors": self.collect_errors})
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report):
         if self.reports is not None and report.nodeid == self.current:
             self.reports.append(report)
+        data = self._serialize(report)
+        data["item_index"] = self.current_index
+        data["worker_id"] = self.info.get("workerid")
+        data["testrun_uid"] = self.info.get("testrunuid")
+        self._event("testreport", data=data)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session):
@@ -283,6 +432,7 @@ class XdockWorker:
             nextitem = items[pending[0]]
         self.reports = []
         self.current = item.nodeid
+        self.current_index = index
         if self.timeout > 0:
             # Fires just before the agent's kill, so the crash output holds
             # the stack of the hung test.
@@ -296,6 +446,7 @@ class XdockWorker:
             if self.timeout > 0:
                 faulthandler.cancel_dump_traceback_later()
             reports, self.reports, self.current = self.reports, None, None
+            self.current_index = -1
         self.channel.send(self._result(index, reports), hold=True)
         return not (session.shouldfail or session.shouldstop)
 
@@ -389,6 +540,17 @@ def pytest_configure(config):
     }
     config.workeroutput = {}
     channel = _Channel(int(_CMD_FD), int(_EVT_FD))
+    if _WAIT_INPUT:
+        # What the controller's pytest_configure_node hooks put into
+        # workerinput (pytest-cov's host and topdir, a project's own keys)
+        # must be there before any other plugin configures, as in xdist.
+        msg = channel.wait_for("input")
+        given = msg.get("input") if msg else None
+        if isinstance(given, dict):
+            merged = dict(config.workerinput)
+            merged.update(given)
+            merged["workerid"] = config.workerinput["workerid"]
+            config.workerinput = merged
     config.pluginmanager.register(XdockWorker(config, channel, _ERR_FD), "xdock_worker")
 
 

@@ -6,13 +6,20 @@
  * the hello exchange rejects a peer that speaks another version.
  *
  * orchestrator -> agent
- *   {"t":"hello","v":2}                       first line, always
+ *   {"t":"hello","v":3}                       first line, always
+ *   {"t":"input","input":{..}}                the worker's workerinput, made by
+ *                                             the controller (workers started
+ *                                             with XDOCK_CONTROLLER=1 wait for it)
  *   {"t":"run","i":[3,4,5]}                   run these collection indexes
  *   {"t":"bye"}                               no more work: finish and exit
  *   {"t":"stop"}                              like bye, but tests sent and not
  *                                             begun are dropped (-x, --maxfail)
  * agent/runner -> orchestrator
- *   {"t":"hello","v":2,"pid":N}               agent, in reply to hello
+ *   {"t":"hello","v":3,"pid":N}               agent, in reply to hello
+ *   {"t":"ev","e":NAME,"d":{..}}              what xdist's worker sends its
+ *                                             controller (serialized reports,
+ *                                             warnings, workeroutput), for the
+ *                                             controller; opaque to xdock
  *   {"t":"collected","items":[{"id":..,"file":..,"group":..}],"errors":[..]}
  *   {"t":"start","i":3}                       test 3 begins (runner)
  *   {"t":"result","i":3,"outcome":..,"duration":s,"when":..,"longrepr":..,
@@ -23,6 +30,19 @@
  *                                             timeout: killed by --timeout
  *   {"t":"exit","status":N,"output":..}       runner exited, agent leaves
  *   {"t":"error","message":..}                agent cannot go on
+ *
+ * The controller (agent --controller, plugin xdock_controller.py) speaks
+ * the same hello/exit/error and, after hello:
+ * orchestrator -> controller
+ *   {"t":"ev","w":"gw0","e":..,"d":..}        a worker's event, "w" added
+ *   {"t":"rerun","w":"gw0","id":NODEID}       that test's failures are reruns
+ *   {"t":"crash","w":"gw0","id":NODEID,"reason":..,"rerun":B}
+ *                                             the worker died (id "" between
+ *                                             tests)
+ *   {"t":"bye"}                               the run is over
+ * controller -> orchestrator
+ *   {"t":"input","w":"gw0","input":{..}}      workerinput for gw0
+ *   {"t":"done"}                              its session loop ended
  *
  * The agent relays runner lines unchanged; it recognises only the few
  * prefixes below, so it needs no JSON parser and stays a small static
@@ -35,7 +55,7 @@
 
 #include "buf.h"
 
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 
 /* A line longer than this is a protocol error, never a bigger allocation.
  * Runner output inside a message is capped well below it; the longest
@@ -49,6 +69,9 @@
 #define PROTO_PFX_BYE "{\"t\":\"bye\"}"
 #define PROTO_PFX_DONE "{\"t\":\"done\"}"
 #define PROTO_PFX_RESULT "{\"t\":\"result\",\"i\":"
+/* An event's fields follow this prefix; xdock forwards them to the
+ * controller with the worker's name put in front. */
+#define PROTO_PFX_EVENT "{\"t\":\"ev\","
 
 /* Incremental line splitter: feed bytes as they come, take whole lines.
  * The cap is per line: any number of whole lines may be fed at once (the

@@ -76,6 +76,7 @@ struct docker_container_spec {
 	const char *const *labels;       /* "key=value", NULL-terminated */
 	const char *const *tmpfs;        /* container paths, NULL-terminated */
 	const char *working_dir;
+	const char *hostname;     /* NULL: the engine's (the container id) */
 	const char *user;
 	const char *network;             /* network name, "host", "none", or NULL */
 	const char *const *aliases;      /* DNS aliases on `network` */

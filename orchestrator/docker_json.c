@@ -131,6 +131,8 @@ docker_json_create_body(const struct docker_container_spec *spec)
 		add_labels(root, spec->labels);
 	if (spec->working_dir)
 		add_str(root, "WorkingDir", spec->working_dir);
+	if (spec->hostname)
+		add_str(root, "Hostname", spec->hostname);
 	if (spec->user)
 		add_str(root, "User", spec->user);
 	/* The attach channel: without a TTY the output is framed (frame.h),

@@ -5,7 +5,10 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 /* dockerd serialises much of a start anyway; past a handful of parallel
  * requests more threads only add contention. */
@@ -53,6 +56,86 @@ build_agent_cmd(struct fleet *f)
 	f->cmd[n] = NULL;
 }
 
+/* The directory pytest's junitxml writes into, absolute, when it is not
+ * in the project (which the controller sees already); NULL otherwise. */
+static char *
+report_dir(const char *path, const char *project)
+{
+	cleanup_free char *abs = path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", project, path);
+	char *slash = strrchr(abs, '/');
+	size_t n = strlen(project);
+
+	*slash = '\0';
+	if (strncmp(abs, project, n) == 0 && (abs[n] == '\0' || abs[n] == '/'))
+		return NULL;
+	return abs[0] ? xstrdup(abs) : NULL;
+}
+
+/* The controller: `--controller -- python3 -m pytest -p xdock_controller`
+ * with the user's pytest arguments, plus the options xdock took for
+ * itself that shape pytest's own output (-v/-q, --maxfail, --junitxml),
+ * and in its environment what it needs to know of the run. */
+static void
+build_controller_cmd(struct fleet *f)
+{
+	const struct config *cfg = f->cfg;
+	size_t n = 0;
+
+	f->ctl_cmd = xcalloc(cfg->npytest_args + 16, sizeof(*f->ctl_cmd));
+	f->ctl_cmd[n++] = "--controller";
+	f->ctl_cmd[n++] = "--";
+	f->ctl_cmd[n++] = "python3";
+	f->ctl_cmd[n++] = "-m";
+	f->ctl_cmd[n++] = "pytest";
+	f->ctl_cmd[n++] = "-p";
+	f->ctl_cmd[n++] = "xdock_controller";
+	for (size_t i = 0; i < cfg->npytest_args; i++)
+		f->ctl_cmd[n++] = cfg->pytest_args[i];
+	for (int i = 0; i < abs(cfg->verbose) && i < 4; i++)
+		f->ctl_cmd[n++] = cfg->verbose > 0 ? "-v" : "-q";
+	if (cfg->maxfail > 0) {
+		char *v = xasprintf("--maxfail=%d", cfg->maxfail);
+
+		strv_push(&f->ctl_args, &f->nctl_args, v);
+		f->ctl_cmd[n++] = v;
+	}
+	if (cfg->junitxml) {
+		char *v = xasprintf("--junitxml=%s", cfg->junitxml);
+
+		strv_push(&f->ctl_args, &f->nctl_args, v);
+		f->ctl_cmd[n++] = v;
+		f->ctl_dir = report_dir(cfg->junitxml, f->ctx.project_dir);
+	}
+	f->ctl_cmd[n] = NULL;
+}
+
+/* What the controller's pytest needs to know of the run, and of the
+ * terminal it writes to through xdock. */
+static void
+controller_env(const struct fleet *f, char ***env, size_t *nenv)
+{
+	struct winsize ws;
+	const char *color = getenv("PY_COLORS");
+
+	strv_push(env, nenv, xasprintf("XDOCK_WORKERS=%zu", f->nw));
+	strv_push(env, nenv, xasprintf("XDOCK_DIST=%s", sched_mode_name(f->cfg->dist)));
+	if (getenv("COLUMNS"))
+		strv_push(env, nenv, xasprintf("COLUMNS=%s", getenv("COLUMNS")));
+	if (isatty(STDOUT_FILENO)) {
+		if (!color && !getenv("NO_COLOR"))
+			strv_push(env, nenv, xstrdup("PY_COLORS=1"));
+		if (!getenv("COLUMNS") && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+			strv_push(env, nenv, xasprintf("COLUMNS=%u", (unsigned)ws.ws_col));
+	}
+	/* pytest reads these; the container would not see the user's. */
+	if (color)
+		strv_push(env, nenv, xasprintf("PY_COLORS=%s", color));
+	if (getenv("NO_COLOR"))
+		strv_push(env, nenv, xasprintf("NO_COLOR=%s", getenv("NO_COLOR")));
+	if (getenv("FORCE_COLOR"))
+		strv_push(env, nenv, xasprintf("FORCE_COLOR=%s", getenv("FORCE_COLOR")));
+}
+
 /* --env NAME=VALUE as given; --env NAME from xdock's own environment,
  * left out when unset. */
 static void
@@ -83,7 +166,13 @@ fleet_init(struct fleet *f, const struct config *cfg, size_t nw, const struct ru
 	for (size_t i = 0; i < nw; i++)
 		worker_init(&f->w[i], i);
 	build_agent_cmd(f);
+	build_controller_cmd(f);
 	resolve_env(f);
+	worker_init(&f->ctl, 0);
+	snprintf(f->ctl.name, sizeof(f->ctl.name), "controller");
+	/* It receives every worker's events: more than a worker's commands. */
+	buf_release(&f->ctl.out);
+	buf_init(&f->ctl.out, (size_t)1 << 30);
 	f->setup = (struct worker_setup){
 		.image = cfg->image,
 		.run_id = ctx->run_id,
@@ -98,6 +187,7 @@ fleet_init(struct fleet *f, const struct config *cfg, size_t nw, const struct ru
 		.memory = cfg->memory,
 		.nano_cpus = cfg->nano_cpus,
 	};
+	f->setup.with_controller = true;
 	if (provision_plan(&f->prov, cfg, err) < 0)
 		return -1;
 	/* A signal stops the wait for the database server too. */
@@ -111,8 +201,12 @@ fleet_release(struct fleet *f)
 {
 	for (size_t i = 0; f->w && i < f->nw; i++)
 		worker_release(&f->w[i]);
+	worker_release(&f->ctl);
 	free(f->w);
 	free(f->cmd);
+	free(f->ctl_cmd);
+	free(f->ctl_dir);
+	strv_free(f->ctl_args, f->nctl_args);
 	free(f->network);
 	strv_free(f->env, f->nenv);
 	memset(f, 0, sizeof(*f));
@@ -139,8 +233,19 @@ fleet_network(struct fleet *f, struct error **err)
 	return 0;
 }
 
+/* The controller's setup: the workers' (image, mounts, user, network,
+ * --env) with its own command. */
+static void
+controller_setup(struct fleet *f)
+{
+	f->ctl_setup = f->setup;
+	f->ctl_setup.controller = true;
+	f->ctl_setup.agent_cmd = f->ctl_cmd;
+	f->ctl_setup.extra_dir = f->ctl_dir;
+}
+
 /* One piece of work for the pool. */
-enum job_kind { JOB_START_WORKER, JOB_LAUNCH_DB, JOB_REMOVE, JOB_DB_TEARDOWN };
+enum job_kind { JOB_START_WORKER, JOB_START_CONTROLLER, JOB_LAUNCH_DB, JOB_REMOVE, JOB_DB_TEARDOWN };
 
 struct job {
 	enum job_kind kind;
@@ -204,6 +309,12 @@ run_job(struct fleet *f, struct docker *dk, struct job *j)
 		if (f->w[j->worker].dbname)
 			provision_env(&f->prov, f->w[j->worker].dbname, &env, &nenv);
 		j->rc = start_worker(f, dk, &f->w[j->worker], (const char *const *)env, &j->err);
+		strv_free(env, nenv);
+		break;
+	case JOB_START_CONTROLLER:
+		controller_env(f, &env, &nenv);
+		/* Its errors say "worker controller: ...". */
+		j->rc = worker_start(&f->ctl, dk, &f->ctl_setup, (const char *const *)env, &j->err);
 		strv_free(env, nenv);
 		break;
 	case JOB_LAUNCH_DB:
@@ -273,12 +384,16 @@ pool_run(struct fleet *f, struct job *jobs, size_t njobs)
 int
 fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err)
 {
-	struct job *jobs = xcalloc(nslots + 1, sizeof(*jobs));
+	struct job *jobs = xcalloc(nslots + 2, sizeof(*jobs));
 	size_t njobs = 0;
 	int rc = 0;
 
 	if (with_db && f->prov.mode == CLI_DB_EMBEDDED)
 		jobs[njobs++] = (struct job){ .kind = JOB_LAUNCH_DB };
+	if (with_db) {
+		controller_setup(f);
+		jobs[njobs++] = (struct job){ .kind = JOB_START_CONTROLLER };
+	}
 	for (size_t i = 0; i < nslots; i++) {
 		struct worker *w = &f->w[i];
 
@@ -400,11 +515,15 @@ print_cleanup(struct error *e, const char *id)
 void
 fleet_teardown(struct fleet *f)
 {
-	struct job *jobs = xcalloc(f->nw + 1, sizeof(*jobs));
+	struct job *jobs = xcalloc(f->nw + 2, sizeof(*jobs));
 	bool db_with_workers = f->prov.mode == CLI_DB_EMBEDDED && !f->prov.reused;
 	struct error *e = NULL;
 	size_t n = 0;
 	int removed = 0;
+
+	worker_detach(&f->ctl);
+	if (f->ctl.container)
+		jobs[n++] = (struct job){ .kind = JOB_REMOVE, .id = f->ctl.container };
 
 	for (size_t i = 0; i < f->nw; i++) {
 		worker_detach(&f->w[i]);

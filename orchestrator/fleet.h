@@ -24,6 +24,12 @@ struct fleet {
 	struct worker_setup setup;
 	struct worker *w;
 	size_t nw;
+	struct worker ctl;          /* the controller's container (controller.h) */
+	struct worker_setup ctl_setup;
+	const char **ctl_cmd;       /* its agent argv */
+	char **ctl_args;            /* what that argv owns */
+	size_t nctl_args;
+	char *ctl_dir;              /* --junitxml's directory, outside the project */
 	struct report *rep;         /* container ids and databases are recorded here; not owned */
 	char *network;              /* name == id we gave it */
 	bool network_created;
@@ -42,7 +48,8 @@ void fleet_release(struct fleet *f);
 /* The run network, when the run has a database. */
 int fleet_network(struct fleet *f, struct error **err);
 /* Creates, attaches and starts the first nslots worker containers (and
- * with with_db the embedded database) in parallel. The first failure is
+ * with with_db, the first start of a run, the embedded database and the
+ * controller) in parallel. The first failure is
  * returned; everything that did start is recorded so teardown removes it. */
 int fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err);
 /* Waits for the database server and builds the template. */

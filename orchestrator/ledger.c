@@ -474,6 +474,11 @@ misfit(const struct ledger *l, size_t wi, const struct msg *m)
 		/* Before hello the agent refuses to start (a version skew):
 		 * the run stops. Later it gives up on what the runner sent. */
 		return w->state == LEDGER_STARTED ? NULL : xasprintf("agent error: %s", m->text ? m->text : "");
+	case MSG_EVENT:
+		/* For the controller, opaque here: after hello only. */
+		return w->state == LEDGER_STARTED ? xstrdup("an event before hello") : NULL;
+	case MSG_INPUT:
+		return xstrdup("a controller's message");
 	}
 	return xstrdup("an unknown message");
 }
@@ -545,6 +550,10 @@ ledger_handle(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 		break;
 	case MSG_ERROR:
 		ledger_fail(l, EXIT_INTERNAL, "worker %s: %s", l->w[wi].name, m->text ? m->text : "");
+		break;
+	case MSG_EVENT:
+	case MSG_INPUT:
+		/* The controller's business: the loop forwards events. */
 		break;
 	}
 	return 0;

@@ -133,7 +133,10 @@ ledger_adopt(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 			l->term->total += l->plan->nids[w];
 	}
 	rep->startup = (double)(now_ms - l->t0) / 1000.0;
-	if (l->cfg->shard.m > 0)
+	/* With pytest's controller printing, xdock's note is for -v only. */
+	if (l->term->handed_over && l->cfg->verbose <= 0)
+		;
+	else if (l->cfg->shard.m > 0)
 		term_line(l->term, "collected %zu item%s, shard %zu/%zu runs %zu (%s, %.2fs to first collection)",
 			  rep->ntests, rep->ntests == 1 ? "" : "s", l->cfg->shard.k, l->cfg->shard.m, nkeep,
 			  l->w[wi].name, rep->startup);

@@ -26,9 +26,11 @@ loop_signals_open(struct error **err)
 }
 
 void
-loop_init(struct loop *lp, struct fleet *f, struct ledger *l, struct term *term, int sigfd, int max_restarts)
+loop_init(struct loop *lp, struct fleet *f, struct ledger *l, struct term *term, struct controller *ctl,
+	  int sigfd, int max_restarts)
 {
-	*lp = (struct loop){ .fleet = f, .ledger = l, .term = term, .sigfd = sigfd, .max_restarts = max_restarts };
+	*lp = (struct loop){ .fleet = f, .ledger = l, .term = term, .ctl = ctl, .sigfd = sigfd,
+			     .max_restarts = max_restarts };
 }
 
 int
@@ -64,12 +66,24 @@ loop_start(struct loop *lp, size_t nslots, bool with_db, struct error **err)
 
 	if (fleet_start(f, nslots, with_db, err) < 0)
 		return -1;
+	if (with_db) {
+		/* The controller needs no database: its pytest starts now. */
+		struct error *e = NULL;
+
+		f->ctl.echo = stdout;
+		worker_hello(&f->ctl);
+		if (worker_flush(&f->ctl, &e) < 0)
+			error_free(e);
+	}
 	/* Hello at once: pytest's import and collection in the workers
 	 * overlap the template and the clones; the ledger hands out tests
-	 * only to a worker admitted (its database exists). */
+	 * only to a worker admitted (its database exists). The workerinput
+	 * follows hello as soon as the controller made it. */
 	for (size_t i = 0; i < nslots; i++) {
 		ledger_worker_started(lp->ledger, i, &f->w[i].out, begin);
 		fleet_greet(f, i);
+		controller_worker_started(lp->ctl, i);
+		controller_worker_admitted(lp->ctl, i, &f->w[i].out);
 	}
 	if (loop_signalled(lp))
 		return error_set(err, EXIT_INTERRUPTED, "interrupted while starting workers");
@@ -87,6 +101,15 @@ loop_admit(struct loop *lp, size_t nslots, struct error **err)
 		ledger_admit(lp->ledger, i);
 	}
 	return 0;
+}
+
+/* The node id of collection index i, "" when unknown. */
+static const char *
+node_id(const struct loop *lp, long i)
+{
+	const struct report *rep = lp->ledger->rep;
+
+	return i >= 0 && (size_t)i < rep->ntests && rep->tests[i].id ? rep->tests[i].id : "";
 }
 
 /* The stream ended without the agent saying exit: the container died
@@ -111,7 +134,44 @@ handle_eof(struct loop *lp, struct worker *w)
 	} else {
 		why = xasprintf("container %s with exit code %d", st.status, st.exit_code);
 	}
-	ledger_worker_gone(lp->ledger, w->index, why, w->errtail.len ? w->errtail.data : NULL, util_now_ms());
+	{
+		const struct ledger_worker *lw = &lp->ledger->w[w->index];
+		long cur = lw->current;
+		size_t before = lp->ledger->nreruns;
+		bool done = lw->done;
+
+		ledger_worker_gone(lp->ledger, w->index, why, w->errtail.len ? w->errtail.data : NULL, util_now_ms());
+		if (!done)
+			controller_crash(lp->ctl, w->index, w->name, node_id(lp, cur), why,
+					 lp->ledger->nreruns > before);
+	}
+}
+
+/* One worker message past the ledger: events go to the controller (a
+ * running test's are held until its result says whether it runs again);
+ * results and crashes release them. */
+static int
+to_ledger(struct loop *lp, struct worker *w, struct msg *m)
+{
+	struct ledger *l = lp->ledger;
+	long cur = l->w[w->index].current;
+	size_t before = l->nreruns;
+	bool done = l->w[w->index].done;
+	int rc = ledger_handle(l, w->index, m, util_now_ms());
+
+	if (rc < 0) {
+		controller_crash(lp->ctl, w->index, w->name, node_id(lp, cur), "it broke the protocol",
+				 l->nreruns > before);
+		return rc;
+	}
+	if (m->kind == MSG_EVENT)
+		controller_event(lp->ctl, w->index, w->name, m->text, cur >= 0);
+	else if (m->kind == MSG_RESULT)
+		controller_settle(lp->ctl, w->index, w->name, node_id(lp, m->index), l->nreruns > before);
+	else if (m->kind == MSG_CRASH || (m->kind == MSG_EXIT && !done))
+		controller_crash(lp->ctl, w->index, w->name, node_id(lp, cur),
+				 m->text ? m->text : "the test runner exited", l->nreruns > before);
+	return 0;
 }
 
 static void
@@ -150,7 +210,7 @@ drain_messages(struct loop *lp, struct worker *w)
 	while ((rc = worker_next_msg(w, &m, &e)) == 1) {
 		bool big = m.kind == MSG_COLLECTED;
 
-		rc = ledger_handle(lp->ledger, w->index, &m, util_now_ms());
+		rc = to_ledger(lp, w, &m);
 		msg_release(&m);
 		/* A collection is one line of every node id, parsed: megabytes
 		 * that are garbage a moment later, in the middle of the heap
@@ -205,6 +265,60 @@ service_worker(struct loop *lp, struct worker *w, short revents)
 	}
 }
 
+/* The controller's channel: its messages, and the end of its stream. */
+static void
+service_controller(struct loop *lp, short revents)
+{
+	struct worker *c = &lp->fleet->ctl;
+	struct error *e = NULL;
+	bool eof = false;
+	struct msg m;
+	int rc;
+
+	if (revents & POLLOUT && worker_flush(c, &e) < 0) {
+		error_free(e);
+		e = NULL;
+		eof = true;
+	}
+	if (!eof && revents & (POLLIN | POLLHUP | POLLERR) && worker_read(c, &eof, &e) < 0) {
+		controller_gone(lp->ctl, e->msg);
+		error_free(e);
+		e = NULL;
+		eof = true;
+	}
+	while ((rc = worker_next_msg(c, &m, &e)) == 1) {
+		controller_handle(lp->ctl, &m, lp->fleet->w);
+		msg_release(&m);
+	}
+	if (rc < 0) {
+		controller_gone(lp->ctl, e->msg);
+		error_free(e);
+		eof = true;
+	}
+	if (eof) {
+		cleanup_free char *why = NULL;
+
+		if (lp->ctl->exited)
+			why = xasprintf("its pytest exited with status %d%s%s", lp->ctl->exit_status,
+					c->errtail.len ? ": " : "", c->errtail.len ? c->errtail.data : "");
+		else
+			why = xstrdup("its container stopped");
+		controller_gone(lp->ctl, why);
+		worker_detach(c);
+	}
+	/* Workerinput may have been queued to workers. */
+	for (size_t i = 0; i < lp->fleet->nw; i++) {
+		struct worker *w = &lp->fleet->w[i];
+
+		if (w->attach && w->out.len > 0 && worker_flush(w, &e) < 0) {
+			error_free(e);
+			e = NULL;
+		}
+	}
+	if (c->attach && c->out.len > 0 && worker_flush(c, &e) < 0)
+		error_free(e);
+}
+
 static bool
 all_exited(const struct loop *lp)
 {
@@ -245,6 +359,8 @@ replace(struct loop *lp, size_t i)
 	}
 	ledger_worker_started(lp->ledger, i, &w->out, begin);
 	ledger_admit(lp->ledger, i); /* fleet_replace cloned before the start */
+	controller_worker_started(lp->ctl, i);
+	controller_worker_admitted(lp->ctl, i, &w->out);
 }
 
 /* After each round: replace crashed workers while work remains. */
@@ -310,6 +426,8 @@ watchdog(struct loop *lp)
 static void
 read_held(struct loop *lp)
 {
+	struct worker *c = &lp->fleet->ctl;
+
 	for (size_t i = 0; i < lp->fleet->nw; i++) {
 		struct worker *w = &lp->fleet->w[i];
 
@@ -318,21 +436,62 @@ read_held(struct loop *lp)
 			service_worker(lp, w, POLLIN);
 		}
 	}
+	if ((c->fresh || c->more) && c->attach) {
+		c->fresh = false;
+		service_controller(lp, POLLIN);
+	}
+}
+
+/* The controller's poll entry, or none when its channel is closed. */
+static bool
+controller_poll(struct loop *lp, struct pollfd *p)
+{
+	struct worker *c = &lp->fleet->ctl;
+
+	if (!c->attach)
+		return false;
+	*p = (struct pollfd){ .fd = docker_attach_fd(c->attach), .events = (short)(POLLIN | (c->out.len ? POLLOUT : 0)) };
+	return true;
+}
+
+/* A controller that fails before the workers collected most likely met
+ * what stops the workers too (a bad option, a plugin that does not
+ * import): their error is the one to show, so it gets a moment to come. */
+#define LOOP_CONTROLLER_GRACE_MS 10000
+
+static void
+check_controller(struct loop *lp)
+{
+	int64_t now = util_now_ms();
+
+	if (!lp->ctl->failure || lp->ledger->fatal)
+		return;
+	if (!lp->ctl_failed_ms)
+		lp->ctl_failed_ms = now;
+	if (!lp->ledger->have_collection && now - lp->ctl_failed_ms < LOOP_CONTROLLER_GRACE_MS)
+		return;
+	ledger_fail(lp->ledger, lp->ctl->exited && lp->ctl->exit_status == EXIT_USAGE ? EXIT_USAGE : EXIT_INTERNAL,
+		    "controller: %s", lp->ctl->failure);
 }
 
 void
 loop_run(struct loop *lp)
 {
 	struct fleet *f = lp->fleet;
-	struct pollfd *pfd = xcalloc(f->nw + 1, sizeof(*pfd));
-	size_t *who = xcalloc(f->nw + 1, sizeof(*who));
+	struct pollfd *pfd = xcalloc(f->nw + 2, sizeof(*pfd));
+	size_t *who = xcalloc(f->nw + 2, sizeof(*who));
 
 	while (!all_exited(lp) && !lp->ledger->fatal && !lp->ledger->interrupted) {
-		size_t n = 0;
+		size_t n = 0, ctl_at = 0;
 		int rc;
 
 		read_held(lp);
+		check_controller(lp);
+		if (lp->ledger->fatal)
+			break;
 		pfd[n++] = (struct pollfd){ .fd = lp->sigfd, .events = POLLIN };
+		if (controller_poll(lp, &pfd[n]))
+			ctl_at = n++;
 		for (size_t i = 0; i < f->nw; i++) {
 			struct worker *w = &f->w[i];
 
@@ -349,14 +508,55 @@ loop_run(struct loop *lp)
 		}
 		if (pfd[0].revents && loop_signalled(lp))
 			break;
-		for (size_t k = 1; k < n; k++)
-			if (pfd[k].revents)
+		for (size_t k = 1; k < n; k++) {
+			if (!pfd[k].revents)
+				continue;
+			if (k == ctl_at)
+				service_controller(lp, pfd[k].revents);
+			else
 				service_worker(lp, &f->w[who[k]], pfd[k].revents);
+		}
 		watchdog(lp);
 		heal(lp);
 	}
 	free(pfd);
 	free(who);
+}
+
+/* pytest-cov combines, junitxml writes: give it time, not forever. */
+#define LOOP_CONTROLLER_END_MS (600 * 1000)
+
+int
+loop_finish(struct loop *lp, struct error **err)
+{
+	struct worker *c = &lp->fleet->ctl;
+	int64_t deadline = util_now_ms() + LOOP_CONTROLLER_END_MS;
+
+	controller_bye(lp->ctl);
+	while (c->attach && !lp->ctl->failure && util_now_ms() < deadline) {
+		struct pollfd p[2] = { { .fd = lp->sigfd, .events = POLLIN } };
+		int rc;
+
+		read_held(lp);
+		if (!controller_poll(lp, &p[1]))
+			break;
+		rc = poll(p, 2, 1000);
+		if (rc < 0 && errno != EINTR)
+			return error_set(err, EXIT_INTERNAL, "poll: %s", strerror(errno));
+		if (p[0].revents && loop_signalled(lp))
+			return error_set(err, EXIT_INTERRUPTED, "interrupted while the controller wrote its reports");
+		if (p[1].revents)
+			service_controller(lp, p[1].revents);
+	}
+	if (lp->ctl->failure)
+		return error_set(err, EXIT_INTERNAL, "controller: %s", lp->ctl->failure);
+	if (c->attach)
+		return error_set(err, EXIT_INTERNAL, "controller: did not finish within %d s", LOOP_CONTROLLER_END_MS / 1000);
+	/* 0-2 and 5 are pytest's verdicts on the tests; xdock has its own. */
+	if (!lp->ctl->exited || lp->ctl->exit_status == 3 || lp->ctl->exit_status == 4 || lp->ctl->exit_status > 5)
+		return error_set(err, lp->ctl->exit_status == 4 ? EXIT_USAGE : EXIT_INTERNAL,
+				 "controller: its pytest exited with status %d", lp->ctl->exit_status);
+	return 0;
 }
 
 int

@@ -7,7 +7,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "controller.h"
 #include "error.h"
 #include "fleet.h"
 #include "ledger.h"
@@ -21,6 +23,8 @@ struct loop {
 	struct fleet *fleet;    /* not owned */
 	struct ledger *ledger;  /* not owned */
 	struct term *term;      /* not owned */
+	struct controller *ctl; /* not owned; its container is the fleet's */
+	int64_t ctl_failed_ms;  /* when the controller's failure was first seen */
 	int sigfd;              /* not owned */
 	int signals;            /* how many were heard */
 	int restarts;           /* workers replaced after a crash */
@@ -35,7 +39,8 @@ int loop_signals_open(struct error **err);
  * loop (start-up, teardown) the run asks here. */
 int loop_signals_take(int sigfd);
 
-void loop_init(struct loop *lp, struct fleet *f, struct ledger *l, struct term *term, int sigfd, int max_restarts);
+void loop_init(struct loop *lp, struct fleet *f, struct ledger *l, struct term *term, struct controller *ctl,
+	       int sigfd, int max_restarts);
 /* Drains the signalfd; true once a signal asked the run to stop (the
  * ledger then stops handing out work). */
 bool loop_signalled(struct loop *lp);
@@ -49,6 +54,10 @@ int loop_start(struct loop *lp, size_t nslots, bool with_db, struct error **err)
 int loop_admit(struct loop *lp, size_t nslots, struct error **err);
 /* Runs until every worker has exited, the run failed or a signal came. */
 void loop_run(struct loop *lp);
+/* The tests are over: the controller ends its session (pytest's summary,
+ * junitxml, cache, coverage; its output reaches the user as it comes) and
+ * exits. Returns -1 with *err set when it failed or did not finish. */
+int loop_finish(struct loop *lp, struct error **err);
 /* --reruns: the tests that failed, crashed or timed out go again, each on
  * a fresh container with a fresh clone of the template, never in the
  * process that failed them. One round per call; 0 when none was due. */

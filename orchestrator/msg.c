@@ -1,6 +1,7 @@
 #include "msg.h"
 
 #include <cjson/cJSON.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto.h"
@@ -151,6 +152,30 @@ msg_decode(const char *line, size_t len, struct msg *m, struct error **err)
 		m->status = (int)status;
 		m->signal = (int)sig;
 		m->timeout = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "timeout"));
+	} else if (strcmp(t->valuestring, "ev") == 0) {
+		size_t pfx = strlen(PROTO_PFX_EVENT);
+
+		/* Forwarded as bytes: its fields must follow the exact prefix. */
+		m->kind = MSG_EVENT;
+		if (len <= pfx || memcmp(line, PROTO_PFX_EVENT, pfx) != 0 ||
+		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "e"))) {
+			error_set(err, EXIT_INTERNAL, "not an event: %.*s", shown, line);
+			goto bad;
+		}
+		m->text = xstrndup(line + pfx, len - pfx);
+	} else if (strcmp(t->valuestring, "input") == 0) {
+		const cJSON *in = cJSON_GetObjectItemCaseSensitive(root, "input");
+
+		m->kind = MSG_INPUT;
+		if (get_str(root, "w", &m->text, err) < 0)
+			goto bad;
+		if (!m->text || !cJSON_IsObject(in)) {
+			error_set(err, EXIT_INTERNAL, "input without a worker or an object");
+			goto bad;
+		}
+		m->out = cJSON_PrintUnformatted(in);
+		if (!m->out)
+			abort();
 	} else if (strcmp(t->valuestring, "error") == 0) {
 		m->kind = MSG_ERROR;
 		if (get_str(root, "message", &m->text, err) < 0)
@@ -184,6 +209,12 @@ msg_release(struct msg *m)
 	free(m->err);
 	memset(m, 0, sizeof(*m));
 	m->index = -1;
+}
+
+int
+msg_encode_input(struct buf *b, const char *input_json)
+{
+	return buf_printf(b, "{\"t\":\"input\",\"input\":%s}\n", input_json);
 }
 
 int

@@ -20,6 +20,8 @@ enum msg_kind {
 	MSG_CRASH,
 	MSG_EXIT,
 	MSG_ERROR,
+	MSG_EVENT,  /* a worker's event for the controller */
+	MSG_INPUT,  /* the controller's workerinput for one worker */
 };
 
 struct msg_item {
@@ -38,8 +40,11 @@ struct msg {
 	int status, signal;      /* crash, exit */
 	bool timeout;            /* crash: the agent killed it for --timeout */
 	char *when;              /* result: setup, call, teardown */
-	char *text;              /* result longrepr, crash reason, error message */
-	char *out, *err;         /* result captured stdout/stderr; crash/exit output */
+	char *text;              /* result longrepr, crash reason, error message;
+				  * event: the line after PROTO_PFX_EVENT;
+				  * input: the worker's name */
+	char *out, *err;         /* result captured stdout/stderr; crash/exit output;
+				  * input: the workerinput object as JSON */
 	struct msg_item *items;  /* collected */
 	size_t nitems;
 	char **errors;           /* collected: collection errors */
@@ -57,5 +62,8 @@ int msg_encode_hello(struct buf *b);
 int msg_encode_run(struct buf *b, const size_t *indexes, size_t n);
 int msg_encode_bye(struct buf *b);
 int msg_encode_stop(struct buf *b);
+/* {"t":"input","input":<input_json>}: input_json is a JSON object that
+ * msg_decode produced (MSG_INPUT's out). */
+int msg_encode_input(struct buf *b, const char *input_json);
 
 #endif

@@ -16,6 +16,13 @@ term_init(struct term *t, FILE *out, int verbose)
 	t->eta = -1;
 }
 
+void
+term_hand_over(struct term *t, FILE *lines)
+{
+	t->out = lines;
+	t->handed_over = true;
+}
+
 static void
 end_dots(struct term *t)
 {
@@ -81,6 +88,8 @@ term_progress(struct term *t, const struct report *r, size_t test)
 	const struct report_test *rt = &r->tests[test];
 
 	t->done++;
+	if (t->handed_over)
+		return;
 	if (t->verbose > 0) {
 		size_t pct = t->total ? t->done * 100 / t->total : 100;
 		const char *wname = rt->worker >= 0 ? r->workers[rt->worker].name : "--";
@@ -97,6 +106,8 @@ term_progress(struct term *t, const struct report *r, size_t test)
 void
 term_rerun(struct term *t, const struct report *r, size_t test, const char *worker, enum outcome o)
 {
+	if (t->handed_over)
+		return;
 	if (t->verbose > 0) {
 		fprintf(t->out, "[%s] RERUN %s (%s)\n", worker, r->tests[test].id, outcome_name(o));
 	} else if (t->verbose == 0) {
@@ -182,6 +193,8 @@ term_finish(struct term *t, const struct report *r)
 	struct buf line;
 	bool any = false;
 
+	if (t->handed_over)
+		return;
 	end_dots(t);
 	for (size_t i = 0; i < r->ncollect_errors; i++) {
 		if (i == 0)

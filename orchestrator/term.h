@@ -16,10 +16,15 @@ struct term {
 	size_t done;
 	int column;     /* progress characters on the current line */
 	double eta;     /* seconds left, from the duration history; < 0: unknown */
+	bool handed_over; /* pytest's controller prints progress and results */
 };
 
 void term_init(struct term *t, FILE *out, int verbose);
 void term_line(struct term *t, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* From now on pytest's controller prints progress, failures and the
+ * summary on the user's stdout (controller.h); xdock's own lines (start-up,
+ * replaced workers, rerun rounds, warnings) go to lines (stderr). */
+void term_hand_over(struct term *t, FILE *lines);
 /* A test ended: a progress character, or a line with -v. */
 void term_progress(struct term *t, const struct report *r, size_t test);
 /* A test failed and will run again (--reruns): 'R', or a line with -v. */

@@ -58,15 +58,22 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 	const struct docker_mount mounts[] = {
 		{ ws->agent_path, "/xdock/agent", true },
 		{ ws->project_dir, ws->project_dir, false },
+		{ ws->extra_dir, ws->extra_dir, false },
 		{ NULL, NULL, false },
 	};
 	cleanup_free char *name = xasprintf("xdock-%s-%s", ws->run_id, w->name);
+	/* One host name for the whole run, as xdist's workers share their
+	 * controller's: plugins that compare it (pytest-cov: a worker on the
+	 * controller's host leaves its data file to the controller instead
+	 * of combining the shared directory's files itself) see one host. */
+	cleanup_free char *host = xasprintf("xdock-%s", ws->run_id);
 	cleanup_free char *id = NULL;
 	int rc = -1;
 	struct docker_container_spec spec = {
 		.name = name,
 		.image = ws->image,
 		.working_dir = ws->workdir,
+		.hostname = ws->network && strcmp(ws->network, "host") == 0 ? NULL : host,
 		.user = ws->user,
 		.network = ws->network,
 		.open_stdin = true,
@@ -76,8 +83,14 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 		.pids_limit = 4096,
 	};
 
-	strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER=%s", w->name));
-	strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER_COUNT=%zu", ws->nworkers));
+	/* The controller is no worker: conftests that look for these must
+	 * see it as xdist's controller. */
+	if (!ws->controller) {
+		strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER=%s", w->name));
+		strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER_COUNT=%zu", ws->nworkers));
+	}
+	if (ws->with_controller && !ws->controller)
+		strv_push(&env, &nenv, xstrdup("XDOCK_CONTROLLER=1"));
 	strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_TESTRUNUID=%s", ws->run_id));
 	strv_push(&env, &nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
 	strv_push(&env, &nenv, xstrdup("XDOCK=1"));
@@ -152,6 +165,10 @@ sink_cb(void *ctx, enum frame_stream stream, const char *data, size_t len)
 {
 	struct worker *w = ctx;
 
+	if (stream == FRAME_STDERR && w->echo) {
+		fwrite(data, 1, len, w->echo);
+		fflush(w->echo);
+	}
 	if (stream == FRAME_STDERR) {
 		/* Keep only the tail: enough to explain why an agent died. */
 		if (buf_append_trunc(&w->errtail, data, len) || w->errtail.len > WORKER_ERRTAIL)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "buf.h"
 #include "docker.h"
@@ -28,6 +29,9 @@ struct worker_setup {
 	const char *const *labels;      /* the run's labels, NULL-terminated */
 	const char *const *env;         /* the user's --env, "K=V", NULL-terminated, set last */
 	size_t nworkers;                /* PYTEST_XDIST_WORKER_COUNT */
+	bool controller;                /* this container is the run's controller, not a worker */
+	bool with_controller;           /* workers wait for their workerinput (XDOCK_CONTROLLER=1) */
+	const char *extra_dir;          /* NULL, or one more directory bind-mounted at its own path */
 	int64_t memory, nano_cpus;      /* 0: no limit */
 };
 
@@ -41,6 +45,7 @@ struct worker {
 	struct proto_reader reader;
 	struct buf out;         /* protocol bytes not yet sent */
 	struct buf errtail;     /* the agent's stderr, last bytes only */
+	FILE *echo;             /* the controller: its stderr (pytest's terminal) is copied here */
 	bool fresh;             /* started: read once before the first poll */
 	bool more;              /* the last read stopped before the socket was drained */
 	int64_t started_ms;

@@ -154,6 +154,10 @@ class Agent:
                     self.bad_lines.append(raw)
                     continue
                 self.messages.append(msg)
+                if msg["t"] == "ev":
+                    # xdist's worker events, for the controller: kept in
+                    # messages, out of the worker protocol checked here.
+                    continue
                 return msg
             left = deadline - time.monotonic()
             if self.eof or left <= 0:

@@ -35,20 +35,20 @@ run_demo
 id1=$(kept_id)
 [ -z "$before" ] && ours=$id1
 check "first run: exit 0 (got $RC)" eq "$RC" 0
-check "first run: migrated" grep -q "(migrated)" "$T_TMP/out"
+check "first run: migrated" grep -q "(migrated)" "$T_TMP/err"
 check "first run: the server is kept (${id1:0:12}; before: ${before:0:12})" test -n "$id1"
 check "first run: nothing else left" no_leftovers_of_pid "$XPID"
 
 run_demo
 check "second run: exit 0 (got $RC)" eq "$RC" 0
-check "second run: no migration (cached template)" bash -c "! grep -q '(migrated)' '$T_TMP/out'"
+check "second run: no migration (cached template)" bash -c "! grep -q '(migrated)' '$T_TMP/err'"
 check "second run: same kept server" eq "$(kept_id)" "$id1"
 check "second run: nothing else left" no_leftovers_of_pid "$XPID"
 
 echo "# schema changed" >>migrate.py
 run_demo
 check "changed schema file: exit 0 (got $RC)" eq "$RC" 0
-check "changed schema file: migrated again" grep -q "(migrated)" "$T_TMP/out"
+check "changed schema file: migrated again" grep -q "(migrated)" "$T_TMP/err"
 check "changed schema file: nothing else left" no_leftovers_of_pid "$XPID"
 
 "$XDOCK_BIN" gc >"$T_TMP/gc.out" 2>&1

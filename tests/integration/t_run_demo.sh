@@ -28,7 +28,7 @@ check "every test has a worker and a duration" eq \
 	"$(json "$T_TMP/report.json" 'all(t["worker"] and t["duration"] >= 0 for t in r["tests"])')" True
 check "worker test counts add up" eq \
 	"$(json "$T_TMP/report.json" 'sum(w["tests"] for w in r["workers"]) == len(r["tests"])')" True
-check "summary line printed" grep -Eq "^=+ [0-9]+ passed in [0-9.]+s =+$" "$T_TMP/out.txt"
+check "summary line printed" grep -Eq "^=+ [0-9]+ passed in [0-9.]+s( \([0-9:]+\))? =+$" "$T_TMP/out.txt"
 check "progress reaches 100%" grep -q "\[100%\]" "$T_TMP/out.txt"
 check "junit xml parses and counts" eq "$(python3 -c '
 import sys, xml.etree.ElementTree as E

@@ -1,0 +1,429 @@
+"""xdock controller plugin: carried inside xdock-agent and loaded with
+`-p xdock_controller` in the one controller container of a run. It makes
+a pytest session play the part of pytest-xdist's controller (DSession):
+it runs pytest_configure_node for every worker and sends the workerinput
+they fill to xdock, then fires, for each event the workers send (forwarded
+by xdock as "ev" lines on XDOCK_CMD_FD), the hooks xdist's controller
+fires: pytest_testnodeready, pytest_collectreport, pytest_runtest_logstart,
+pytest_runtest_logreport, pytest_warning_recorded, pytest_testnodedown.
+pytest's own terminal summary, junitxml, cache and the user's plugins
+(pytest-cov's combine) then run as under xdist. Its terminal output is
+what the user sees.
+
+Commands from xdock, one JSON object per line (common/proto.h):
+  {"t":"hello",...}                        the agent's, never seen here
+  {"t":"ev","w":"gw0","e":NAME,"d":{..}}   a worker's event, as xdist's
+  {"t":"rerun","w":"gw0","id":NODEID}      that test runs again: its
+                                           failing reports count as reruns
+  {"t":"crash","w":"gw0","id":NODEID,"reason":..,"rerun":B}
+                                           the worker died in that test
+                                           ("" when between tests); with
+                                           rerun, xdock runs it again
+  {"t":"bye"}                              the run is over
+Messages to xdock:
+  {"t":"input","w":"gw0","input":{..}}     a worker's workerinput
+  {"t":"done"}                             the session loop ended
+
+Standard library, pytest, and xdist when the image has it.
+"""
+
+import importlib
+import os
+import sys
+import time
+import warnings
+
+import pytest
+
+import xdock_plugin
+
+_CMD_FD = os.environ.get("XDOCK_CMD_FD")
+_EVT_FD = os.environ.get("XDOCK_EVT_FD")
+_ACTIVE = (_CMD_FD is not None and _EVT_FD is not None
+           and os.environ.get("XDOCK_ROLE") == "controller")
+
+
+def _int_env(name, default):
+    try:
+        return int(os.environ.get(name, ""))
+    except ValueError:
+        return default
+
+
+_WORKERS = max(1, _int_env("XDOCK_WORKERS", 1))
+# xdock's distribution mode under xdist's name ("load" unless told).
+_DIST = os.environ.get("XDOCK_DIST", "load")
+
+
+class _Spec:
+    """The part of execnet's XSpec that plugins read."""
+
+    def __init__(self, ident):
+        self.id = ident
+        self.popen = True
+        self.chdir = None
+        self.python = None
+        self.via = None
+        self.env = {}
+
+    def __repr__(self):
+        return "<XSpec 'popen//id=%s'>" % self.id
+
+
+class _RemoteInfo:
+    def __init__(self, info):
+        self.__dict__.update(info)
+
+
+class _Gateway:
+    """The part of an execnet gateway that plugins read: id, spec and
+    _rinfo() (pytest-cov names the workers' platforms with it). The worker
+    runs the same image, so until it reports its own facts they are
+    ours."""
+
+    def __init__(self, ident):
+        self.id = ident
+        self.spec = _Spec(ident)
+        self._info = xdock_plugin.worker_info()
+
+    def _rinfo(self, update=False):
+        info = dict(self._info)
+        info.setdefault("platform", sys.platform)
+        info["platform"] = info.get("sysplatform", sys.platform)
+        info["version_info"] = tuple(info.get("version_info") or sys.version_info)
+        return _RemoteInfo(info)
+
+
+class _NodeManager:
+    def __init__(self, config, testrunuid):
+        self.config = config
+        self.testrunuid = testrunuid
+        # Workers share the project through the mount: nothing is rsynced.
+        self.roots = []
+        self.specs = []
+
+
+class Node:
+    """What xdist's WorkerController is to plugins: gateway, workerinput,
+    workerinfo, workeroutput, config, nodemanager."""
+
+    def __init__(self, ident, config, nodemanager):
+        self.gateway = _Gateway(ident)
+        self.config = config
+        self.nodemanager = nodemanager
+        self.workerinput = {
+            "workerid": ident,
+            "workercount": _WORKERS,
+            "testrunuid": nodemanager.testrunuid,
+            "mainargv": list(sys.argv),
+        }
+        self.workerinfo = {}
+        self.workeroutput = {}
+        self.down = False
+
+    def __repr__(self):
+        return "<WorkerController %s>" % self.gateway.id
+
+    @property
+    def shutting_down(self):
+        return self.down
+
+    def shutdown(self):
+        # xdock, not this process, tells workers to stop.
+        pass
+
+
+def _rebuild_warning(data):
+    """The inverse of xdock_plugin._serialize_warning."""
+    message = data.get("message_str", "")
+    if data.get("message_module"):
+        try:
+            cls = getattr(importlib.import_module(data["message_module"]),
+                          data["message_class_name"])
+            args = data.get("message_args")
+            message = cls(*args) if args is not None else cls(message)
+        except Exception:
+            message = Warning("%s.%s: %s" % (data["message_module"],
+                                             data["message_class_name"], message))
+    category = None
+    if data.get("category_module"):
+        try:
+            category = getattr(importlib.import_module(data["category_module"]),
+                               data["category_class_name"])
+        except Exception:
+            category = Warning
+    kwargs = {"message": message, "category": category}
+    for name in warnings.WarningMessage._WARNING_DETAILS:
+        if name not in ("message", "category"):
+            kwargs[name] = data.get(name)
+    return warnings.WarningMessage(**kwargs)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ends the session loop the way xdist's controller does after
+    --maxfail failures."""
+
+
+class XdockSession:
+    """Stands where xdist's DSession stands (registered as "dsession"),
+    but xdock starts, feeds and stops the workers: this side only fires
+    the hooks."""
+
+    def __init__(self, config):
+        self.config = config
+        self.channel = xdock_plugin._Channel(int(_CMD_FD), int(_EVT_FD))
+        self.nodes = {}
+        self.session = None
+        self.maxfail = config.getvalue("maxfail")
+        self.countfailures = 0
+        self.shouldstop = ""
+        self.collect_errors = set()
+        self.collected = False
+        self.reruns = {}  # worker -> node id whose failures are reruns
+        self.summary = None
+        self.terminal = config.pluginmanager.getplugin("terminalreporter")
+        self.status = {}
+
+    # -- start-up: the nodes and their workerinput ----------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session):
+        self.session = session
+        testrunuid = os.environ.get("PYTEST_XDIST_TESTRUNUID") or "xdock"
+        manager = _NodeManager(self.config, testrunuid)
+        ids = ["gw%d" % i for i in range(_WORKERS)]
+        nodes = [Node(i, self.config, manager) for i in ids]
+        manager.specs = [n.gateway.spec for n in nodes]
+        hook = self.config.hook
+        if hasattr(hook, "pytest_xdist_setupnodes"):
+            hook.pytest_xdist_setupnodes(config=self.config, specs=manager.specs)
+        for node in nodes:
+            self.nodes[node.gateway.id] = node
+            if hasattr(hook, "pytest_xdist_newgateway"):
+                hook.pytest_xdist_newgateway(gateway=node.gateway)
+            if hasattr(hook, "pytest_configure_node"):
+                hook.pytest_configure_node(node=node)
+            self.channel.send({"t": "input", "w": node.gateway.id, "input": node.workerinput})
+        self._status_all("I")
+
+    @pytest.hookimpl
+    def pytest_collection(self):
+        # The workers collect; this session holds no items (as xdist's).
+        return True
+
+    # -- the loop: one command at a time ----------------------------------
+
+    @pytest.hookimpl
+    def pytest_runtestloop(self):
+        while True:
+            msg = self.channel.receive()
+            if msg is None or msg.get("t") == "bye":
+                break
+            kind = msg.get("t")
+            node = self.nodes.get(msg.get("w"))
+            if node is None:
+                continue
+            if kind == "ev":
+                self._event(node, msg.get("e"), msg.get("d") or {})
+            elif kind == "rerun":
+                self.reruns[node.gateway.id] = msg.get("id")
+            elif kind == "crash":
+                self._crash(node, msg.get("id") or "", msg.get("reason") or "", bool(msg.get("rerun")))
+        for node in self.nodes.values():
+            if not node.down and node.workerinfo:
+                node.down = True
+                self.config.hook.pytest_testnodedown(node=node, error="not properly terminated")
+        self.channel.send({"t": "done"})
+        if self.shouldstop:
+            raise Interrupted(self.shouldstop)
+        return True
+
+    def _event(self, node, name, data):
+        method = getattr(self, "_ev_" + str(name), None)
+        if method is not None:
+            method(node, data)
+
+    def _ev_workerready(self, node, data):
+        node.down = False
+        node.workerinfo = dict(data.get("workerinfo") or {})
+        # pytest formats it with "%s.%s.%s" % version_info[:3].
+        node.workerinfo["version_info"] = tuple(node.workerinfo.get("version_info") or ())
+        node.workerinfo["id"] = node.gateway.id
+        node.workerinfo["spec"] = node.gateway.spec
+        node.gateway._info.update(data.get("workerinfo") or {})
+        if self.terminal and self.config.option.verbose > 0:
+            self.terminal.write_line("[%s] Python %s" % (
+                node.gateway.id, str(node.workerinfo.get("version", "")).replace("\n", " -- ")))
+        self.config.hook.pytest_testnodeready(node=node)
+
+    def _ev_collectionfinish(self, node, data):
+        ids = data.get("ids") or []
+        hook = self.config.hook
+        if hasattr(hook, "pytest_xdist_node_collection_finished"):
+            hook.pytest_xdist_node_collection_finished(node=node, ids=ids)
+        self.session.testscollected = len(ids)
+        if not self.collected:
+            self.collected = True
+            self._status_all("[%d]" % len(ids))
+            if self.terminal:
+                self.terminal.write_line("")
+
+    def _report(self, data):
+        rep = self.config.hook.pytest_report_from_serializable(config=self.config, data=data)
+        # JSON made lists of the tuples execnet keeps: a skip's
+        # (path, line, reason) and a location.
+        if isinstance(rep.longrepr, list):
+            rep.longrepr = tuple(rep.longrepr)
+        if isinstance(getattr(rep, "location", None), list):
+            rep.location = tuple(rep.location)
+        return rep
+
+    def _ev_collectreport(self, node, data):
+        rep = self._report(data.get("data"))
+        # Every worker collects the same tree: one report per error.
+        key = (rep.nodeid, str(rep.longrepr))
+        if key in self.collect_errors:
+            return
+        self.collect_errors.add(key)
+        self.config.hook.pytest_collectreport(report=rep)
+        self._count(rep)
+
+    def _ev_logstart(self, node, data):
+        self.config.hook.pytest_runtest_logstart(nodeid=data.get("nodeid"),
+                                                 location=tuple(data.get("location") or ()))
+
+    def _ev_logfinish(self, node, data):
+        self.config.hook.pytest_runtest_logfinish(nodeid=data.get("nodeid"),
+                                                  location=tuple(data.get("location") or ()))
+
+    def _ev_testreport(self, node, data):
+        data = dict(data.get("data") or {})
+        index = data.pop("item_index", None)
+        rep = self._report(data)
+        if index is not None:
+            rep.item_index = index
+        rep.node = node
+        if rep.failed and self.reruns.get(node.gateway.id) == rep.nodeid:
+            rep.outcome = "rerun"
+        self.config.hook.pytest_runtest_logreport(report=rep)
+        self._count(rep)
+        if rep.when == "teardown" and self.reruns.get(node.gateway.id) == rep.nodeid:
+            del self.reruns[node.gateway.id]
+
+    def _ev_warning_recorded(self, node, data):
+        kwargs = {
+            "warning_message": _rebuild_warning(data.get("warning_message_data") or {}),
+            "when": data.get("when"),
+            "nodeid": data.get("nodeid") or "",
+            "location": tuple(data["location"]) if data.get("location") else None,
+        }
+        self.config.hook.pytest_warning_recorded.call_historic(kwargs=kwargs)
+
+    def _ev_workerfinished(self, node, data):
+        node.workeroutput = data.get("workeroutput") or {}
+        node.down = True
+        self.config.hook.pytest_testnodedown(node=node, error=None)
+
+    def _ev_internal_error(self, node, data):
+        try:
+            raise AssertionError(data.get("formatted_error", ""))
+        except AssertionError:
+            from _pytest._code import ExceptionInfo
+
+            excinfo = ExceptionInfo.from_current()
+            self.config.hook.pytest_internalerror(excrepr=excinfo.getrepr(), excinfo=excinfo)
+
+    def _crash(self, node, nodeid, reason, rerun):
+        """The worker died: in a test (nodeid) or between tests. As xdist:
+        node down with the error, then a failed report for the test."""
+        if not node.down:
+            node.down = True
+            self.config.hook.pytest_testnodedown(node=node, error=reason or "crashed")
+            if self.terminal:
+                self.terminal.write_line("[%s] node down: %s" % (node.gateway.id, reason or "crashed"))
+        if not nodeid:
+            return
+        runner = self.config.pluginmanager.getplugin("runner")
+        path = nodeid.split("::")[0]
+        text = "worker %r crashed while running %r" % (node.gateway.id, nodeid)
+        if reason:
+            text += "\n" + reason
+        rep = runner.TestReport(nodeid, (path, None, path), {}, "rerun" if rerun else "failed",
+                                text, "???")
+        rep.node = node
+        hook = self.config.hook
+        if hasattr(hook, "pytest_handlecrashitem"):
+            hook.pytest_handlecrashitem(crashitem=nodeid, report=rep, sched=None)
+        hook.pytest_runtest_logreport(report=rep)
+        self._count(rep)
+
+    def _count(self, rep):
+        if rep.failed:
+            self.countfailures += 1
+            if self.maxfail and self.countfailures >= self.maxfail:
+                self.shouldstop = "stopping after %d failures" % self.countfailures
+
+    # -- what xdist's terminal reporter adds ----------------------------
+
+    def _status_all(self, text):
+        for ident in self.nodes:
+            self.status[ident] = text
+        if self.terminal and self.config.option.verbose >= 0:
+            self.terminal.write_line(" / ".join("%s %s" % kv for kv in self.status.items()))
+        elif self.terminal:
+            self.terminal.write_line("bringing up nodes...")
+
+    @pytest.hookimpl
+    def pytest_report_teststatus(self, report):
+        # A failure that xdock runs again (--reruns), as
+        # pytest-rerunfailures shows it.
+        if report.outcome == "rerun":
+            return "rerun", "R", ("RERUN", {"yellow": True})
+        return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    if _ACTIVE:
+        # As under `pytest -n N`: plugins that decide early whether they
+        # are xdist's controller (pytest-cov starts its DistMaster here)
+        # read these.
+        ns = early_config.known_args_namespace
+        if hasattr(ns, "numprocesses"):
+            ns.numprocesses = _WORKERS
+            ns.dist = _DIST
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_cmdline_main(config):
+    if _ACTIVE and hasattr(config.option, "numprocesses"):
+        # What xdist itself derives from -n: its own checks (--pdb) and the
+        # plugins that read config.option.dist see a distributed run.
+        config.option.numprocesses = _WORKERS
+        config.option.dist = _DIST
+        config.option.tx = ["popen"] * _WORKERS
+        # xdist registers its controller in its pytest_configure; ours
+        # takes its place under the same name.
+        try:
+            import xdist.dsession
+
+            xdist.dsession.DSession = XdockSession
+        except ImportError:
+            pass
+    yield
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    if not _ACTIVE or config.getvalue("collectonly"):
+        # With --collect-only xdist does not distribute either: this
+        # session collects and lists the tests itself.
+        return
+    if config.pluginmanager.hasplugin("xdist"):
+        # xdist's own pytest_configure registers DSession, now ours.
+        return
+    config.pluginmanager.register(XdockSession(config), "dsession")
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    if reporter is not None:
+        reporter.showfspath = False

@@ -1,0 +1,500 @@
+#!/usr/bin/env python3
+"""The compatibility suite: small projects, each run under the host's
+pytest-xdist (`pytest -n 2`) and under `xdock run -n 2 --db none`, with the
+same pytest arguments, in two copies of the project generated into a temp
+dir. What pytest-xdist prints and writes is the reference; each case names
+what must match: exit code, outcomes by node id, the `-r`/`--durations`/
+`--co`/warnings sections, the JUnit XML (times and host names
+normalised), the lastfailed cache, the coverage total, pytest's summary
+counts.
+
+Run: tests/compat/compat.py [CASE...]   (ctest -L compat runs them all)
+     tests/compat/compat.py --table     the docs/usage.md table it checks
+Environment: XDOCK_BIN, XDOCK_AGENT (as the integration tests), XDOCK_SRC.
+Needs a python3 with pytest, pytest-xdist and pytest-cov (Debian's).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import xml.etree.ElementTree as ET
+
+SRC = os.environ.get("XDOCK_SRC") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+XDOCK = os.path.abspath(os.environ.get("XDOCK_BIN") or os.path.join(SRC, "build", "xdock"))
+if os.environ.get("XDOCK_AGENT"):
+    os.environ["XDOCK_AGENT"] = os.path.abspath(os.environ["XDOCK_AGENT"])
+HOST_PY = os.environ.get("XDOCK_HOST_PYTHON", "/usr/bin/python3")
+# The test image (default: xdock's, which has pytest-xdist and pytest-cov).
+IMAGE = ["--image", os.environ["XDOCK_COMPAT_IMAGE"]] if os.environ.get("XDOCK_COMPAT_IMAGE") else []
+
+# -- the projects ---------------------------------------------------------
+
+BASIC = {
+    "tests/__init__.py": "",
+    "tests/test_basic.py": """
+        import pytest
+
+        def test_pass():
+            print("out of test_pass")
+
+        def test_fail():
+            assert 1 + 1 == 3
+
+        @pytest.mark.skip(reason="not today")
+        def test_skip():
+            pass
+
+        @pytest.mark.xfail(reason="known bug")
+        def test_xfail():
+            assert 0
+
+        @pytest.mark.xfail(reason="fixed already")
+        def test_xpass():
+            pass
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("fixture broke")
+
+        def test_error(broken):
+            pass
+
+        @pytest.mark.parametrize("n", [1, 2, 3])
+        def test_param(n):
+            assert n < 3
+    """,
+}
+
+COV = {
+    "pkg/__init__.py": "",
+    "pkg/calc.py": """
+        def add(a, b):
+            return a + b
+
+        def sub(a, b):
+            return a - b
+
+        def never(a):
+            if a:
+                return 1
+            return 2
+    """,
+    "tests/test_calc.py": """
+        from pkg.calc import add, sub
+
+        def test_add():
+            assert add(1, 2) == 3
+
+        def test_sub():
+            assert sub(3, 2) == 1
+
+        def test_add_more():
+            assert add(2, 2) == 4
+    """,
+}
+
+# A project whose own plugin implements xdist's controller hooks, as a
+# large ORM's test plugin does (a per-worker identity through workerinput).
+XDIST_HOOKS = {
+    "conftest.py": """
+        import os
+
+        def pytest_configure_node(node):
+            node.workerinput["follower_ident"] = "test_%s" % node.gateway.id
+
+        def pytest_testnodedown(node, error):
+            out = getattr(node, "workeroutput", {})
+            if "seen" in out:
+                path = os.path.join(str(node.config.rootpath), "seen-" + node.gateway.id)
+                with open(path, "w") as f:
+                    f.write(out["seen"])
+
+        def pytest_configure(config):
+            if hasattr(config, "workerinput"):
+                config.follower = config.workerinput["follower_ident"]
+
+        def pytest_sessionfinish(session):
+            if hasattr(session.config, "workerinput"):
+                session.config.workeroutput["seen"] = session.config.follower
+    """,
+    "test_follower.py": """
+        def test_one(request):
+            assert request.config.follower.startswith("test_gw")
+
+        def test_two(request):
+            assert request.config.follower == "test_" + request.config.workerinput["workerid"]
+    """,
+}
+
+CACHE_READER = {
+    "conftest.py": """
+        import pytest
+
+        @pytest.fixture
+        def runs(request):
+            n = request.config.cache.get("compat/runs", 0)
+            request.config.cache.set("compat/runs", n + 1)
+            return n
+    """,
+    "test_cache.py": """
+        def test_reads_cache(runs):
+            assert runs >= 0
+    """,
+}
+
+MODULE_SKIP = {
+    "test_skipped_module.py": """
+        import pytest
+        pytest.skip("no backend here", allow_module_level=True)
+
+        def test_never():
+            pass
+    """,
+    "test_fine.py": """
+        def test_fine():
+            pass
+    """,
+}
+
+ADDOPTS_N = {
+    "pytest.ini": """
+        [pytest]
+        addopts = -n 2
+    """,
+    "test_addopts.py": """
+        def test_a():
+            pass
+
+        def test_b():
+            assert 0
+    """,
+}
+
+JUNIT = {
+    "pytest.ini": """
+        [pytest]
+        junit_family = xunit1
+        junit_suite_name = compat_suite
+    """,
+    "test_junit.py": """
+        import pytest
+
+        def test_props(record_property):
+            record_property("example_key", 1)
+
+        def test_suite_prop(record_testsuite_property):
+            record_testsuite_property("ARCH", "PPC")
+
+        def test_fails():
+            assert "a" == "b"
+
+        @pytest.mark.skip(reason="skipped in xml")
+        def test_skipped():
+            pass
+    """,
+}
+
+WARNINGS = {
+    "test_warn.py": """
+        import warnings
+
+        def test_warns():
+            warnings.warn(UserWarning("careful now"))
+
+        def test_deprecated():
+            warnings.warn(DeprecationWarning("old api"))
+
+        def test_quiet():
+            pass
+    """,
+}
+
+COLLECT_ERROR = {
+    "test_ok.py": """
+        def test_ok():
+            pass
+    """,
+    "test_broken.py": """
+        import no_such_module_xyz
+    """,
+}
+
+# -- what is compared ------------------------------------------------------
+
+
+def _section(out, title):
+    """The lines of pytest's `==== title ====` section, sorted (workers
+    finish in any order), without the rule itself."""
+    lines = out.splitlines()
+    got = []
+    inside = False
+    for line in lines:
+        if re.match(r"^=+ .* =+$", line) or re.match(r"^-+ .* -+$", line):
+            inside = title in line
+            continue
+        if inside:
+            got.append(line)
+    return sorted(l for l in got if l.strip())
+
+
+def _summary(out):
+    """pytest's last line without the time: '1 failed, 2 passed'."""
+    for line in reversed(out.splitlines()):
+        m = re.match(r"^=+ (.*) in [0-9.]+s(?: \([0-9:]+\))? =+$", line)
+        if m:
+            return m.group(1)
+    return None
+
+
+def _outcomes(out):
+    """node id -> outcome, from the `-rA` short summary."""
+    got = {}
+    for line in _section(out, "short test summary info"):
+        m = re.match(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S+)", line)
+        if m:
+            got[m.group(2)] = m.group(1)
+    return got
+
+
+def _durations(out):
+    """(phase, node id) of the slowest-durations table: its times differ."""
+    got = []
+    for line in out.splitlines():
+        m = re.match(r"^[0-9.]+s (setup|call|teardown) +(\S+)", line)
+        if m:
+            got.append((m.group(1), m.group(2)))
+    return sorted(got)
+
+
+def _junit(path):
+    """The XML with times, timestamps and host names gone, test cases in
+    node id order."""
+    root = ET.parse(path).getroot()
+    for el in root.iter():
+        for attr in ("time", "timestamp", "hostname"):
+            el.attrib.pop(attr, None)
+    for suite in root.iter("testsuite"):
+        cases = [c for c in suite if c.tag == "testcase"]
+        for c in cases:
+            suite.remove(c)
+            for sub in c:
+                # Tracebacks name the worker's line; messages stay.
+                sub.text = None
+        for c in sorted(cases, key=lambda c: (c.get("classname", ""), c.get("name", ""))):
+            suite.append(c)
+    return ET.tostring(root, encoding="unicode")
+
+
+def _lastfailed(project):
+    path = os.path.join(project, ".pytest_cache", "v", "cache", "lastfailed")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def _cov_total(out):
+    for line in out.splitlines():
+        if line.startswith("TOTAL"):
+            return line.split()
+    return None
+
+
+def _collect_listing(out):
+    return [l for l in out.splitlines() if "::" in l or l.startswith("no tests")]
+
+
+COMPARE = {
+    "exit": lambda r: r["rc"],
+    "summary": lambda r: _summary(r["out"]),
+    "outcomes": lambda r: _outcomes(r["out"]),
+    "short_summary": lambda r: _section(r["out"], "short test summary info"),
+    "durations": lambda r: _durations(r["out"]),
+    "warnings": lambda r: _section(r["out"], "warnings summary"),
+    "collect": lambda r: _collect_listing(r["out"]),
+    "junit": lambda r: _junit(os.path.join(r["dir"], "junit.xml")),
+    "lastfailed": lambda r: _lastfailed(r["dir"]),
+    "cov_total": lambda r: _cov_total(r["out"]),
+    "errors": lambda r: [l for l in r["out"].splitlines() if "ERROR collecting" in l],
+    "no_header": lambda r: [l for l in r["out"].splitlines() if l.startswith(("platform ", "rootdir:", "plugins:"))],
+    "files": lambda r: sorted(f for f in os.listdir(r["dir"]) if f.startswith("seen-")),
+}
+
+# -- the cases: (flag or row, project, steps, what must match) -------------
+# A step is (host args, xdock args); None for xdock args: the same as the
+# host's. Host runs get `-n 2` unless the project's addopts has it.
+
+
+class Case:
+    def __init__(self, name, row, files, steps, compare, xdock_does="same as pytest-xdist"):
+        self.name, self.row, self.files, self.steps = name, row, files, steps
+        self.compare, self.xdock_does = compare, xdock_does
+
+
+N2 = ["-n", "2"]
+CASES = [
+    Case("report_chars", "`-r` chars (`-rA`: every outcome's short summary line)", BASIC,
+         [(N2 + ["-rA"], None)],
+         ["exit", "summary", "outcomes", "short_summary"]),
+    Case("durations", "`--durations=N`, `--durations-min`", BASIC,
+         [(N2 + ["--durations=0", "--durations-min=0"], None)], ["exit", "summary", "durations"]),
+    Case("collect_only", "`--co`, `--collect-only -q`", BASIC,
+         [(N2 + ["--co", "-q"], None)], ["exit", "collect"]),
+    Case("tb_styles", "`--tb` styles, `-l`, `--color`", BASIC,
+         [(N2 + ["--tb=line", "-l", "--color=no", "-rA"], None)], ["exit", "summary", "outcomes"]),
+    Case("no_header_summary", "`--no-header`, `--no-summary`", BASIC,
+         [(N2 + ["--no-header", "--no-summary"], None)], ["exit", "summary", "no_header"]),
+    Case("warnings", "warnings summary", WARNINGS,
+         [(N2, None)], ["exit", "summary", "warnings"]),
+    Case("junitxml", "`--junitxml` with `record_property`, `record_testsuite_property`, `junit_family`, "
+         "`junit_suite_name`", JUNIT,
+         [(N2 + ["--junitxml=junit.xml"], None)], ["exit", "summary", "junit"]),
+    Case("cache", "`--lf`, `--ff`, `--nf`, `--lfnf`, `--cache-clear`, `.pytest_cache` written by the "
+         "controller only", BASIC,
+         [(N2 + ["-rA"], None), (N2 + ["--lf", "-rA"], None), (N2 + ["--ff", "--nf", "-rA"], None),
+          (N2 + ["--cache-clear", "--lf", "--lfnf=none", "-rA"], None)],
+         ["exit", "summary", "outcomes", "lastfailed"]),
+    Case("config_cache", "a conftest that reads `config.cache` in the workers", CACHE_READER,
+         [(N2, None)], ["exit", "summary"]),
+    Case("coverage", "`--cov`, `--cov-report=term` (pytest-cov's combined report)", COV,
+         [(N2 + ["--cov=pkg", "--cov-report=term"], None)], ["exit", "summary", "cov_total"]),
+    Case("xdist_hooks", "a project's own `pytest_configure_node` / `pytest_testnodedown` (workerinput, "
+         "workeroutput)", XDIST_HOOKS,
+         [(N2, None)], ["exit", "summary", "files"]),
+    Case("module_skip", "a module skipped at import (`allow_module_level=True`)", MODULE_SKIP,
+         [(N2 + ["-rs"], None)], ["exit", "summary", "short_summary"]),
+    Case("addopts_n", "`addopts = -n 2` in pytest.ini (never starts xdist inside a worker)", ADDOPTS_N,
+         [([], ["-n", "2"])], ["exit", "summary"]),
+    Case("collect_error", "a collection error names its file", COLLECT_ERROR,
+         [(N2, None)], ["errors"]),
+]
+
+# Rows that are decided without a run here, with the reason.
+STATIC_ROWS = [
+    ("`--pdb`", "refused with pytest-xdist's message (xdist refuses it too)"),
+    ("`-x`, `--maxfail`", "xdock stops the workers; the controller reports as xdist does"),
+    ("`-v`, `-q`", "passed to the controller, which prints the progress and summary"),
+    ("`--json-report`", "xdock's own JSON report, written from the workers' results"),
+]
+
+
+def _write(root, files):
+    for rel, text in files.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(text).lstrip("\n"))
+
+
+def _run(argv, cwd):
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", COLUMNS="100")
+    env.pop("PYTEST_ADDOPTS", None)
+    p = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=600)
+    # The two copies of the project live in different directories.
+    out = p.stdout.replace(cwd, "<project>")
+    return {"rc": p.returncode, "out": out, "err": p.stderr, "dir": cwd}
+
+
+def run_case(case, tmp):
+    host_dir = os.path.join(tmp, case.name, "host", "project")
+    xdock_dir = os.path.join(tmp, case.name, "xdock", "project")
+    for d in (host_dir, xdock_dir):
+        _write(d, case.files)
+    failures = []
+    for i, (host_args, xdock_args) in enumerate(case.steps):
+        before = len(failures)
+        if xdock_args is None:
+            xdock_args = host_args
+        # xdock's own -n goes first; the rest is pytest's.
+        xargs = xdock_args[2:] if xdock_args[:2] == N2 else xdock_args
+        host = _run([HOST_PY, "-m", "pytest"] + host_args, host_dir)
+        xd = _run([XDOCK, "run", "-n", "2", "--db", "none"] + IMAGE + xargs, xdock_dir)
+        for what in case.compare:
+            try:
+                want = COMPARE[what](host)
+            except Exception as e:  # the reference itself is broken
+                want = "unreadable: %r" % e
+            try:
+                got = COMPARE[what](xd)
+            except Exception as e:
+                got = "unreadable: %r" % e
+            if want != got:
+                failures.append("step %d (%s): %s differs\n      pytest-xdist: %r\n      xdock:        %r"
+                                % (i + 1, " ".join(host_args) or "(addopts)", what, want, got))
+        if len(failures) > before:
+            failures.append("step %d: xdock's stderr:\n%s" % (i + 1, textwrap.indent(xd["err"][-1500:], "      ")))
+    return failures
+
+
+def table():
+    lines = ["| pytest / pytest-xdist | what xdock does | proven by |", "|---|---|---|"]
+    for c in CASES:
+        lines.append("| %s | %s | `tests/compat` case `%s` |" % (c.row, c.xdock_does, c.name))
+    for row, does in STATIC_ROWS:
+        lines.append("| %s | %s | — |" % (row, does))
+    return "\n".join(lines) + "\n"
+
+
+BEGIN = "<!-- compat table: generated by tests/compat/compat.py --table -->"
+END = "<!-- end of compat table -->"
+
+
+def check_docs():
+    path = os.path.join(SRC, "docs", "usage.md")
+    with open(path) as f:
+        text = f.read()
+    if BEGIN not in text or END not in text:
+        return ["docs/usage.md has no compat table between its markers"]
+    have = text.split(BEGIN, 1)[1].split(END, 1)[0].strip() + "\n"
+    if have != table():
+        return ["docs/usage.md's compat table differs from `tests/compat/compat.py --table`"]
+    return []
+
+
+def main(argv):
+    if argv[1:2] == ["--table"]:
+        sys.stdout.write(table())
+        return 0
+    wanted = set(argv[1:])
+    unknown = wanted - {c.name for c in CASES}
+    if unknown:
+        print("compat: no such case: %s" % ", ".join(sorted(unknown)), file=sys.stderr)
+        return 2
+    probe = subprocess.run([HOST_PY, "-c", "import pytest, xdist, pytest_cov"], capture_output=True)
+    if probe.returncode != 0:
+        print("compat: %s lacks pytest, pytest-xdist or pytest-cov (scripts/setup installs them)" % HOST_PY,
+              file=sys.stderr)
+        return 1
+    failed = 0
+    docs = check_docs()
+    for msg in docs:
+        print("FAIL - %s" % msg)
+        failed += 1
+    tmp = tempfile.mkdtemp(prefix="xdock-compat.")
+    try:
+        for case in CASES:
+            if wanted and case.name not in wanted:
+                continue
+            problems = run_case(case, tmp)
+            if problems:
+                failed += 1
+                print("FAIL - %s" % case.name)
+                for p in problems:
+                    print("    " + p)
+            else:
+                print("ok   - %s" % case.name)
+            sys.stdout.flush()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("compat: %d failed" % failed)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
