@@ -81,7 +81,7 @@ build_controller_cmd(struct fleet *f)
 	const struct config *cfg = f->cfg;
 	size_t n = 0;
 
-	f->ctl_cmd = xcalloc(cfg->npytest_args + 16, sizeof(*f->ctl_cmd));
+	f->ctl_cmd = xcalloc(cfg->nworker_args + cfg->npytest_args + 16, sizeof(*f->ctl_cmd));
 	f->ctl_cmd[n++] = "--controller";
 	f->ctl_cmd[n++] = "--";
 	f->ctl_cmd[n++] = "python3";
@@ -89,6 +89,12 @@ build_controller_cmd(struct fleet *f)
 	f->ctl_cmd[n++] = "pytest";
 	f->ctl_cmd[n++] = "-p";
 	f->ctl_cmd[n++] = "xdock_controller";
+	/* What the workers get before the user's arguments (`-o addopts=`:
+	 * xdock has read addopts already and passes its pytest options on
+	 * in pytest_args; read twice, an option there would count twice, and
+	 * one of an option xdock took over would reach pytest). */
+	for (size_t i = 0; i < cfg->nworker_args; i++)
+		f->ctl_cmd[n++] = cfg->worker_args[i];
 	for (size_t i = 0; i < cfg->npytest_args; i++)
 		f->ctl_cmd[n++] = cfg->pytest_args[i];
 	for (int i = 0; i < abs(cfg->verbose) && i < 4; i++)

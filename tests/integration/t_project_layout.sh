@@ -65,7 +65,7 @@ cd "$P/tests/sub" || exit 1
 export EXPECT_CWD=$PWD
 xrun run -v --env EXPECT_CWD --json-report "$T_TMP/sub.json"
 check "from a subdirectory: exit 0 (got $RC)" eq "$RC" 0
-check "from a subdirectory: addopts' -n 2 gives 2 workers" grep -q "^xdock [0-9.]*: 2 workers" "$T_TMP/out"
+check "from a subdirectory: addopts' -n 2 gives 2 workers" eq "$(jq '.workers | length' "$T_TMP/sub.json")" 2
 check "from a subdirectory: both tests passed" eq "$(json "$T_TMP/sub.json" "r['summary']['passed']")" 2
 check "from a subdirectory: node ids are host pytest's" eq "$(report_ids "$T_TMP/sub.json")" "$(host_ids "$PWD")"
 check "-v names rootdir and inifile" grep -q "rootdir: $P, inifile: $P/pytest.ini" "$T_TMP/err"
@@ -80,7 +80,7 @@ unset EXPECT_CWD
 cd "$T_TMP/elsewhere" || exit 1
 xrun run -rfE "$P/tests" -n 3 --json-report "$T_TMP/abs.json"
 check "absolute path from elsewhere: exit 0 (got $RC)" eq "$RC" 0
-check "absolute path from elsewhere: -n 3 after the path" grep -q "^xdock [0-9.]*: 3 workers" "$T_TMP/out"
+check "absolute path from elsewhere: -n 3 after the path" eq "$(jq '.workers | length' "$T_TMP/abs.json")" 3
 check "absolute path from elsewhere: 3 passed" eq "$(json "$T_TMP/abs.json" "r['summary']['passed']")" 3
 check "absolute path from elsewhere: node ids are host pytest's" eq "$(report_ids "$T_TMP/abs.json")" \
 	"$(host_ids "$PWD" "$P/tests")"
@@ -126,7 +126,7 @@ PY
 cd "$Q" || exit 1
 PYTEST_ADDOPTS="-n 1 -k 'not skipme and not by_env'" xrun run -v --json-report "$T_TMP/toml.json"
 check "pyproject.toml: exit 0 (got $RC)" eq "$RC" 0
-check "pyproject.toml: PYTEST_ADDOPTS' -n 1 over addopts' -n 2" grep -q "^xdock [0-9.]*: 1 worker" "$T_TMP/out"
+check "pyproject.toml: PYTEST_ADDOPTS' -n 1 over addopts' -n 2" eq "$(jq '.workers | length' "$T_TMP/toml.json")" 1
 check "pyproject.toml: the selection of PYTEST_ADDOPTS (1 test)" eq \
 	"$(json "$T_TMP/toml.json" "[t['nodeid'] for t in r['tests']]")" "['test_q.py::test_toml_env']"
 check "pyproject.toml: -v names [tool.xdock]" grep -q "no-history: $Q/pyproject.toml \[tool.xdock\]" "$T_TMP/err"
