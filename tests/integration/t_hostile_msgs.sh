@@ -59,7 +59,7 @@ check "the forged result did not count: test_a_fine passed" eq "$(json "$T_TMP/r
 check "the run went on: the other tests passed" eq "$(json "$T_TMP/r.json" \
 	"sorted(t['nodeid'].split('::')[1] for t in r['tests'] if t['outcome'] == 'passed')")" \
 	"['test_a_fine', 'test_f_fine', 'test_g_fine']"
-check "the broken workers were replaced" grep -q "replacing worker" "$T_TMP/out"
+check "the broken workers were replaced" grep -q "replacing worker" "$T_TMP/err"
 RUN_ID=$(json "$T_TMP/r.json" 'r["run_id"]')
 check "nothing left (run $RUN_ID)" no_leftovers_of "$RUN_ID"
 check "nothing left of pid $XPID" no_leftovers_of_pid "$XPID"

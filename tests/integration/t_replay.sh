@@ -108,10 +108,11 @@ r = json.load(open('$T_TMP/f.json'))
 first = {l['container'] for l in r['sequences'] if l['round'] == 0}
 again = [l['container'] for l in r['sequences'] if l['round'] == 1 and any(t['nodeid'] == '$V' for t in l['tests'])]
 sys.exit(not (len(again) == 1 and again[0] not in first))"
-check "JUnit marks the victim order-dependent" python3 -c "
+# The JUnit file is pytest's own (the controller's junitxml): it has the
+# victim, but not xdock's flaky kind (docs/usage.md says so).
+check "JUnit (pytest's) has the victim" python3 -c "
 import sys, xml.etree.ElementTree as ET
-tc = [t for t in ET.parse('$T_TMP/f.xml').iter('testcase') if t.get('name') == 'test_victim'][0]
-sys.exit(not [p for p in tc.iter('property') if p.get('name') == 'flaky' and p.get('value') == 'order-dependent'])"
+sys.exit(not [t for t in ET.parse('$T_TMP/f.xml').iter('testcase') if t.get('name') == 'test_victim'])"
 check "the terminal says order-dependent" grep -q "flaky: $V: order-dependent" "$T_TMP/out"
 check "the terminal says flaky on its own" grep -q "flaky: test_zflaky.py::test_flaky_alone: flaky on its own" "$T_TMP/out"
 check "nothing left" no_leftovers_of_pid "$XPID"
