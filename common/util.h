@@ -20,6 +20,12 @@ char *xstrndup(const char *s, size_t n);
 /* Returns a heap string; aborts on exhaustion like the rest. */
 char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
+/* A NULL-terminated vector of heap strings: util_strv_push appends s (the
+ * vector takes it) and keeps the NULL after it; util_strv_free frees the
+ * n strings and the vector. */
+void util_strv_push(char ***v, size_t *n, char *s);
+void util_strv_free(char **v, size_t n);
+
 /* Monotonic milliseconds, for durations and deadlines only. */
 int64_t util_now_ms(void);
 

@@ -14,22 +14,6 @@
  * requests more threads only add contention. */
 #define FLEET_PARALLEL 8
 
-static void
-strv_push(char ***v, size_t *n, char *s)
-{
-	*v = xrealloc(*v, (*n + 2) * sizeof(**v));
-	(*v)[(*n)++] = s;
-	(*v)[*n] = NULL;
-}
-
-static void
-strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* xdock-agent [--timeout S] -- python3 -m pytest <xdock's> <pytest args>. */
 static void
 build_agent_cmd(struct fleet *f)
@@ -102,13 +86,13 @@ build_controller_cmd(struct fleet *f)
 	if (cfg->maxfail > 0) {
 		char *v = xasprintf("--maxfail=%d", cfg->maxfail);
 
-		strv_push(&f->ctl_args, &f->nctl_args, v);
+		util_strv_push(&f->ctl_args, &f->nctl_args, v);
 		f->ctl_cmd[n++] = v;
 	}
 	if (cfg->junitxml) {
 		char *v = xasprintf("--junitxml=%s", cfg->junitxml);
 
-		strv_push(&f->ctl_args, &f->nctl_args, v);
+		util_strv_push(&f->ctl_args, &f->nctl_args, v);
 		f->ctl_cmd[n++] = v;
 		f->ctl_dir = report_dir(cfg->junitxml, f->ctx.project_dir);
 	}
@@ -123,23 +107,23 @@ controller_env(const struct fleet *f, char ***env, size_t *nenv)
 	struct winsize ws;
 	const char *color = getenv("PY_COLORS");
 
-	strv_push(env, nenv, xasprintf("XDOCK_WORKERS=%zu", f->nw));
-	strv_push(env, nenv, xasprintf("XDOCK_DIST=%s", sched_mode_name(f->cfg->dist)));
+	util_strv_push(env, nenv, xasprintf("XDOCK_WORKERS=%zu", f->nw));
+	util_strv_push(env, nenv, xasprintf("XDOCK_DIST=%s", sched_mode_name(f->cfg->dist)));
 	if (getenv("COLUMNS"))
-		strv_push(env, nenv, xasprintf("COLUMNS=%s", getenv("COLUMNS")));
+		util_strv_push(env, nenv, xasprintf("COLUMNS=%s", getenv("COLUMNS")));
 	if (isatty(STDOUT_FILENO)) {
 		if (!color && !getenv("NO_COLOR"))
-			strv_push(env, nenv, xstrdup("PY_COLORS=1"));
+			util_strv_push(env, nenv, xstrdup("PY_COLORS=1"));
 		if (!getenv("COLUMNS") && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-			strv_push(env, nenv, xasprintf("COLUMNS=%u", (unsigned)ws.ws_col));
+			util_strv_push(env, nenv, xasprintf("COLUMNS=%u", (unsigned)ws.ws_col));
 	}
 	/* pytest reads these; the container would not see the user's. */
 	if (color)
-		strv_push(env, nenv, xasprintf("PY_COLORS=%s", color));
+		util_strv_push(env, nenv, xasprintf("PY_COLORS=%s", color));
 	if (getenv("NO_COLOR"))
-		strv_push(env, nenv, xasprintf("NO_COLOR=%s", getenv("NO_COLOR")));
+		util_strv_push(env, nenv, xasprintf("NO_COLOR=%s", getenv("NO_COLOR")));
 	if (getenv("FORCE_COLOR"))
-		strv_push(env, nenv, xasprintf("FORCE_COLOR=%s", getenv("FORCE_COLOR")));
+		util_strv_push(env, nenv, xasprintf("FORCE_COLOR=%s", getenv("FORCE_COLOR")));
 }
 
 /* --env NAME=VALUE as given; --env NAME from xdock's own environment,
@@ -152,9 +136,9 @@ resolve_env(struct fleet *f)
 		const char *val = strchr(e, '=') ? NULL : getenv(e);
 
 		if (strchr(e, '='))
-			strv_push(&f->env, &f->nenv, xstrdup(e));
+			util_strv_push(&f->env, &f->nenv, xstrdup(e));
 		else if (val)
-			strv_push(&f->env, &f->nenv, xasprintf("%s=%s", e, val));
+			util_strv_push(&f->env, &f->nenv, xasprintf("%s=%s", e, val));
 	}
 }
 
@@ -212,9 +196,9 @@ fleet_release(struct fleet *f)
 	free(f->cmd);
 	free(f->ctl_cmd);
 	free(f->ctl_dir);
-	strv_free(f->ctl_args, f->nctl_args);
+	util_strv_free(f->ctl_args, f->nctl_args);
 	free(f->network);
-	strv_free(f->env, f->nenv);
+	util_strv_free(f->env, f->nenv);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -290,14 +274,14 @@ start_worker(struct fleet *f, struct docker *dk, struct worker *w, const char *c
 
 	provision_vars(&f->prov, w->name, w->dbname, &v, &store);
 	for (size_t i = 0; i < f->nenv; i++)
-		strv_push(&env, &nenv, provision_expand(f->env[i], &v));
+		util_strv_push(&env, &nenv, provision_expand(f->env[i], &v));
 	for (size_t i = 0; f->cmd[i]; i++)
-		strv_push(&cmd, &ncmd, provision_expand(f->cmd[i], &v));
+		util_strv_push(&cmd, &ncmd, provision_expand(f->cmd[i], &v));
 	ws.env = (const char *const *)env;
 	ws.agent_cmd = (const char *const *)cmd;
 	rc = worker_start(w, dk, &ws, db_env, err);
-	strv_free(env, nenv);
-	strv_free(cmd, ncmd);
+	util_strv_free(env, nenv);
+	util_strv_free(cmd, ncmd);
 	provision_vars_release(&store);
 	return rc;
 }
@@ -315,13 +299,13 @@ run_job(struct fleet *f, struct docker *dk, struct job *j)
 		if (f->w[j->worker].dbname)
 			provision_env(&f->prov, f->w[j->worker].dbname, &env, &nenv);
 		j->rc = start_worker(f, dk, &f->w[j->worker], (const char *const *)env, &j->err);
-		strv_free(env, nenv);
+		util_strv_free(env, nenv);
 		break;
 	case JOB_START_CONTROLLER:
 		controller_env(f, &env, &nenv);
 		/* Its errors say "worker controller: ...". */
 		j->rc = worker_start(&f->ctl, dk, &f->ctl_setup, (const char *const *)env, &j->err);
-		strv_free(env, nenv);
+		util_strv_free(env, nenv);
 		break;
 	case JOB_LAUNCH_DB:
 		j->rc = provision_launch(&f->prov, &ctx, &j->err);
@@ -480,7 +464,7 @@ fleet_replace(struct fleet *f, size_t i, struct error **err)
 	if (w->dbname)
 		provision_env(&f->prov, w->dbname, &env, &nenv);
 	rc = start_worker(f, f->dk, w, (const char *const *)env, err);
-	strv_free(env, nenv);
+	util_strv_free(env, nenv);
 	if (rc < 0) {
 		worker_remove(w, f->dk);
 		return -1;

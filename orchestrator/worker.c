@@ -33,22 +33,6 @@ worker_release(struct worker *w)
 	w->dbname = w->container = NULL;
 }
 
-static void
-strv_push(char ***v, size_t *n, char *s)
-{
-	*v = xrealloc(*v, (*n + 2) * sizeof(**v));
-	(*v)[(*n)++] = s;
-	(*v)[*n] = NULL;
-}
-
-static void
-strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 int
 worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws, const char *const *db_env,
 	     struct error **err)
@@ -86,25 +70,25 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 	/* The controller is no worker: conftests that look for these must
 	 * see it as xdist's controller. */
 	if (!ws->controller) {
-		strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER=%s", w->name));
-		strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER_COUNT=%zu", ws->nworkers));
+		util_strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER=%s", w->name));
+		util_strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER_COUNT=%zu", ws->nworkers));
 	}
 	if (ws->with_controller && !ws->controller)
-		strv_push(&env, &nenv, xstrdup("XDOCK_CONTROLLER=1"));
-	strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_TESTRUNUID=%s", ws->run_id));
-	strv_push(&env, &nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
-	strv_push(&env, &nenv, xstrdup("XDOCK=1"));
+		util_strv_push(&env, &nenv, xstrdup("XDOCK_CONTROLLER=1"));
+	util_strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_TESTRUNUID=%s", ws->run_id));
+	util_strv_push(&env, &nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
+	util_strv_push(&env, &nenv, xstrdup("XDOCK=1"));
 	for (size_t i = 0; db_env && db_env[i]; i++)
-		strv_push(&env, &nenv, xstrdup(db_env[i]));
+		util_strv_push(&env, &nenv, xstrdup(db_env[i]));
 	/* Given last, so the user can override what xdock sets. */
 	for (size_t i = 0; ws->env && ws->env[i]; i++)
-		strv_push(&env, &nenv, xstrdup(ws->env[i]));
+		util_strv_push(&env, &nenv, xstrdup(ws->env[i]));
 	for (size_t i = 0; ws->labels[i]; i++)
-		strv_push(&labels, &nlabels, xstrdup(ws->labels[i]));
-	strv_push(&labels, &nlabels, xasprintf("xdock.worker=%s", w->name));
-	strv_push(&entry, &nentry, xstrdup("/xdock/agent"));
+		util_strv_push(&labels, &nlabels, xstrdup(ws->labels[i]));
+	util_strv_push(&labels, &nlabels, xasprintf("xdock.worker=%s", w->name));
+	util_strv_push(&entry, &nentry, xstrdup("/xdock/agent"));
 	for (size_t i = 0; ws->agent_cmd[i]; i++)
-		strv_push(&entry, &nentry, xstrdup(ws->agent_cmd[i]));
+		util_strv_push(&entry, &nentry, xstrdup(ws->agent_cmd[i]));
 	spec.env = (const char *const *)env;
 	spec.mounts = mounts;
 	spec.labels = (const char *const *)labels;
@@ -133,9 +117,9 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 	w->fresh = true;
 	rc = 0;
 out:
-	strv_free(env, nenv);
-	strv_free(labels, nlabels);
-	strv_free(entry, nentry);
+	util_strv_free(env, nenv);
+	util_strv_free(labels, nlabels);
+	util_strv_free(entry, nentry);
 	return rc;
 }
 

@@ -10,8 +10,7 @@ while IFS='~' read -r pattern why; do
 		rc=1
 	fi
 done <<'PATTERNS'
-/work/~a path of one machine
-/home/[a-z]~a path of one machine
+/(home|root|srv|mnt|w[o]rk)/[a-z]~a path of one machine
 (^|[^-])/tmp/[a-z]~a path of one machine (use $TMPDIR or mktemp)
 [Ii]ssue #?[0-9]~an issue number
 DESIGN\.md~a design file that is not in the repository
