@@ -5,7 +5,7 @@ import html
 import statistics
 
 FIELDS = ("wall", "startup", "first_result", "makespan", "lower_bound", "work", "longest",
-          "rss_kb", "cpu_s", "tree_rss_kb", "tree_cpu_s", "engine_cpu_s", "engine_cpu_ms_per_test")
+          "median_test", "rss_kb", "cpu_s", "tree_rss_kb", "tree_cpu_s", "engine_cpu_s", "engine_cpu_ms_per_test")
 
 
 def _median(values):
@@ -57,7 +57,7 @@ def table(results):
     """The printed table: one block per suite."""
     out = []
     hdr = (f"{'peer':<22} {'n':>2} {'wall s':>7} {'x load':>6} {'makespan':>8} {'LB s':>6} {'ms/LB':>5} "
-           f"{'w/(LB+st)':>9} {'start s':>7} {'1st res':>7} {'orch MB':>7} {'orch cpu':>8} {'dockerd':>7} {'ok':>5}")
+           f"{'w/(LB+st)':>9} {'start s':>7} {'1st res':>7} {'med ms':>6} {'orch MB':>7} {'orch cpu':>8} {'dockerd':>7} {'ok':>5}")
     for suite, sres in results["suites"].items():
         out.append(f"== {suite}: {sres['meta']['tests']} tests, -n {sres['workers']}")
         out.append(hdr)
@@ -67,7 +67,9 @@ def table(results):
                 f"{peer:<22} {n:>2} {_fmt(s['wall']):>7} {_fmt(s.get('ratio_to_xdist_load')):>6} "
                 f"{_fmt(s['makespan']):>8} {_fmt(s['lower_bound']):>6} {_fmt(s.get('makespan_vs_lb')):>5} "
                 f"{_fmt(s.get('wall_vs_lb_plus_startup')):>9} {_fmt(s['startup']):>7} "
-                f"{_fmt(s['first_result']):>7} {_fmt(s['rss_kb'] / 1024 if s['rss_kb'] else None, '.1f'):>7} "
+                f"{_fmt(s['first_result']):>7} "
+                f"{_fmt(s['median_test'] * 1000 if s.get('median_test') is not None else None, '.1f'):>6} "
+                f"{_fmt(s['rss_kb'] / 1024 if s['rss_kb'] else None, '.1f'):>7} "
                 f"{_fmt(s['cpu_s']):>8} {_fmt(s.get('engine_cpu_s')):>7} {s['ok_runs']:>2}/{s['runs']:<2}")
         split = [(p, s["phases"]) for p, s in sres["peers"].items() if s.get("phases")]
         if split:
@@ -97,6 +99,18 @@ def targets(results):
     def add(desc, value, met):
         t.append({"target": desc, "value": value, "met": met})
 
+    s = peer("connect", "xdock-load")
+    if s and s.get("ratio_to_xdist_load"):
+        add(f"connect -n {su['connect']['workers']}: xdock wall <= 1.0 x xdist (host server)",
+            f"{s['ratio_to_xdist_load']:.2f}x", s["ratio_to_xdist_load"] <= 1.0)
+    x = peer("connect", "xdist-load")
+    if s and x and s.get("median_test") and x.get("median_test"):
+        # The per-test cost of a database test: the same test inside a
+        # worker against the embedded server, and on the host against the
+        # host server.
+        r = s["median_test"] / x["median_test"]
+        add("connect: median test in a worker within 10% of the host's",
+            f"{s['median_test'] * 1000:.2f} ms vs {x['median_test'] * 1000:.2f} ms ({r:.2f}x)", r <= 1.10)
     s = peer("trivial", "xdock-load")
     if s and s.get("ratio_to_xdist_load"):
         add(f"trivial -n {su['trivial']['workers']}: xdock wall <= 1.0 x xdist",
@@ -108,15 +122,24 @@ def targets(results):
         v = s.get("wall_vs_lb_plus_startup")
         add("skewed: xdock (history) wall within 10% of lower bound + start-up",
             _fmt(v) + "x" if v else "-", (v <= 1.10) if v else None)
-    for name in ("xdock-load", "xdock-load+reuse-db"):
+    for name, limit in (("xdock-load", 0.7), ("xdock-load+reuse-db", 0.5)):
         s = peer("database", name)
         if s and s.get("ratio_to_xdist_load"):
-            add(f"database -n {su['database']['workers']}: {name} <= 0.5 x xdist",
-                f"{s['ratio_to_xdist_load']:.2f}x", s["ratio_to_xdist_load"] <= 0.5)
-    mem = results.get("memory_check", {}).get("peers", {}).get("xdock-load")
-    if mem and mem.get("rss_kb"):
-        add(f"orchestrator peak memory <= 10 MB at {results['memory_check']['tests']} tests",
-            f"{mem['rss_kb'] / 1024:.1f} MB", mem["rss_kb"] <= 10 * 1024)
+            add(f"database -n {su['database']['workers']}: {name} <= {limit} x xdist",
+                f"{s['ratio_to_xdist_load']:.2f}x", s["ratio_to_xdist_load"] <= limit)
+    for suite, sres in su.items():
+        x = sres.get("peers", {}).get("xdist-load", {}).get("first_result")
+        d = sres.get("peers", {}).get("xdock-load", {}).get("first_result")
+        if x is not None and d is not None:
+            add(f"{suite}: xdock first result within 0.5 s of xdist's",
+                f"{d:.2f} s vs {x:.2f} s ({d - x:+.2f} s)", d - x <= 0.5)
+    mc = results.get("memory_check", {})
+    mem = mc.get("peers", {}).get("xdock-load")
+    xmem = mc.get("peers", {}).get("xdist-load (controller)")
+    if mem and mem.get("rss_kb") and xmem and xmem.get("rss_kb"):
+        add(f"orchestrator peak memory < 1/4 of xdist's controller at {mc['tests']} tests",
+            f"{mem['rss_kb'] / 1024:.1f} MB vs {xmem['rss_kb'] / 1024:.1f} MB ({mem['rss_kb'] / xmem['rss_kb']:.2f})",
+            mem["rss_kb"] < xmem["rss_kb"] / 4)
     return t
 
 
