@@ -31,30 +31,6 @@ def test_after(i):
 PY
 cd "$T_TMP/suite" || exit 1
 
-# worker_container PID WORKER: the container of worker WORKER of the run
-# xdock PID started (its owner label is host:PID:start-time).
-worker_container() {
-	docker ps -q --filter "label=xdock.worker=$2" --filter label=xdock.owner | while read -r id; do
-		docker inspect -f '{{index .Config.Labels "xdock.owner"}} {{.Id}}' "$id"
-	done | grep ":$1:" | cut -d' ' -f2 | head -n 1
-}
-
-# wait_mark DIR: waits (generously: a loaded machine only makes it slower)
-# until a test has written a marker into DIR; prints its name.
-wait_mark() {
-	local f
-	for _ in $(seq 1 1200); do
-		f=$(ls "$1" 2>/dev/null | head -n 1)
-		if [ -n "$f" ]; then
-			echo "$f"
-			return 0
-		fi
-		kill -0 "$XPID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-
 xrun run -n 2 --db none --timeout 3 --json-report "$T_TMP/r.json" . -o "python_files=test_*.py"
 tail -n 8 "$T_TMP/out"
 
