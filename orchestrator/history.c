@@ -262,9 +262,24 @@ cmp_entry_ptr(const void *a, const void *b)
 }
 
 int
+history_dir_make(const char *project_dir, struct error **err)
+{
+	static const char ignore[] = "# Created by xdock automatically.\n*\n";
+	cleanup_free char *dir = xasprintf("%s/%s", project_dir, HISTORY_DIR);
+	cleanup_free char *gi = NULL;
+
+	if (mkdir(dir, 0755) < 0) {
+		if (errno == EEXIST)
+			return 0;
+		return error_set(err, EXIT_INTERNAL, "mkdir %s: %s", dir, strerror(errno));
+	}
+	gi = xasprintf("%s/.gitignore", dir);
+	return save_bytes(gi, ignore, sizeof(ignore) - 1, err);
+}
+
+int
 history_save(const struct history *h, const char *project_dir, struct error **err)
 {
-	cleanup_free char *dir = xasprintf("%s/%s", project_dir, HISTORY_DIR);
 	cleanup_free char *path = history_path(project_dir);
 	cleanup_free const struct entry **sorted = xcalloc(h->count + 1, sizeof(*sorted));
 	cleanup_cjson cJSON *root = cJSON_CreateObject();
@@ -289,8 +304,8 @@ history_save(const struct history *h, const char *project_dir, struct error **er
 	if (!(text = cJSON_Print(root)))
 		return error_set(err, EXIT_INTERNAL, "duration history: cannot format JSON");
 
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return error_set(err, EXIT_INTERNAL, "duration history: mkdir %s: %s", dir, strerror(errno));
+	if (history_dir_make(project_dir, err) < 0)
+		return error_wrap(err, "duration history");
 	/* The file ends with a newline, as text files do. */
 	whole = xasprintf("%s\n", text);
 	if (save_bytes(path, whole, strlen(whole), err) < 0)

@@ -63,6 +63,12 @@ void history_prune(struct history *h, const char *const *collected, size_t n);
  * Returns 0, or -1 with *err set; the file is then unchanged. */
 int history_save(const struct history *h, const char *project_dir, struct error **err);
 
+/* Makes <project_dir>/.xdock when missing, with a .gitignore that ignores
+ * all of it, as pytest does for .pytest_cache: a run leaves nothing in
+ * `git status`. A team that commits durations.json adds it with
+ * `git add -f`; an existing directory is left as it is. */
+int history_dir_make(const char *project_dir, struct error **err);
+
 /* The live ETA. Pure and incremental: O(n log n) once, amortised O(1) per
  * finished test, so the progress line can refresh on every result.
  *

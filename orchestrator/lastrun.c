@@ -79,9 +79,9 @@ lastrun_save(const char *project_dir, const struct report *r, struct error **err
 	cJSON_Delete(root);
 	if (!text)
 		return error_set(err, EXIT_INTERNAL, "last run record: cannot format JSON");
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	if (history_dir_make(project_dir, err) < 0) {
 		free(text);
-		return error_set(err, EXIT_INTERNAL, "last run record: mkdir %s: %s", dir, strerror(errno));
+		return error_wrap(err, "last run record");
 	}
 	buf_init(&b, LASTRUN_MAX);
 	rc = buf_printf(&b, "%s\n", text);

@@ -212,6 +212,42 @@ test_round_trip(void **state)
 	history_free(h2);
 }
 
+/* A new .xdock ignores itself in git, as .pytest_cache does; a directory
+ * that was there already is left as it is. */
+static void
+test_dir_ignored_in_git(void **state)
+{
+	const char *dir = *state;
+	struct error *e = NULL;
+	char *gi = xasprintf("%s/.xdock/.gitignore", dir), *other = xasprintf("%s/other", dir);
+	char buf[128] = { 0 };
+	struct stat st;
+	FILE *f;
+
+	assert_int_equal(history_dir_make(dir, &e), 0);
+	assert_null(e);
+	f = fopen(gi, "r");
+	assert_non_null(f);
+	assert_true(fread(buf, 1, sizeof(buf) - 1, f) > 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\n*\n"));
+	/* Twice is fine. */
+	assert_int_equal(history_dir_make(dir, &e), 0);
+
+	assert_int_equal(mkdir(other, 0755), 0);
+	free(other);
+	other = xasprintf("%s/other/.xdock", dir);
+	assert_int_equal(mkdir(other, 0755), 0);
+	free(other);
+	other = xasprintf("%s/other", dir);
+	assert_int_equal(history_dir_make(other, &e), 0);
+	free(other);
+	other = xasprintf("%s/other/.xdock/.gitignore", dir);
+	assert_int_equal(stat(other, &st), -1);
+	free(other);
+	free(gi);
+}
+
 static void
 test_missing_is_empty(void **state)
 {
@@ -400,6 +436,7 @@ main(void)
 		cmocka_unit_test(test_many_and_prune),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_missing_is_empty, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_dir_ignored_in_git, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_corrupt_files, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_oversized_and_not_a_file, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_save_fails_cleanly, setup_dir, teardown_dir),
