@@ -12,12 +12,15 @@
 #   tests/soak/soak.sh [RUNS] [SEED]     (XDOCK_BIN/XDOCK_BUILD as for the
 #                                        integration tests)
 #
-# Prints one line per run and a summary; exits 1 if any check failed.
+# Prints one line per run and a summary; exits 1 if any check failed. A
+# failed run's files are kept in SOAK_KEEP (default: a new /tmp directory).
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/pg_env.sh"
 set -m
 
 RUNS=${1:-30}
+# A failed run's stdout, stderr and report are kept here (not removed).
+KEEP=${SOAK_KEEP:-$(mktemp -d /tmp/xdock-soak-failed.XXXXXX)}
 RANDOM=${2:-$$}
 echo "soak: $RUNS runs, seed ${2:-$$}"
 
@@ -58,9 +61,11 @@ pg_wait 60 || exit 1
 
 progress() { grep -E '^[.FEsxXCT]+( |$)' "$1" 2>/dev/null | tr -cd '.FECT' | wc -c; }
 # A running worker / the database container of the run of xdock pid $1.
+# A worker, gwN: the controller container carries xdock.worker too, and
+# freezing it is another fault (its row in docs/faults.md).
 worker_of() {
-	docker ps --filter label=xdock.worker --format '{{.Label "xdock.owner"}} {{.ID}}' |
-		awk -v p=":$1:" 'index($1, p) { print $2; found = 1; exit } END { exit !found }'
+	docker ps --filter label=xdock.worker --format '{{.Label "xdock.owner"}} {{.ID}} {{.Label "xdock.worker"}}' |
+		awk -v p=":$1:" 'index($1, p) && $3 ~ /^gw/ { print $2; found = 1; exit } END { exit !found }'
 }
 db_of() {
 	docker ps --filter label=xdock.owner --filter name=-db --format '{{.Label "xdock.owner"}} {{.ID}}' |
@@ -145,6 +150,15 @@ for n in $(seq 1 "$RUNS"); do
 		fail=$((fail + 1))
 		printf 'run %2d: %-7s at %2d, db %-8s exit %d, %2d collected, %3d s: FAIL: %s\n' "$n" "$fault" "$moment" "$dbmode" "$rc" "$collected" "$took" "$(IFS=';'; echo "${problems[*]}")"
 		tail -n 5 "$T_TMP/err" | sed 's/^/        | /'
+		# What failed, and where its files are kept for a closer look.
+		if [ -s "$T_TMP/r.json" ]; then
+			json "$T_TMP/r.json" '"\n".join("%s %s: %s" % (t["outcome"], t["nodeid"], (t.get("longrepr") or "").strip().splitlines()[-1][:160]) for t in r["tests"] if t.get("outcome") not in ("passed", "skipped"))' |
+				head -n 5 | sed 's/^/        > /'
+		fi
+		mkdir -p "$KEEP/run$n"
+		cp "$T_TMP/out" "$T_TMP/err" "$KEEP/run$n/" 2>/dev/null
+		cp "$T_TMP/r.json" "$KEEP/run$n/" 2>/dev/null
+		echo "        kept in $KEEP/run$n"
 		# Leave nothing behind for the next run either.
 		"$XDOCK_BIN" gc >/dev/null 2>&1
 	fi
