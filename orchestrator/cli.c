@@ -280,6 +280,8 @@ static const struct opt opts[] = {
 	{ "--cpus", NULL, 0, "N", "CPU limit per worker container", TO_FN, 0, 0, set_cpus, 0 },
 	{ "--docker-host", NULL, 0, "URL", "engine address (default $DOCKER_HOST or the local socket)",
 	  TO_STR, FIELD(docker_host), 0, NULL, 0 },
+	{ "--ship", NULL, 0, NULL, "send the project to the engine instead of bind-mounting it (the default for "
+	  "a tcp:// engine)", TO_TRUE, FIELD(ship), 0, NULL, 0 },
 	{ "--agent", NULL, 0, "PATH", "xdock-agent binary (default: next to xdock)",
 	  TO_STR, FIELD(agent), 0, NULL, OPT_PATH },
 	{ "--help", NULL, 'h', NULL, "this text", TO_FN, 0, 0, set_help, OPT_CLI_ONLY },

@@ -45,6 +45,7 @@ struct config {
 	int maxfail;               /* 0: no limit; -x is 1 */
 	int max_worker_restart;    /* -1: 4 x workers, as pytest-xdist */
 	const char *docker_host;   /* NULL: DOCKER_HOST or the local socket */
+	bool ship;                 /* ship the project even to a local engine */
 	const char *agent;         /* NULL: next to the xdock binary */
 	double timeout;            /* per test, seconds, 0: none */
 	int64_t memory;            /* bytes per worker container, 0: none */

@@ -1,7 +1,8 @@
-/* The REST side of the Docker client: where the engine is (DOCKER_HOST and
- * the TLS conventions), the negotiated API version, one blocking request
- * function, and the endpoints of docker.h on top of it. JSON is built and
- * parsed in docker_json.c; the attach channel lives in docker_attach.c. */
+/* The transport of the Docker client: where the engine is (DOCKER_HOST and
+ * the TLS conventions), the negotiated API version and one blocking request
+ * function. The endpoints are in docker_container.c, docker_object.c and
+ * docker_stream.c; JSON in docker_json.c; the attach channel in
+ * docker_attach.c. */
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -17,7 +18,6 @@
 
 #define DEFAULT_HOST "unix:///var/run/docker.sock"
 #define HINT_DOCKERD "is dockerd running? scripts/setup starts one"
-#define HINT_IMAGE "build it with images/build or docker build"
 
 struct docker {
 	CURL *curl;          /* REST calls only; attach gets its own handles */
@@ -31,22 +31,6 @@ struct docker {
 	struct docker_cancel *cancel;  /* NULL: calls run to their limit */
 	char api[16];        /* "1.41", from the engine */
 	char errbuf[CURL_ERROR_SIZE];
-};
-
-/* One request in flight: where its body goes and what came back. */
-struct call {
-	struct docker *dk;
-	long status;
-	struct buf body;
-	/* Optional consumer of a 2xx body (logs), instead of `body`; error
-	 * replies still land in `body` so their message can be read. */
-	int (*sink)(void *ctx, const char *data, size_t len);
-	void *ctx;
-	bool too_big;
-	bool sink_failed;
-	bool timed_out;         /* the call's own limit passed */
-	long timeout_ms;        /* whole call; 0: no limit */
-	char api_header[16];
 };
 
 static int64_t
@@ -167,7 +151,7 @@ docker_is_local(const struct docker *dk)
 static size_t
 write_cb(char *p, size_t size, size_t nmemb, void *ud)
 {
-	struct call *c = ud;
+	struct docker_call *c = ud;
 	size_t n = size * nmemb;
 
 	if (c->sink) {
@@ -193,7 +177,7 @@ write_cb(char *p, size_t size, size_t nmemb, void *ud)
 static size_t
 header_cb(char *p, size_t size, size_t nmemb, void *ud)
 {
-	struct call *c = ud;
+	struct docker_call *c = ud;
 	size_t n = size * nmemb;
 	static const char name[] = "api-version:";
 	size_t i = sizeof(name) - 1, j = 0;
@@ -208,8 +192,22 @@ header_cb(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static void
-call_init(struct call *c, struct docker *dk, long timeout_ms)
+/* The request body from c->source, chunk by chunk. */
+static size_t
+read_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct docker_call *c = ud;
+	ssize_t n = c->source(c->source_ctx, p, size * nmemb);
+
+	if (n < 0) {
+		c->source_failed = true;
+		return CURL_READFUNC_ABORT;
+	}
+	return (size_t)n;
+}
+
+void
+docker_call_init(struct docker_call *c, struct docker *dk, long timeout_ms)
 {
 	memset(c, 0, sizeof(*c));
 	c->dk = dk;
@@ -217,17 +215,14 @@ call_init(struct call *c, struct docker *dk, long timeout_ms)
 	buf_init(&c->body, DOCKER_REPLY_MAX);
 }
 
-static void
-call_release(struct call *c)
+void
+docker_call_release(struct docker_call *c)
 {
 	buf_release(&c->body);
 }
 
-/* Performs method on path (versioned: prefixed with /v<api>) with an optional
- * JSON body. Returns 0 when a reply arrived, whatever its status (in
- * c->status); -1 when there was none or it broke the cap. */
-static int
-call_do(struct call *c, const char *method, const char *path, bool versioned, const char *json, struct error **err)
+int
+docker_call_do(struct docker_call *c, const char *method, const char *path, bool versioned, const char *json, struct error **err)
 {
 	struct docker *dk = c->dk;
 	cleanup_free char *url = versioned ? xasprintf("%s/v%s%s", dk->base_url, dk->api, path)
@@ -257,7 +252,24 @@ call_do(struct call *c, const char *method, const char *path, bool versioned, co
 	curl_easy_setopt(dk->curl, CURLOPT_HEADERDATA, c);
 	if (limit > 0)
 		curl_easy_setopt(dk->curl, CURLOPT_TIMEOUT_MS, limit);
-	if (strcmp(method, "POST") == 0) {
+	if (c->source) {
+		/* Streamed: chunked, so its size need not be known up front. */
+		curl_easy_setopt(dk->curl, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(dk->curl, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(dk->curl, CURLOPT_READDATA, c);
+		if (strcmp(method, "PUT") != 0)
+			curl_easy_setopt(dk->curl, CURLOPT_CUSTOMREQUEST, method);
+		hdrs = curl_slist_append(hdrs, "Expect:");
+		hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+		if (hdrs && c->content_type) {
+			cleanup_free char *ct = xasprintf("Content-Type: %s", c->content_type);
+
+			hdrs = curl_slist_append(hdrs, ct);
+		}
+		if (!hdrs)
+			abort();
+		curl_easy_setopt(dk->curl, CURLOPT_HTTPHEADER, hdrs);
+	} else if (strcmp(method, "POST") == 0) {
 		/* Always a Content-Length, even 0: some endpoints insist. */
 		curl_easy_setopt(dk->curl, CURLOPT_POST, 1L);
 		curl_easy_setopt(dk->curl, CURLOPT_POSTFIELDS, json ? json : "");
@@ -275,6 +287,8 @@ call_do(struct call *c, const char *method, const char *path, bool versioned, co
 	curl_slist_free_all(hdrs);
 	if (c->too_big)
 		return error_set(err, EXIT_INTERNAL, "docker: %s %s: reply larger than %zu bytes", method, path, c->body.max);
+	if (c->source_failed)
+		return error_set(err, EXIT_INTERNAL, "docker: %s %s: the request body could not be read", method, path);
 	if (c->sink_failed)
 		return error_set(err, EXIT_INTERNAL, "docker: %s %s: reply is not what was expected", method, path);
 	if (rc == CURLE_COULDNT_CONNECT) {
@@ -302,15 +316,15 @@ call_do(struct call *c, const char *method, const char *path, bool versioned, co
 	return 0;
 }
 
-static bool
-ok(const struct call *c)
+bool
+docker_call_ok(const struct docker_call *c)
 {
 	return c->status >= 200 && c->status < 300;
 }
 
 /* A non-2xx reply as an error: "docker: 404: No such image: foo:latest". */
-static int
-reply_error(const struct call *c, int status, const char *hint, struct error **err)
+int
+docker_reply_error(const struct docker_call *c, int status, const char *hint, struct error **err)
 {
 	cleanup_free char *msg = docker_json_message(c->body.data, c->body.len);
 
@@ -329,32 +343,32 @@ reply_error(const struct call *c, int status, const char *hint, struct error **e
 
 /* The common case: a request whose non-2xx replies are errors, except
  * `also_ok` (e.g. 404 on a removal, 304 on a start; 0 for none). */
-static int
-simple(struct docker *dk, const char *method, const char *path, const char *json, long also_ok, long timeout_ms,
+int
+docker_simple(struct docker *dk, const char *method, const char *path, const char *json, long also_ok, long timeout_ms,
        struct buf *reply, struct error **err)
 {
-	struct call c;
+	struct docker_call c;
 	int r = 0;
 
-	call_init(&c, dk, timeout_ms);
-	if (call_do(&c, method, path, true, json, err) < 0)
+	docker_call_init(&c, dk, timeout_ms);
+	if (docker_call_do(&c, method, path, true, json, err) < 0)
 		r = -1;
-	else if (!ok(&c) && c.status != also_ok)
-		r = reply_error(&c, EXIT_INTERNAL, NULL, err);
+	else if (!docker_call_ok(&c) && c.status != also_ok)
+		r = docker_reply_error(&c, EXIT_INTERNAL, NULL, err);
 	else if (reply) {
 		buf_release(reply);
 		*reply = c.body;
 		buf_init(&c.body, DOCKER_REPLY_MAX);
 	}
-	call_release(&c);
+	docker_call_release(&c);
 	return r;
 }
 
 /* Ids and names go into paths as they are: refuse anything that could
  * change the path or the query instead of escaping it. Image references
  * contain '/' and ':' and that is how the engine expects them. */
-static int
-check_ref(const char *what, const char *s, struct error **err)
+int
+docker_check_ref(const char *what, const char *s, struct error **err)
 {
 	if (!s || !*s)
 		return error_set(err, EXIT_USAGE, "docker: empty %s", what);
@@ -366,8 +380,8 @@ check_ref(const char *what, const char *s, struct error **err)
 	return 0;
 }
 
-static char *
-escape(struct docker *dk, const char *s)
+char *
+docker_escape(struct docker *dk, const char *s)
 {
 	char *e = curl_easy_escape(dk->curl, s, 0);
 	char *r;
@@ -462,40 +476,40 @@ version_ok(const char *v)
 static int
 negotiate(struct docker *dk, struct error **err)
 {
-	struct call c;
+	struct docker_call c;
 	cleanup_free char *v = NULL;
 	int r = 0;
 
-	call_init(&c, dk, DOCKER_TIMEOUT_QUICK_MS);
-	if (call_do(&c, "GET", "/_ping", false, NULL, err) < 0) {
+	docker_call_init(&c, dk, DOCKER_TIMEOUT_QUICK_MS);
+	if (docker_call_do(&c, "GET", "/_ping", false, NULL, err) < 0) {
 		error_free(*err);
 		*err = NULL;
-		call_release(&c);
+		docker_call_release(&c);
 		return error_set(err, EXIT_INTERNAL, "docker: cannot reach the engine at %s: %s (%s)", dk->host,
 				 dk->errbuf, HINT_DOCKERD);
 	}
-	if (!ok(&c)) {
-		reply_error(&c, EXIT_INTERNAL, NULL, err);
-		call_release(&c);
+	if (!docker_call_ok(&c)) {
+		docker_reply_error(&c, EXIT_INTERNAL, NULL, err);
+		docker_call_release(&c);
 		return error_wrap(err, "engine at %s: ping", dk->host);
 	}
 	if (c.api_header[0] && version_ok(c.api_header)) {
 		snprintf(dk->api, sizeof(dk->api), "%s", c.api_header);
-		call_release(&c);
+		docker_call_release(&c);
 		return 0;
 	}
 	buf_reset(&c.body);
-	if (call_do(&c, "GET", "/version", false, NULL, err) < 0)
+	if (docker_call_do(&c, "GET", "/version", false, NULL, err) < 0)
 		r = -1;
-	else if (!ok(&c))
-		r = reply_error(&c, EXIT_INTERNAL, NULL, err);
+	else if (!docker_call_ok(&c))
+		r = docker_reply_error(&c, EXIT_INTERNAL, NULL, err);
 	else if (docker_json_string(c.body.data, c.body.len, "ApiVersion", "version", &v, err) < 0)
 		r = -1;
 	else if (!version_ok(v) || strlen(v) >= sizeof(dk->api))
 		r = error_set(err, EXIT_INTERNAL, "docker: bad API version \"%s\"", v);
 	else
 		snprintf(dk->api, sizeof(dk->api), "%s", v);
-	call_release(&c);
+	docker_call_release(&c);
 	if (r < 0)
 		return error_wrap(err, "engine at %s", dk->host);
 	return r;
@@ -570,370 +584,3 @@ docker_free(struct docker *dk)
 	free(dk);
 }
 
-int
-docker_info_ncpu(struct docker *dk, int *ncpu, struct error **err)
-{
-	struct buf reply;
-	int64_t n = 0;
-	int r;
-
-	buf_init(&reply, DOCKER_REPLY_MAX);
-	r = simple(dk, "GET", "/info", NULL, 0, DOCKER_TIMEOUT_QUICK_MS, &reply, err);
-	if (r == 0)
-		r = docker_json_int(reply.data, reply.len, "NCPU", "info", &n, err);
-	buf_release(&reply);
-	if (r < 0)
-		return r;
-	if (n < 1 || n > 1 << 20)
-		return error_set(err, EXIT_INTERNAL, "docker: info: NCPU %lld", (long long)n);
-	*ncpu = (int)n;
-	return 0;
-}
-
-int
-docker_container_create(struct docker *dk, const struct docker_container_spec *spec, char **id, struct error **err)
-{
-	cleanup_free char *body = NULL;
-	cleanup_free char *path = NULL;
-	cleanup_free char *name = NULL;
-	struct call c;
-	int r = 0;
-
-	if (!spec->image || !*spec->image)
-		return error_set(err, EXIT_USAGE, "docker: create: no image");
-	body = docker_json_create_body(spec);
-	if (spec->name) {
-		name = escape(dk, spec->name);
-		path = xasprintf("/containers/create?name=%s", name);
-	} else {
-		path = xstrdup("/containers/create");
-	}
-	call_init(&c, dk, DOCKER_TIMEOUT_SLOW_MS);
-	if (call_do(&c, "POST", path, true, body, err) < 0) {
-		r = -1;
-	} else if (c.status == 404) {
-		/* The only 404 of create is a missing image (a missing network
-		 * is a 404 too, but at start): the user's fix is a build. */
-		cleanup_free char *msg = docker_json_message(c.body.data, c.body.len);
-		bool image = msg && strncasecmp(msg, "no such image", 13) == 0;
-
-		r = reply_error(&c, image ? EXIT_USAGE : EXIT_INTERNAL, image ? HINT_IMAGE : NULL, err);
-	} else if (!ok(&c)) {
-		r = reply_error(&c, EXIT_INTERNAL, NULL, err);
-	} else {
-		r = docker_json_string(c.body.data, c.body.len, "Id", "create", id, err);
-	}
-	call_release(&c);
-	return r;
-}
-
-int
-docker_container_start(struct docker *dk, const char *id, struct error **err)
-{
-	cleanup_free char *path = NULL;
-
-	if (check_ref("container id", id, err) < 0)
-		return -1;
-	path = xasprintf("/containers/%s/start", id);
-	/* 304: already started, which is what was asked. */
-	return simple(dk, "POST", path, NULL, 304, DOCKER_TIMEOUT_SLOW_MS, NULL, err);
-}
-
-int
-docker_container_wait(struct docker *dk, const char *id, long timeout_ms, int *status, struct error **err)
-{
-	cleanup_free char *path = NULL;
-	struct call c;
-	int64_t code = 0;
-	int r = 0;
-
-	if (check_ref("container id", id, err) < 0)
-		return -1;
-	path = xasprintf("/containers/%s/wait", id);
-	call_init(&c, dk, timeout_ms);
-	if (call_do(&c, "POST", path, true, NULL, err) < 0) {
-		if (c.timed_out) {
-			/* The container outlived the limit: the caller's to judge. */
-			error_free(*err);
-			*err = NULL;
-			r = 1;
-		} else {
-			r = -1;
-		}
-	} else if (!ok(&c)) {
-		r = reply_error(&c, EXIT_INTERNAL, NULL, err);
-	} else if (docker_json_int(c.body.data, c.body.len, "StatusCode", "wait", &code, err) < 0) {
-		r = -1;
-	} else if (code < -1 || code > 255) {
-		r = error_set(err, EXIT_INTERNAL, "docker: wait: exit code %lld", (long long)code);
-	} else {
-		*status = (int)code;
-	}
-	call_release(&c);
-	return r;
-}
-
-int
-docker_container_kill(struct docker *dk, const char *id, const char *signal, struct error **err)
-{
-	cleanup_free char *path = NULL;
-	cleanup_free char *sig = NULL;
-
-	if (check_ref("container id", id, err) < 0)
-		return -1;
-	sig = escape(dk, signal ? signal : "SIGKILL");
-	path = xasprintf("/containers/%s/kill?signal=%s", id, sig);
-	/* 409: not running. Killing races with the container exiting by
-	 * itself; either way it is not running afterwards. */
-	return simple(dk, "POST", path, NULL, 409, DOCKER_TIMEOUT_QUICK_MS, NULL, err);
-}
-
-int
-docker_container_remove(struct docker *dk, const char *id, bool force, struct error **err)
-{
-	cleanup_free char *path = NULL;
-
-	if (check_ref("container id", id, err) < 0)
-		return -1;
-	path = xasprintf("/containers/%s?v=1&force=%d", id, force ? 1 : 0);
-	return simple(dk, "DELETE", path, NULL, 404, DOCKER_TIMEOUT_SLOW_MS, NULL, err);
-}
-
-int
-docker_container_inspect(struct docker *dk, const char *id, const char *port, struct docker_container_state *st,
-			 struct error **err)
-{
-	cleanup_free char *path = NULL;
-	struct buf reply;
-	int r;
-
-	if (check_ref("container id", id, err) < 0)
-		return -1;
-	path = xasprintf("/containers/%s/json", id);
-	buf_init(&reply, DOCKER_REPLY_MAX);
-	r = simple(dk, "GET", path, NULL, 0, DOCKER_TIMEOUT_QUICK_MS, &reply, err);
-	if (r == 0)
-		r = docker_parse_inspect(reply.data, reply.len, port, st, err);
-	buf_release(&reply);
-	return r;
-}
-
-/* Logs: frames go through the demultiplexer into a buffer that keeps the
- * last `max` bytes. The buffer may hold up to 2*max so the front is cut
- * once per max bytes, not on every piece. */
-struct tail {
-	struct frame_demux demux;
-	struct buf out;
-	size_t max;
-};
-
-static int
-tail_sink_cb(void *ctx, enum frame_stream stream, const char *data, size_t len)
-{
-	struct tail *t = ctx;
-
-	(void)stream;
-	if (len > t->max) {
-		data += len - t->max;
-		len = t->max;
-	}
-	if (t->out.len + len > 2 * t->max)
-		buf_consume(&t->out, t->out.len + len - t->max);
-	buf_append(&t->out, data, len);
-	return 0;
-}
-
-static int
-tail_feed_cb(void *ctx, const char *data, size_t len)
-{
-	struct tail *t = ctx;
-
-	return frame_demux_feed(&t->demux, data, len, tail_sink_cb, t);
-}
-
-int
-docker_container_logs(struct docker *dk, const char *id, size_t max, char **out, struct error **err)
-{
-	cleanup_free char *path = NULL;
-	struct tail t;
-	struct call c;
-	int r = 0;
-
-	if (check_ref("container id", id, err) < 0)
-		return -1;
-	path = xasprintf("/containers/%s/logs?stdout=1&stderr=1", id);
-	frame_demux_init(&t.demux);
-	t.max = max;
-	buf_init(&t.out, max > SIZE_MAX / 2 ? SIZE_MAX : 2 * max);
-	call_init(&c, dk, DOCKER_TIMEOUT_SLOW_MS);
-	c.sink = tail_feed_cb;
-	c.ctx = &t;
-	if (call_do(&c, "GET", path, true, NULL, err) < 0)
-		r = -1;
-	else if (!ok(&c))
-		r = reply_error(&c, EXIT_INTERNAL, NULL, err);
-	call_release(&c);
-	if (r < 0) {
-		buf_release(&t.out);
-		return r;
-	}
-	if (t.out.len > max)
-		buf_consume(&t.out, t.out.len - max);
-	*out = buf_steal(&t.out);
-	return 0;
-}
-
-int
-docker_image_exists(struct docker *dk, const char *image, bool *exists, struct error **err)
-{
-	cleanup_free char *path = NULL;
-	struct call c;
-	int r = 0;
-
-	if (check_ref("image", image, err) < 0)
-		return -1;
-	path = xasprintf("/images/%s/json", image);
-	call_init(&c, dk, DOCKER_TIMEOUT_QUICK_MS);
-	if (call_do(&c, "GET", path, true, NULL, err) < 0)
-		r = -1;
-	else if (ok(&c))
-		*exists = true;
-	else if (c.status == 404)
-		*exists = false;
-	else
-		r = reply_error(&c, EXIT_INTERNAL, NULL, err);
-	call_release(&c);
-	return r;
-}
-
-int
-docker_image_id(struct docker *dk, const char *image, char **id, struct error **err)
-{
-	cleanup_free char *path = NULL;
-	struct buf reply;
-	int r;
-
-	if (check_ref("image", image, err) < 0)
-		return -1;
-	path = xasprintf("/images/%s/json", image);
-	buf_init(&reply, DOCKER_REPLY_MAX);
-	r = simple(dk, "GET", path, NULL, 0, DOCKER_TIMEOUT_QUICK_MS, &reply, err);
-	if (r == 0)
-		r = docker_json_string(reply.data, reply.len, "Id", "image inspect", id, err);
-	buf_release(&reply);
-	return r;
-}
-
-int
-docker_network_create(struct docker *dk, const char *name, const char *const *labels, char **id, struct error **err)
-{
-	cleanup_free char *body = docker_json_network_create_body(name, labels);
-	struct buf reply;
-	int r;
-
-	buf_init(&reply, DOCKER_REPLY_MAX);
-	r = simple(dk, "POST", "/networks/create", body, 0, DOCKER_TIMEOUT_QUICK_MS, &reply, err);
-	if (r == 0)
-		r = docker_json_string(reply.data, reply.len, "Id", "network create", id, err);
-	buf_release(&reply);
-	return r;
-}
-
-int
-docker_network_remove(struct docker *dk, const char *id, struct error **err)
-{
-	cleanup_free char *path = NULL;
-
-	if (check_ref("network", id, err) < 0)
-		return -1;
-	path = xasprintf("/networks/%s", id);
-	return simple(dk, "DELETE", path, NULL, 404, DOCKER_TIMEOUT_QUICK_MS, NULL, err);
-}
-
-int
-docker_network_connect(struct docker *dk, const char *net, const char *container, const char *const *aliases,
-		       struct error **err)
-{
-	cleanup_free char *path = NULL;
-	cleanup_free char *body = NULL;
-
-	if (check_ref("network", net, err) < 0)
-		return -1;
-	path = xasprintf("/networks/%s/connect", net);
-	body = docker_json_network_connect_body(container, aliases);
-	return simple(dk, "POST", path, body, 0, DOCKER_TIMEOUT_QUICK_MS, NULL, err);
-}
-
-int
-docker_network_disconnect(struct docker *dk, const char *net, const char *container, struct error **err)
-{
-	cleanup_free char *path = NULL;
-	cleanup_free char *body = NULL;
-
-	if (check_ref("network", net, err) < 0)
-		return -1;
-	path = xasprintf("/networks/%s/disconnect", net);
-	body = docker_json_network_disconnect_body(container);
-	return simple(dk, "POST", path, body, 0, DOCKER_TIMEOUT_QUICK_MS, NULL, err);
-}
-
-static int
-list(struct docker *dk, const char *kind, const char *what, const char *filter_label, const char *want_label,
-     struct docker_list *out, struct error **err)
-{
-	cleanup_free char *filter = NULL;
-	cleanup_free char *escaped = NULL;
-	cleanup_free char *path = NULL;
-	struct buf reply;
-	int r;
-
-	out->items = NULL;
-	out->n = 0;
-	if (filter_label) {
-		filter = docker_json_label_filter(filter_label);
-		escaped = escape(dk, filter);
-	}
-	if (escaped)
-		path = xasprintf("/%s%sfilters=%s", what, strchr(what, '?') ? "&" : "?", escaped);
-	else
-		path = xasprintf("/%s", what);
-	buf_init(&reply, DOCKER_REPLY_MAX);
-	r = simple(dk, "GET", path, NULL, 0, DOCKER_TIMEOUT_QUICK_MS, &reply, err);
-	if (r == 0)
-		r = docker_parse_list(reply.data, reply.len, kind, want_label, out, err);
-	buf_release(&reply);
-	return r;
-}
-
-int
-docker_container_list(struct docker *dk, const char *filter_label, const char *want_label, struct docker_list *out,
-		      struct error **err)
-{
-	return list(dk, "containers", "containers/json?all=1", filter_label, want_label, out, err);
-}
-
-int
-docker_network_list(struct docker *dk, const char *filter_label, const char *want_label, struct docker_list *out,
-		    struct error **err)
-{
-	return list(dk, "networks", "networks", filter_label, want_label, out, err);
-}
-
-int
-docker_volume_list(struct docker *dk, const char *filter_label, const char *want_label, struct docker_list *out,
-		   struct error **err)
-{
-	return list(dk, "volumes", "volumes", filter_label, want_label, out, err);
-}
-
-int
-docker_volume_remove(struct docker *dk, const char *name, struct error **err)
-{
-	cleanup_free char *path = NULL;
-
-	if (check_ref("volume", name, err) < 0)
-		return -1;
-	path = xasprintf("/volumes/%s", name);
-	/* Already gone is what was asked, as for containers and networks. */
-	return simple(dk, "DELETE", path, NULL, 404, DOCKER_TIMEOUT_SLOW_MS, NULL, err);
-}

@@ -58,12 +58,14 @@ const char *docker_libcurl_version(void);
 bool docker_is_local(const struct docker *dk);
 int docker_info_ncpu(struct docker *dk, int *ncpu, struct error **err);
 
-/* A bind mount of a host path. Given to the engine as HostConfig.Mounts,
- * field by field, so a path may hold any character (a `:` too). */
+/* A bind mount of a host path, or a named volume. Given to the engine as
+ * HostConfig.Mounts, field by field, so a path may hold any character (a
+ * `:` too). */
 struct docker_mount {
-	const char *source;              /* absolute host path; must exist */
+	const char *source;              /* absolute host path (must exist), or a volume's name */
 	const char *target;              /* absolute path in the container */
 	bool read_only;
+	bool volume;                     /* source names a volume */
 };
 
 struct docker_container_spec {
@@ -144,6 +146,28 @@ int docker_container_list(struct docker *dk, const char *filter_label, const cha
 int docker_network_list(struct docker *dk, const char *filter_label, const char *want_label, struct docker_list *out, struct error **err);
 int docker_volume_list(struct docker *dk, const char *filter_label, const char *want_label, struct docker_list *out, struct error **err);
 int docker_volume_remove(struct docker *dk, const char *name, struct error **err);
+/* A named local volume with labels (as for containers). */
+int docker_volume_create(struct docker *dk, const char *name, const char *const *labels, struct error **err);
+
+/* Streams (docker_stream.c): bodies of any size go through callbacks, a
+ * piece at a time, never whole in memory. A source fills at most n bytes
+ * and returns how many (0: the end, -1: abort); a sink takes each piece
+ * (-1: abort). */
+typedef ssize_t (*docker_source_fn)(void *ctx, char *data, size_t n);
+typedef int (*docker_sink_fn)(void *ctx, const char *data, size_t len);
+/* PUT /containers/{id}/archive: a tar stream unpacked at `path` in the
+ * container (which may be created and not started; its volumes are
+ * written too), with the owners the archive names. */
+int docker_container_put_archive(struct docker *dk, const char *id, const char *path, docker_source_fn src,
+				 void *ctx, struct error **err);
+/* GET /containers/{id}/archive: `path` (file or directory) as a tar stream
+ * whose names start with its base name. 1 when the path does not exist. */
+int docker_container_get_archive(struct docker *dk, const char *id, const char *path, docker_sink_fn sink,
+				 void *ctx, struct error **err);
+/* GET /images/{name}/get: the image as `docker save` writes it. */
+int docker_image_save(struct docker *dk, const char *image, docker_sink_fn sink, void *ctx, struct error **err);
+/* POST /images/load: a `docker save` stream into the engine's store. */
+int docker_image_load(struct docker *dk, docker_source_fn src, void *ctx, struct error **err);
 /* Parses a list reply (exposed for tests on recorded replies). kind is
  * "containers", "networks" or "volumes" (volumes are wrapped in {"Volumes":}). */
 int docker_parse_list(const char *json, size_t len, const char *kind, const char *want_label, struct docker_list *out, struct error **err);

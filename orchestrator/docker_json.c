@@ -70,7 +70,7 @@ add_host_config(cJSON *root, const struct docker_container_spec *spec)
 			cJSON *o = must(cJSON_CreateObject());
 
 			cJSON_AddItemToArray(ms, o);
-			add_str(o, "Type", "bind");
+			add_str(o, "Type", m->volume ? "volume" : "bind");
 			add_str(o, "Source", m->source);
 			add_str(o, "Target", m->target);
 			must(cJSON_AddBoolToObject(o, "ReadOnly", m->read_only));
@@ -170,6 +170,18 @@ docker_json_network_create_body(const char *name, const char *const *labels)
 	/* Ignored by engines since API 1.44, which always refuse duplicates;
 	 * older ones need it, or two runs could share a network by name. */
 	must(cJSON_AddBoolToObject(root, "CheckDuplicate", 1));
+	if (labels)
+		add_labels(root, labels);
+	return print(root);
+}
+
+char *
+docker_json_volume_create_body(const char *name, const char *const *labels)
+{
+	cleanup_cjson cJSON *root = must(cJSON_CreateObject());
+
+	add_str(root, "Name", name);
+	add_str(root, "Driver", "local");
 	if (labels)
 		add_labels(root, labels);
 	return print(root);

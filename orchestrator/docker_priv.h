@@ -1,14 +1,18 @@
-/* Internals shared by the three files of the Docker client: docker.c (the
- * REST transport and endpoints), docker_attach.c (the attach channel) and
- * docker_json.c (request bodies and reply parsing with cJSON). Other modules
- * see docker.h only. No curl.h or cJSON.h here: CURL is void in curl.h. */
+/* Internals shared by the files of the Docker client: docker.c (where the
+ * engine is, the REST transport), docker_container.c and docker_object.c
+ * (the endpoints), docker_stream.c (archives and image tarballs, streamed),
+ * docker_attach.c (the attach channel) and docker_json.c (request bodies
+ * and reply parsing with cJSON). Other modules see docker.h only. No
+ * curl.h or cJSON.h here: CURL is void in curl.h. */
 #ifndef XDOCK_DOCKER_PRIV_H
 #define XDOCK_DOCKER_PRIV_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "buf.h"
 #include "docker.h"
 
 /* Cap on any REST reply body (an inspect of a big container is ~10 KiB; a
@@ -26,6 +30,52 @@
 #define DOCKER_TIMEOUT_QUICK_MS 30000
 #define DOCKER_TIMEOUT_SLOW_MS 120000
 
+/* One request in flight: where its body goes and what came back. */
+struct docker_call {
+	struct docker *dk;
+	long status;
+	struct buf body;
+	/* Optional consumer of a 2xx body (logs, archives), instead of `body`;
+	 * error replies still land in `body` so their message can be read. */
+	int (*sink)(void *ctx, const char *data, size_t len);
+	void *ctx;
+	/* Optional producer of the request body, sent chunked (archives,
+	 * image tarballs): fills at most n bytes, returns how many, 0 at the
+	 * end, -1 to abort the call. */
+	ssize_t (*source)(void *ctx, char *data, size_t n);
+	void *source_ctx;
+	const char *content_type;   /* of the source's body */
+	bool too_big;
+	bool sink_failed;
+	bool source_failed;
+	bool timed_out;         /* the call's own limit passed */
+	long timeout_ms;        /* whole call; 0: no limit */
+	char api_header[16];
+};
+
+void docker_call_init(struct docker_call *c, struct docker *dk, long timeout_ms);
+void docker_call_release(struct docker_call *c);
+/* Performs method on path (versioned: prefixed with /v<api>) with an
+ * optional JSON body (or c->source's). Returns 0 when a reply arrived,
+ * whatever its status (in c->status); -1 when there was none or it broke
+ * the cap. */
+int docker_call_do(struct docker_call *c, const char *method, const char *path, bool versioned, const char *json,
+		   struct error **err);
+bool docker_call_ok(const struct docker_call *c);
+/* A non-2xx reply as an error with `status` as the exit code. */
+int docker_reply_error(const struct docker_call *c, int status, const char *hint, struct error **err);
+/* A request whose non-2xx replies are errors, except also_ok (0: none);
+ * the body goes to *reply when given. */
+int docker_simple(struct docker *dk, const char *method, const char *path, const char *json, long also_ok,
+		  long timeout_ms, struct buf *reply, struct error **err);
+/* Ids and references go into paths as they are: anything that could
+ * change the path or the query is refused instead of escaped. */
+int docker_check_ref(const char *what, const char *s, struct error **err);
+/* URL-escaped copy (heap). */
+char *docker_escape(struct docker *dk, const char *s);
+
+#define DOCKER_HINT_IMAGE "build it with images/build or docker build"
+
 /* Applies dk's transport to a curl easy handle h (a CURL *): unix socket
  * path or TLS files, connect timeout, no signals, and the cancel check
  * while the call waits. */
@@ -38,6 +88,7 @@ const char *docker_host_header(const struct docker *dk);
 /* docker_json.c. Bodies are heap strings (caller frees). */
 char *docker_json_create_body(const struct docker_container_spec *spec);
 char *docker_json_network_create_body(const char *name, const char *const *labels);
+char *docker_json_volume_create_body(const char *name, const char *const *labels);
 char *docker_json_network_connect_body(const char *container, const char *const *aliases);
 char *docker_json_network_disconnect_body(const char *container);
 /* {"label":["<label>"]}, for a filters= query parameter (not yet escaped). */

@@ -170,6 +170,8 @@ fleet_init(struct fleet *f, const struct config *cfg, size_t nw, const struct ru
 		.workdir = cfg->workdir ? cfg->workdir : ctx->project_dir,
 		.user = ctx->user,
 		.agent_path = agent_path,
+		.project_volume = ctx->project_volume,
+		.agent_volume = ctx->agent_volume,
 		.agent_cmd = f->cmd,
 		.labels = ctx->labels,
 		.env = (const char *const *)f->env,
@@ -231,7 +233,7 @@ controller_setup(struct fleet *f)
 	f->ctl_setup = f->setup;
 	f->ctl_setup.controller = true;
 	f->ctl_setup.agent_cmd = f->ctl_cmd;
-	f->ctl_setup.extra_dir = f->ctl_dir;
+	f->ctl_setup.extra_dir = f->setup.project_volume ? NULL : f->ctl_dir;
 }
 
 /* One piece of work for the pool. */

@@ -307,6 +307,16 @@ gc_run(struct docker *dk, const char *run_id, int *removed, struct error **err)
 			++*removed;
 	}
 	docker_list_release(&l);
+	/* A shipped project's volumes (ship.h), once no container uses them. */
+	if (docker_volume_list(dk, label, NULL, &l, err) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n; i++) {
+		if (docker_volume_remove(dk, l.items[i].id, err) < 0)
+			rc = -1;
+		else
+			++*removed;
+	}
+	docker_list_release(&l);
 	return rc;
 }
 
@@ -352,6 +362,20 @@ gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 		if (!dead(&j, l.items[i].label))
 			continue;
 		if (network_remove(dk, l.items[i].id, err) < 0)
+			rc = -1;
+		else
+			++*removed;
+	}
+	docker_list_release(&l);
+	/* Shipped projects' volumes, after the containers that mount them. */
+	if (docker_volume_list(dk, "xdock.run", "xdock.owner", &l, err) < 0) {
+		judge_release(&j);
+		return -1;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		if (!dead(&j, l.items[i].label))
+			continue;
+		if (docker_volume_remove(dk, l.items[i].id, err) < 0)
 			rc = -1;
 		else
 			++*removed;

@@ -382,7 +382,10 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 {
 	const struct config *cfg = ctx->cfg;
 	const char *cmd[] = { "/bin/sh", "-c", cfg->db_setup, NULL };
-	const struct docker_mount mounts[] = { { ctx->project_dir, ctx->project_dir, false }, { NULL, NULL, false } };
+	/* Shipped (ship.h): the project's volume where the bind mount was. */
+	const struct docker_mount mounts[] = { { ctx->project_volume ? ctx->project_volume : ctx->project_dir,
+						 ctx->project_dir, false, ctx->project_volume != NULL },
+					       { NULL, NULL, false, false } };
 	cleanup_free char *name = xasprintf("xdock-%s-dbsetup", ctx->run_id);
 	cleanup_free char *id = NULL;
 	char **env = NULL;

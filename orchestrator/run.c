@@ -14,12 +14,14 @@
 #include "fleet.h"
 #include "gc.h"
 #include "history.h"
+#include "imagecopy.h"
 #include "lastrun.h"
 #include "ledger.h"
 #include "loop.h"
 #include "quarantine.h"
 #include "report.h"
 #include "run_ctx.h"
+#include "ship.h"
 #include "term.h"
 #include "timeline.h"
 
@@ -52,6 +54,8 @@ struct run {
 	bool fleet_on;              /* fleet made: teardown has something to do */
 	const struct sequence_plan *plan; /* replay, bisect: fixed sequences; NULL */
 	char *image_id;             /* what cfg->image meant at the start */
+	bool shipping;              /* the project travels to the engine (ship.h) */
+	struct ship ship;
 };
 
 static void
@@ -167,6 +171,9 @@ prepare(struct run *r, struct error **err)
 		error_free(*err);
 		*err = NULL;
 	}
+	/* An engine that starts empty gets the images from one that has them. */
+	if (imagecopy_for_run(r->dk, cfg, err) < 0)
+		return -1;
 	if (count_workers(r, err) < 0)
 		return -1;
 	if (r->plan)
@@ -209,6 +216,15 @@ plan(struct run *r, struct error **err)
 		.labels = (const char *const *)r->labels,
 		.user = r->user[0] ? r->user : NULL,
 	};
+
+	/* An engine elsewhere cannot see this disk: the project and the
+	 * agent travel to it. A local one keeps the (faster) bind mounts. */
+	r->shipping = cfg->ship || !docker_is_local(r->dk);
+	if (r->shipping) {
+		ship_init(&r->ship, r->run_id);
+		ctx.project_volume = r->ship.project_volume;
+		ctx.agent_volume = r->ship.agent_volume;
+	}
 
 	r->rep.fail_on_flaky = cfg->fail_on_flaky;
 	r->rep.run_id = xstrdup(r->run_id);
@@ -256,6 +272,17 @@ start(struct run *r, struct error **err)
 	int64_t lap;
 
 	report_phase(&r->rep, "engine", seconds_since(r->t0));
+	if (r->shipping) {
+		cleanup_free char *cache = xasprintf("%s/.pytest_cache", history_dir(r));
+		struct run_ctx ctx = { .dk = r->dk, .run_id = r->run_id, .project_dir = r->project_dir,
+				       .labels = (const char *const *)r->labels, .user = r->user[0] ? r->user : NULL };
+
+		if (ship_upload(&r->ship, &ctx, r->cfg->image, r->agent_path, cache, err) < 0)
+			return -1;
+		report_phase(&r->rep, "ship", r->ship.seconds);
+		term_line(&r->term, "xdock: shipped %zu files (%.1f MB) to %s in %.2fs", r->ship.files,
+			  (double)r->ship.bytes / 1e6, docker_host(r->dk), r->ship.seconds);
+	}
 	lap = util_now_ms();
 	if (fleet_network(&r->fleet, err) < 0)
 		return -1;
@@ -407,6 +434,25 @@ forgiven_failures(const struct report *rep)
 	return false;
 }
 
+/* Shipped: what pytest wrote for the user and for its next run (its
+ * cache, --junitxml) comes back out of the controller's container. Other
+ * files tests write in the project stay there (docs/scale-out.md). */
+static void
+fetch_results(struct run *r)
+{
+	const char *wd = r->cfg->workdir ? r->cfg->workdir : r->project_dir;
+	const char *x = r->cfg->junitxml;
+	cleanup_free char *cache = xasprintf("%s/.pytest_cache", history_dir(r));
+	cleanup_free char *junit = !x ? NULL : x[0] == '/' ? xstrdup(x) : xasprintf("%s/%s", wd, x);
+	const char *paths[] = { cache, junit, NULL };
+	struct error *e = NULL;
+
+	if (ship_fetch(r->dk, r->fleet.ctl.container, paths, &e) < 0) {
+		fprintf(stderr, "xdock: warning: %s\n", e->msg);
+		error_free(e);
+	}
+}
+
 /* Phase 5: outcomes settled, history saved, results shown and written
  * (before teardown: a slow teardown must not hide them). Returns the exit
  * code, or -1 with *err set when the run failed. */
@@ -416,6 +462,8 @@ finish(struct run *r, struct error **err)
 	struct ledger *l = &r->ledger;
 	int code = -1;
 
+	if (r->shipping && r->fleet.ctl.container)
+		fetch_results(r);
 	if (r->cfg->reruns_replay && !l->fatal && !l->interrupted)
 		flaky_classify(r->cfg, &r->rep);
 	ledger_finish(l, util_now_ms());
@@ -493,6 +541,8 @@ teardown(struct run *r, const struct error *err)
 	}
 	if (r->fleet_on)
 		fleet_teardown(&r->fleet);
+	if (r->shipping)
+		ship_remove(&r->ship, r->dk);
 	cut = docker_cancelled(r->dk);
 	if (r->cancel.seen > 0)
 		r->interrupted = true;
@@ -519,6 +569,7 @@ cleanup(struct run *r, struct report *out)
 	else
 		report_release(&r->rep);
 	free(r->image_id);
+	ship_release(&r->ship);
 	docker_free(r->dk);
 	quarantine_release(&r->quarantine);
 	history_free(r->hist);

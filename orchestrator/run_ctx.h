@@ -13,6 +13,10 @@ struct run_ctx {
 	const char *run_id;
 	const char *network;        /* run network name, NULL without one */
 	const char *project_dir;    /* absolute; bind-mounted at the same path */
+	/* Shipped (ship.h): volumes that stand in for the bind mounts of
+	 * the project and the agent; NULL: bind mounts. */
+	const char *project_volume;
+	const char *agent_volume;
 	const char *const *labels;  /* NULL-terminated "k=v" */
 	const char *user;           /* "uid:gid" or NULL */
 };

@@ -39,12 +39,20 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 {
 	char **env = NULL, **labels = NULL, **entry = NULL;
 	size_t nenv = 0, nlabels = 0, nentry = 0;
-	const struct docker_mount mounts[] = {
-		{ ws->agent_path, "/xdock/agent", true },
-		{ ws->project_dir, ws->project_dir, false },
-		{ ws->extra_dir, ws->extra_dir, false },
-		{ NULL, NULL, false },
+	const struct docker_mount bound[] = {
+		{ ws->agent_path, "/xdock/agent", true, false },
+		{ ws->project_dir, ws->project_dir, false, false },
+		{ ws->extra_dir, ws->extra_dir, false, false },
+		{ NULL, NULL, false, false },
 	};
+	/* Shipped: nothing of this machine's disk is there; a report
+	 * outside the project comes back from the container (ship_fetch). */
+	const struct docker_mount shipped[] = {
+		{ ws->agent_volume, "/xdock", true, true },
+		{ ws->project_volume, ws->project_dir, false, true },
+		{ NULL, NULL, false, false },
+	};
+	const struct docker_mount *mounts = ws->project_volume ? shipped : bound;
 	cleanup_free char *name = xasprintf("xdock-%s-%s", ws->run_id, w->name);
 	/* One host name for the whole run, as xdist's workers share their
 	 * controller's: plugins that compare it (pytest-cov: a worker on the

@@ -32,6 +32,8 @@ struct worker_setup {
 	bool controller;                /* this container is the run's controller, not a worker */
 	bool with_controller;           /* workers wait for their workerinput (XDOCK_CONTROLLER=1) */
 	const char *extra_dir;          /* NULL, or one more directory bind-mounted at its own path */
+	const char *project_volume;     /* shipped: mounted instead of project_dir */
+	const char *agent_volume;       /* shipped: mounted at /xdock instead of agent_path */
 	int64_t memory, nano_cpus;      /* 0: no limit */
 };
 

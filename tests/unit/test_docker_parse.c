@@ -272,7 +272,10 @@ test_create_body(void **state)
 {
 	const char *const cmd[] = { "cat", NULL };
 	const char *const env[] = { "A=1", "B=two=2", NULL };
-	const struct docker_mount mounts[] = { { "/host:a/b", "/in", true }, { "/src", "/src", false }, { NULL, NULL, false } };
+	const struct docker_mount mounts[] = { { "/host:a/b", "/in", true, false },
+					       { "/src", "/src", false, false },
+					       { "xdock-abc-project", "/p", false, true },
+					       { NULL, NULL, false, false } };
 	const char *const labels[] = { "xdock.run=abc", "xdock.worker=gw0", "flag", NULL };
 	const char *const tmpfs[] = { "/tmp", "/run", NULL };
 	const char *const aliases[] = { "db", NULL };
@@ -316,7 +319,11 @@ test_create_body(void **state)
 	hc = path(j, "HostConfig", NULL);
 	/* Mounts, field by field: a `:` in a path is just a character. */
 	assert_null(path(hc, "Binds", NULL));
-	assert_int_equal(cJSON_GetArraySize(path(hc, "Mounts", NULL)), 2);
+	assert_int_equal(cJSON_GetArraySize(path(hc, "Mounts", NULL)), 3);
+	/* A shipped project's volume stands where a bind mount was. */
+	assert_string_equal(path(cJSON_GetArrayItem(path(hc, "Mounts", NULL), 2), "Type", NULL)->valuestring, "volume");
+	assert_string_equal(path(cJSON_GetArrayItem(path(hc, "Mounts", NULL), 2), "Source", NULL)->valuestring,
+			    "xdock-abc-project");
 	assert_string_equal(path(cJSON_GetArrayItem(path(hc, "Mounts", NULL), 0), "Type", NULL)->valuestring, "bind");
 	assert_string_equal(path(cJSON_GetArrayItem(path(hc, "Mounts", NULL), 0), "Source", NULL)->valuestring,
 			    "/host:a/b");

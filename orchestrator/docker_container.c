@@ -1,0 +1,202 @@
+/* The container endpoints of the Docker client: create, start, wait, kill,
+ * remove, inspect, logs. The transport is docker.c's. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "docker_priv.h"
+#include "frame.h"
+
+int
+docker_container_create(struct docker *dk, const struct docker_container_spec *spec, char **id, struct error **err)
+{
+	cleanup_free char *body = NULL;
+	cleanup_free char *path = NULL;
+	cleanup_free char *name = NULL;
+	struct docker_call c;
+	int r = 0;
+
+	if (!spec->image || !*spec->image)
+		return error_set(err, EXIT_USAGE, "docker: create: no image");
+	body = docker_json_create_body(spec);
+	if (spec->name) {
+		name = docker_escape(dk, spec->name);
+		path = xasprintf("/containers/create?name=%s", name);
+	} else {
+		path = xstrdup("/containers/create");
+	}
+	docker_call_init(&c, dk, DOCKER_TIMEOUT_SLOW_MS);
+	if (docker_call_do(&c, "POST", path, true, body, err) < 0) {
+		r = -1;
+	} else if (c.status == 404) {
+		/* The only 404 of create is a missing image (a missing network
+		 * is a 404 too, but at start): the user's fix is a build. */
+		cleanup_free char *msg = docker_json_message(c.body.data, c.body.len);
+		bool image = msg && strncasecmp(msg, "no such image", 13) == 0;
+
+		r = docker_reply_error(&c, image ? EXIT_USAGE : EXIT_INTERNAL, image ? DOCKER_HINT_IMAGE : NULL, err);
+	} else if (!docker_call_ok(&c)) {
+		r = docker_reply_error(&c, EXIT_INTERNAL, NULL, err);
+	} else {
+		r = docker_json_string(c.body.data, c.body.len, "Id", "create", id, err);
+	}
+	docker_call_release(&c);
+	return r;
+}
+
+int
+docker_container_start(struct docker *dk, const char *id, struct error **err)
+{
+	cleanup_free char *path = NULL;
+
+	if (docker_check_ref("container id", id, err) < 0)
+		return -1;
+	path = xasprintf("/containers/%s/start", id);
+	/* 304: already started, which is what was asked. */
+	return docker_simple(dk, "POST", path, NULL, 304, DOCKER_TIMEOUT_SLOW_MS, NULL, err);
+}
+
+int
+docker_container_wait(struct docker *dk, const char *id, long timeout_ms, int *status, struct error **err)
+{
+	cleanup_free char *path = NULL;
+	struct docker_call c;
+	int64_t code = 0;
+	int r = 0;
+
+	if (docker_check_ref("container id", id, err) < 0)
+		return -1;
+	path = xasprintf("/containers/%s/wait", id);
+	docker_call_init(&c, dk, timeout_ms);
+	if (docker_call_do(&c, "POST", path, true, NULL, err) < 0) {
+		if (c.timed_out) {
+			/* The container outlived the limit: the caller's to judge. */
+			error_free(*err);
+			*err = NULL;
+			r = 1;
+		} else {
+			r = -1;
+		}
+	} else if (!docker_call_ok(&c)) {
+		r = docker_reply_error(&c, EXIT_INTERNAL, NULL, err);
+	} else if (docker_json_int(c.body.data, c.body.len, "StatusCode", "wait", &code, err) < 0) {
+		r = -1;
+	} else if (code < -1 || code > 255) {
+		r = error_set(err, EXIT_INTERNAL, "docker: wait: exit code %lld", (long long)code);
+	} else {
+		*status = (int)code;
+	}
+	docker_call_release(&c);
+	return r;
+}
+
+int
+docker_container_kill(struct docker *dk, const char *id, const char *signal, struct error **err)
+{
+	cleanup_free char *path = NULL;
+	cleanup_free char *sig = NULL;
+
+	if (docker_check_ref("container id", id, err) < 0)
+		return -1;
+	sig = docker_escape(dk, signal ? signal : "SIGKILL");
+	path = xasprintf("/containers/%s/kill?signal=%s", id, sig);
+	/* 409: not running. Killing races with the container exiting by
+	 * itself; either way it is not running afterwards. */
+	return docker_simple(dk, "POST", path, NULL, 409, DOCKER_TIMEOUT_QUICK_MS, NULL, err);
+}
+
+int
+docker_container_remove(struct docker *dk, const char *id, bool force, struct error **err)
+{
+	cleanup_free char *path = NULL;
+
+	if (docker_check_ref("container id", id, err) < 0)
+		return -1;
+	path = xasprintf("/containers/%s?v=1&force=%d", id, force ? 1 : 0);
+	return docker_simple(dk, "DELETE", path, NULL, 404, DOCKER_TIMEOUT_SLOW_MS, NULL, err);
+}
+
+int
+docker_container_inspect(struct docker *dk, const char *id, const char *port, struct docker_container_state *st,
+			 struct error **err)
+{
+	cleanup_free char *path = NULL;
+	struct buf reply;
+	int r;
+
+	if (docker_check_ref("container id", id, err) < 0)
+		return -1;
+	path = xasprintf("/containers/%s/json", id);
+	buf_init(&reply, DOCKER_REPLY_MAX);
+	r = docker_simple(dk, "GET", path, NULL, 0, DOCKER_TIMEOUT_QUICK_MS, &reply, err);
+	if (r == 0)
+		r = docker_parse_inspect(reply.data, reply.len, port, st, err);
+	buf_release(&reply);
+	return r;
+}
+
+/* Logs: frames go through the demultiplexer into a buffer that keeps the
+ * last `max` bytes. The buffer may hold up to 2*max so the front is cut
+ * once per max bytes, not on every piece. */
+struct tail {
+	struct frame_demux demux;
+	struct buf out;
+	size_t max;
+};
+
+static int
+tail_sink_cb(void *ctx, enum frame_stream stream, const char *data, size_t len)
+{
+	struct tail *t = ctx;
+
+	(void)stream;
+	if (len > t->max) {
+		data += len - t->max;
+		len = t->max;
+	}
+	if (t->out.len + len > 2 * t->max)
+		buf_consume(&t->out, t->out.len + len - t->max);
+	buf_append(&t->out, data, len);
+	return 0;
+}
+
+static int
+tail_feed_cb(void *ctx, const char *data, size_t len)
+{
+	struct tail *t = ctx;
+
+	return frame_demux_feed(&t->demux, data, len, tail_sink_cb, t);
+}
+
+int
+docker_container_logs(struct docker *dk, const char *id, size_t max, char **out, struct error **err)
+{
+	cleanup_free char *path = NULL;
+	struct tail t;
+	struct docker_call c;
+	int r = 0;
+
+	if (docker_check_ref("container id", id, err) < 0)
+		return -1;
+	path = xasprintf("/containers/%s/logs?stdout=1&stderr=1", id);
+	frame_demux_init(&t.demux);
+	t.max = max;
+	buf_init(&t.out, max > SIZE_MAX / 2 ? SIZE_MAX : 2 * max);
+	docker_call_init(&c, dk, DOCKER_TIMEOUT_SLOW_MS);
+	c.sink = tail_feed_cb;
+	c.ctx = &t;
+	if (docker_call_do(&c, "GET", path, true, NULL, err) < 0)
+		r = -1;
+	else if (!docker_call_ok(&c))
+		r = docker_reply_error(&c, EXIT_INTERNAL, NULL, err);
+	docker_call_release(&c);
+	if (r < 0) {
+		buf_release(&t.out);
+		return r;
+	}
+	if (t.out.len > max)
+		buf_consume(&t.out, t.out.len - max);
+	*out = buf_steal(&t.out);
+	return 0;
+}
+
