@@ -18,6 +18,8 @@
  * used in `-p xdock_plugin` and `-p xdock_controller`. */
 #define RUNNER_PLUGIN_FILE "xdock_plugin.py"
 #define RUNNER_CONTROLLER_FILE "xdock_controller.py"
+/* Imported by xdock_plugin, so only the name matters. */
+#define RUNNER_DJANGO_FILE "xdock_django.py"
 /* Fallback when close_range() is unavailable (old kernel, seccomp). */
 #define RUNNER_FD_SCAN_MAX 65536
 
@@ -68,8 +70,8 @@ write_file(const char *dir, const char *name, const char *data, size_t len, stru
 	return 0;
 }
 
-/* Both plugins, whatever the role: the controller imports the worker's
- * module for its channel. */
+/* Every plugin file, whatever the role: the controller imports the
+ * worker's module for its channel. */
 static int
 write_plugin(struct runner *r, struct error **err)
 {
@@ -82,7 +84,8 @@ write_plugin(struct runner *r, struct error **err)
 	if (!mkdtemp(tmpl))
 		return error_set(err, EXIT_INTERNAL, "mkdtemp %s: %s", tmpl, strerror(errno));
 	r->tmpdir = steal_ptr(&tmpl);
-	if (write_file(r->tmpdir, RUNNER_PLUGIN_FILE, agent_plugin_py, agent_plugin_py_len, err) < 0)
+	if (write_file(r->tmpdir, RUNNER_PLUGIN_FILE, agent_plugin_py, agent_plugin_py_len, err) < 0 ||
+	    write_file(r->tmpdir, RUNNER_DJANGO_FILE, agent_django_py, agent_django_py_len, err) < 0)
 		return -1;
 	return write_file(r->tmpdir, RUNNER_CONTROLLER_FILE, agent_controller_py, agent_controller_py_len,
 			  err);

@@ -183,6 +183,7 @@ class XdockSession:
         self.summary = None
         self.terminal = config.pluginmanager.getplugin("terminalreporter")
         self.status = {}
+        self.notes = set()
 
     # -- start-up: the nodes and their workerinput ----------------------
 
@@ -323,6 +324,14 @@ class XdockSession:
         node.workeroutput = data.get("workeroutput") or {}
         node.down = True
         self.config.hook.pytest_testnodedown(node=node, error=None)
+
+    def _ev_xdock_note(self, node, data):
+        # A worker's line for the user (xdock_django.py), once per run.
+        text = str(data.get("text") or "")
+        if text and text not in self.notes:
+            self.notes.add(text)
+            if self.terminal:
+                self.terminal.write_line(text)
 
     def _ev_internal_error(self, node, data):
         try:

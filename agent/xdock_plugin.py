@@ -283,6 +283,11 @@ class XdockWorker:
         # Held: the events of a test leave with its result in one write.
         self.channel.send({"t": "ev", "e": name, "d": data}, hold=True)
 
+    def note(self, text):
+        """One line for the user, printed once per run by the controller
+        however many workers send it."""
+        self._event("xdock_note", text=text)
+
     def _serialize(self, report):
         data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
         # Captured output is capped as in result messages; a traceback
@@ -558,6 +563,9 @@ def pytest_configure(config):
 def pytest_sessionstart(session):
     if not _ACTIVE:
         return
+    worker = session.config.pluginmanager.get_plugin("xdock_worker")
+    if worker is not None:
+        _django_support(session.config, worker)
     # Nobody reads the progress lines and failure summaries (they arrive as
     # messages); writing them only costs time and pushes useful lines (a
     # faulthandler dump, an INTERNALERROR) out of the agent's output tail.
@@ -570,3 +578,17 @@ def pytest_sessionstart(session):
             reporter._tw = create_terminal_writer(session.config, devnull)
         except Exception:
             pass
+
+
+def _django_support(config, worker):
+    """pytest-django uses the worker's own database (xdock_django.py).
+    Before collection, which is when pytest looks fixtures up; never the
+    reason a session fails: pytest-django's own setup then runs."""
+    try:
+        import xdock_django
+    except ImportError:
+        return
+    try:
+        xdock_django.setup(config, worker.note)
+    except Exception as exc:
+        worker.note("xdock: pytest-django support off: %s: %s" % (type(exc).__name__, exc))
