@@ -124,6 +124,18 @@ set_db(struct config *cfg, const char *v, struct error **err)
 }
 
 static int
+set_db_scope(struct config *cfg, const char *v, struct error **err)
+{
+	if (strcmp(v, "database") == 0)
+		cfg->db_scope = CLI_DB_SCOPE_DATABASE;
+	else if (strcmp(v, "server") == 0)
+		cfg->db_scope = CLI_DB_SCOPE_SERVER;
+	else
+		return error_set(err, EXIT_USAGE, "--db-scope: expected database or server, got \"%s\"", v);
+	return 0;
+}
+
+static int
 set_db_env(struct config *cfg, const char *v, struct error **err)
 {
 	if (strcmp(v, "all") == 0)
@@ -247,6 +259,8 @@ static const struct opt opts[] = {
 	  TO_FN, 0, 0, set_db_option, 0 },
 	{ "--db-env", NULL, 0, "all|url|none", "what workers get: DATABASE_URL and PG* (all, default), DATABASE_URL, nothing",
 	  TO_FN, 0, 0, set_db_env, 0 },
+	{ "--db-scope", NULL, 0, "database|server", "each worker's own: a database (default) or a whole embedded server",
+	  TO_FN, 0, 0, set_db_scope, 0 },
 	{ "--reuse-db", NULL, 0, NULL, "keep the embedded PostgreSQL and template between runs",
 	  TO_TRUE, FIELD(reuse_db), 0, NULL, 0 },
 	{ "--keep-dbs", NULL, 0, NULL, "do not drop the worker databases at the end",
@@ -638,6 +652,12 @@ cli_finish(struct config *cfg, struct error **err)
 		return error_set(err, EXIT_USAGE, "--reuse-db keeps the embedded PostgreSQL; with --db-url the server is yours already");
 	if (cfg->db == CLI_DB_NONE && cfg->db_setup)
 		return error_set(err, EXIT_USAGE, "--db-setup needs a database (drop --db none)");
+	/* A server per worker is one xdock starts: a given server is one. */
+	if (cfg->db_scope == CLI_DB_SCOPE_SERVER && cfg->db != CLI_DB_EMBEDDED)
+		return error_set(err, EXIT_USAGE, "--db-scope server starts a server per worker; not with %s",
+				 cfg->db == CLI_DB_URL ? "--db-url" : "--db none");
+	if (cfg->db_scope == CLI_DB_SCOPE_SERVER && cfg->reuse_db)
+		return error_set(err, EXIT_USAGE, "--db-scope server makes fresh servers each run; not with --reuse-db");
 	if (cfg->dist == SCHED_NO && !cfg->workers_auto)
 		cfg->workers = 1;
 	return 0;

@@ -24,6 +24,8 @@ enum cli_command { CLI_RUN, CLI_GC, CLI_VERSION, CLI_HELP, CLI_REPLAY, CLI_BISEC
 enum cli_db { CLI_DB_EMBEDDED, CLI_DB_URL, CLI_DB_NONE };
 /* --db-env: what workers get of their database by default. */
 enum cli_db_env { CLI_DB_ENV_ALL, CLI_DB_ENV_URL, CLI_DB_ENV_NONE };
+/* --db-scope: what one worker has of its own, a database or a server. */
+enum cli_db_scope { CLI_DB_SCOPE_DATABASE, CLI_DB_SCOPE_SERVER };
 
 struct config {
 	enum cli_command command;
@@ -34,6 +36,7 @@ struct config {
 	enum sched_mode dist;
 	enum cli_db db;
 	enum cli_db_env db_env;    /* all: DATABASE_URL and PG*; url; none */
+	enum cli_db_scope db_scope;
 	const char *db_url;
 	const char *db_setup;      /* shell command run once into the template */
 	const char *db_setup_key;  /* glob of files the template depends on */

@@ -713,6 +713,16 @@ db_lock(struct db *db, long long key, int cancel_fd, void (*waiting)(void *arg),
 }
 
 int
+db_set_application_name(struct db *db, const char *name, struct error **err)
+{
+	cleanup_pgres PGresult *res = exec_1(db, "SELECT pg_catalog.set_config('application_name', $1, false)", name, err);
+
+	if (!res)
+		return error_wrap(err, "set application_name");
+	return 0;
+}
+
+int
 db_exists(struct db *db, const char *name, bool *exists, struct error **err)
 {
 	cleanup_pgres PGresult *res = NULL;

@@ -52,6 +52,10 @@ void db_free(struct db *db);
  * so that cancel_fd (readable: EXIT_INTERRUPTED; -1: none) is heard. */
 int db_lock(struct db *db, long long key, int cancel_fd, void (*waiting)(void *arg), void *arg, struct error **err);
 
+/* SET application_name: how other sessions see this one
+ * (pg_stat_activity). */
+int db_set_application_name(struct db *db, const char *name, struct error **err);
+
 int db_exists(struct db *db, const char *name, bool *exists, struct error **err);
 /* CREATE DATABASE name [TEMPLATE template]. */
 int db_create(struct db *db, const char *name, const char *template_name, struct error **err);

@@ -180,7 +180,7 @@ fleet_init(struct fleet *f, const struct config *cfg, size_t nw, const struct ru
 		.nano_cpus = cfg->nano_cpus,
 	};
 	f->setup.with_controller = true;
-	if (provision_plan(&f->prov, cfg, err) < 0)
+	if (provision_plan(&f->prov, cfg, nw, err) < 0)
 		return -1;
 	/* A signal stops the wait for the database server too. */
 	f->prov.cancel_fd = docker_cancel_fd(ctx->dk);
@@ -237,11 +237,19 @@ controller_setup(struct fleet *f)
 }
 
 /* One piece of work for the pool. */
-enum job_kind { JOB_START_WORKER, JOB_START_CONTROLLER, JOB_LAUNCH_DB, JOB_REMOVE, JOB_DB_TEARDOWN };
+enum job_kind {
+	JOB_START_WORKER,
+	JOB_START_CONTROLLER,
+	JOB_LAUNCH_DB,
+	JOB_LAUNCH_DB_SERVER,   /* --db-scope server: a worker's own */
+	JOB_REMOVE,
+	JOB_DB_SERVER_TEARDOWN, /* --db-scope server: a worker's own */
+	JOB_DB_TEARDOWN,
+};
 
 struct job {
 	enum job_kind kind;
-	size_t worker;          /* JOB_START_WORKER */
+	size_t worker;          /* JOB_START_WORKER, JOB_*_DB_SERVER* */
 	const char *id;         /* JOB_REMOVE: container id */
 	int rc;
 	struct error *err;
@@ -274,7 +282,7 @@ start_worker(struct fleet *f, struct docker *dk, struct worker *w, const char *c
 	size_t nenv = 0, ncmd = 0;
 	int rc;
 
-	provision_vars(&f->prov, w->name, w->dbname, &v, &store);
+	provision_vars(&f->prov, w->index, w->name, w->dbname, &v, &store);
 	for (size_t i = 0; i < f->nenv; i++)
 		util_strv_push(&env, &nenv, provision_expand(f->env[i], &v));
 	for (size_t i = 0; f->cmd[i]; i++)
@@ -299,7 +307,7 @@ run_job(struct fleet *f, struct docker *dk, struct job *j)
 	switch (j->kind) {
 	case JOB_START_WORKER:
 		if (f->w[j->worker].dbname)
-			provision_env(&f->prov, f->w[j->worker].dbname, &env, &nenv);
+			provision_env(&f->prov, j->worker, f->w[j->worker].dbname, &env, &nenv);
 		j->rc = start_worker(f, dk, &f->w[j->worker], (const char *const *)env, &j->err);
 		util_strv_free(env, nenv);
 		break;
@@ -311,6 +319,12 @@ run_job(struct fleet *f, struct docker *dk, struct job *j)
 		break;
 	case JOB_LAUNCH_DB:
 		j->rc = provision_launch(&f->prov, &ctx, &j->err);
+		break;
+	case JOB_LAUNCH_DB_SERVER:
+		j->rc = provision_launch_server(&f->prov, &ctx, j->worker, &j->err);
+		break;
+	case JOB_DB_SERVER_TEARDOWN:
+		j->rc = provision_teardown_server(&f->prov, &ctx, j->worker, &j->err);
 		break;
 	case JOB_REMOVE:
 		j->rc = docker_container_remove(dk, j->id, true, &j->err);
@@ -376,12 +390,14 @@ pool_run(struct fleet *f, struct job *jobs, size_t njobs)
 int
 fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err)
 {
-	struct job *jobs = xcalloc(nslots + 2, sizeof(*jobs));
+	struct job *jobs = xcalloc(2 * nslots + 2, sizeof(*jobs));
 	size_t njobs = 0;
 	int rc = 0;
 
 	if (with_db && f->prov.mode == CLI_DB_EMBEDDED)
 		jobs[njobs++] = (struct job){ .kind = JOB_LAUNCH_DB };
+	for (size_t i = 0; with_db && i < f->prov.nservers && i < nslots; i++)
+		jobs[njobs++] = (struct job){ .kind = JOB_LAUNCH_DB_SERVER, .worker = i };
 	if (with_db) {
 		controller_setup(f);
 		jobs[njobs++] = (struct job){ .kind = JOB_START_CONTROLLER };
@@ -440,7 +456,7 @@ fleet_admit(struct fleet *f, size_t i, struct error **err)
 {
 	struct worker *w = &f->w[i];
 
-	if (w->dbname && provision_clone(&f->prov, w->dbname, err) < 0)
+	if (w->dbname && provision_clone(&f->prov, &f->ctx, i, w->dbname, err) < 0)
 		return -1;
 	return 0;
 }
@@ -461,10 +477,10 @@ fleet_replace(struct fleet *f, size_t i, struct error **err)
 	worker_release(w);
 	worker_init(w, i);
 	w->dbname = dbname;
-	if (w->dbname && provision_clone(&f->prov, w->dbname, err) < 0)
+	if (w->dbname && provision_clone(&f->prov, &f->ctx, i, w->dbname, err) < 0)
 		return -1;
 	if (w->dbname)
-		provision_env(&f->prov, w->dbname, &env, &nenv);
+		provision_env(&f->prov, i, w->dbname, &env, &nenv);
 	rc = start_worker(f, f->dk, w, (const char *const *)env, err);
 	util_strv_free(env, nenv);
 	if (rc < 0) {
@@ -507,8 +523,10 @@ print_cleanup(struct error *e, const char *id)
 void
 fleet_teardown(struct fleet *f)
 {
-	struct job *jobs = xcalloc(f->nw + 2, sizeof(*jobs));
-	bool db_with_workers = f->prov.mode == CLI_DB_EMBEDDED && !f->prov.reused;
+	struct job *jobs = xcalloc(2 * f->nw + 2, sizeof(*jobs));
+	/* The workers' own servers (--db-scope server) go in the pool, the
+	 * run's server after them: its teardown walks theirs too. */
+	bool db_with_workers = f->prov.mode == CLI_DB_EMBEDDED && !f->prov.reused && f->prov.nservers == 0;
 	struct error *e = NULL;
 	size_t n = 0;
 	int removed = 0;
@@ -522,6 +540,8 @@ fleet_teardown(struct fleet *f)
 		if (f->w[i].container)
 			jobs[n++] = (struct job){ .kind = JOB_REMOVE, .id = f->w[i].container };
 	}
+	for (size_t i = 0; i < f->prov.nservers; i++)
+		jobs[n++] = (struct job){ .kind = JOB_DB_SERVER_TEARDOWN, .worker = i };
 	if (db_with_workers)
 		jobs[n++] = (struct job){ .kind = JOB_DB_TEARDOWN };
 	pool_run(f, jobs, n);

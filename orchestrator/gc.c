@@ -276,7 +276,7 @@ network_remove(struct docker *dk, const char *id, struct error **err)
 {
 	struct error *derr = NULL;
 
-	docker_network_disconnect(dk, id, PROVISION_REUSE_NAME, &derr);
+	docker_network_disconnect(dk, id, DBSERVER_REUSE_NAME, &derr);
 	error_free(derr);
 	return docker_network_remove(dk, id, err);
 }

@@ -37,137 +37,11 @@ url_copy(struct db_url *dst, const struct db_url *src)
 	dst->query = src->query ? xstrdup(src->query) : NULL;
 }
 
-/* --db-option as one label value, "a=1 b=2": what a kept server was
- * started with. */
-static char *
-options_label(const struct config *cfg)
-{
-	struct buf b;
-
-	buf_init(&b, SIZE_MAX / 2);
-	for (size_t i = 0; i < cfg->ndb_options; i++)
-		buf_printf(&b, "%s%s", i ? " " : "", cfg->db_options[i]);
-	return buf_steal(&b);
-}
-
-/* The server's extra arguments, -c NAME=VALUE each; NULL when none (the
- * image's default command). Borrowed strings, the array is the caller's. */
-static const char **
-options_argv(const struct config *cfg)
-{
-	const char **argv;
-
-	if (cfg->ndb_options == 0)
-		return NULL;
-	argv = xcalloc(2 * cfg->ndb_options + 1, sizeof(*argv));
-	for (size_t i = 0; i < cfg->ndb_options; i++) {
-		argv[2 * i] = "-c";
-		argv[2 * i + 1] = cfg->db_options[i];
-	}
-	return argv;
-}
-
-static void env_of(const struct provision *p, enum cli_db_env mode, const char *name, char ***env, size_t *nenv);
-
-/* The embedded server: started for this run, or the one --reuse-db keeps. */
-static int
-start_embedded(struct provision *p, const struct run_ctx *ctx, struct error **err)
-{
-	const struct config *cfg = ctx->cfg;
-	struct docker_container_state st;
-	const char *tmpfs[] = { "/var/lib/postgresql/data", NULL };
-	const char *aliases[] = { PROVISION_DB_ALIAS, NULL };
-	/* Connections from the run's own containers skip authentication
-	 * (images/postgres/entrypoint.sh): a SCRAM exchange costs more than
-	 * the rest of a connection. The host, through the published port,
-	 * still gives the password. A server of the run is on the run network
-	 * alone; a reused one starts on the engine's shared bridge and trusts
-	 * only the run networks it joins later. */
-	const char *env_run[] = { "XDOCK_PG_TRUST=network", NULL };
-	cleanup_free char *options = options_label(cfg);
-	cleanup_free char *options_kv = xasprintf("xdock.db-options=%s", options);
-	const char *reuse_labels[] = { "xdock.reuse=1", "xdock.role=db", options_kv, NULL };
-	cleanup_free const char **cmd = options_argv(cfg);
-	const char *env_reuse[] = { "XDOCK_PG_TRUST=joined", NULL };
-	cleanup_free char *name = NULL;
-	cleanup_free char *id = NULL;
-	bool stale = false;
-	struct docker_container_spec spec = {
-		.image = cfg->db_image,
-		.tmpfs = tmpfs,
-		.publish_tcp = "5432/tcp",
-		.network = ctx->network,
-		.aliases = aliases,
-		.env = env_run,
-		.cmd = cmd,
-	};
-
-	if (cfg->reuse_db) {
-		struct docker_list l = { 0 };
-
-		/* Only kept servers carry xdock.role. */
-		if (docker_container_list(ctx->dk, "xdock.role=db", "xdock.db-options", &l, err) < 0)
-			return -1;
-		for (size_t i = 0; i < l.n && !id; i++) {
-			id = xstrdup(l.items[i].id);
-			/* Started with other settings (a server from before
-			 * --db-option has none): restarted with ours. */
-			stale = strcmp(l.items[i].label ? l.items[i].label : "", options) != 0;
-		}
-		docker_list_release(&l);
-		if (id) {
-			if (docker_container_inspect(ctx->dk, id, "5432/tcp", &st, err) < 0)
-				return -1;
-			if (!st.running || stale) {
-				if (docker_container_remove(ctx->dk, id, true, err) < 0)
-					return -1;
-				free(id);
-				id = NULL;
-			}
-		}
-		if (id) {
-			if (docker_network_connect(ctx->dk, ctx->network, id, aliases, err) < 0)
-				return error_wrap(err, "reused database %.12s: join run network", id);
-			p->connected_net = true;
-		}
-		p->reused = true;
-		spec.labels = reuse_labels;
-		spec.env = env_reuse;
-		spec.name = PROVISION_REUSE_NAME;
-		/* Not on the run network: that one goes away with the run. It
-		 * joins each run's network instead. */
-		spec.network = NULL;
-		spec.aliases = NULL;
-	} else {
-		name = xasprintf("xdock-%s-db", ctx->run_id);
-		spec.name = name;
-		spec.labels = ctx->labels;
-	}
-	if (!id) {
-		if (docker_container_create(ctx->dk, &spec, &id, err) < 0)
-			return error_wrap(err, "database container");
-		p->container = xstrdup(id);
-		if (docker_container_start(ctx->dk, id, err) < 0)
-			return error_wrap(err, "database container: start");
-		if (cfg->reuse_db) {
-			if (docker_network_connect(ctx->dk, ctx->network, id, aliases, err) < 0)
-				return error_wrap(err, "database container: join run network");
-			p->connected_net = true;
-		}
-	} else {
-		p->container = xstrdup(id);
-	}
-	if (docker_container_inspect(ctx->dk, id, "5432/tcp", &st, err) < 0)
-		return error_wrap(err, "database container");
-	if (!st.running || st.host_port <= 0)
-		return error_set(err, EXIT_INTERNAL, "database container %.12s: not running (%s %s)", id, st.status, st.error);
-
-	p->admin.port = st.host_port;
-	return 0;
-}
+static void env_of(const struct provision *p, enum cli_db_env mode, const struct db_url *u, const char *name,
+		   char ***env, size_t *nenv);
 
 int
-provision_plan(struct provision *p, const struct config *cfg, struct error **err)
+provision_plan(struct provision *p, const struct config *cfg, size_t nslots, struct error **err)
 {
 	memset(p, 0, sizeof(*p));
 	p->cancel_fd = -1;
@@ -187,8 +61,12 @@ provision_plan(struct provision *p, const struct config *cfg, struct error **err
 		p->admin.dbname = xstrdup("postgres");
 		url_copy(&p->worker, &p->admin);
 		free(p->worker.host);
-		p->worker.host = xstrdup(PROVISION_DB_ALIAS);
+		p->worker.host = xstrdup(DBSERVER_ALIAS);
 		p->worker.port = 5432;
+		if (cfg->db_scope == CLI_DB_SCOPE_SERVER) {
+			p->nservers = nslots;
+			p->servers = xcalloc(nslots ? nslots : 1, sizeof(*p->servers));
+		}
 		return 0;
 	}
 	if (db_url_parse(cfg->db_url, &p->admin, err) < 0)
@@ -207,46 +85,23 @@ provision_launch(struct provision *p, const struct run_ctx *ctx, struct error **
 {
 	if (p->mode != CLI_DB_EMBEDDED)
 		return 0;
-	return start_embedded(p, ctx, err);
+	/* Per run: a worker's server copies nothing another run built. */
+	p->ready = xasprintf("xdock-ready-%s", ctx->run_id);
+	if (dbserver_start(&p->srv, ctx, err) < 0)
+		return -1;
+	p->reused = p->srv.reused;
+	p->admin.port = p->srv.host_port;
+	return 0;
 }
 
-struct alive_arg {
-	struct provision *p;
-	const struct run_ctx *ctx;
-};
-
-/* Between connection attempts: has the embedded server exited? Then its
- * last FATAL line says why, and with --db-option that is the user's
- * setting: a usage error quoting PostgreSQL. */
-static int
-server_alive(void *arg, struct error **err)
+int
+provision_launch_server(struct provision *p, const struct run_ctx *ctx, size_t slot, struct error **err)
 {
-	struct alive_arg *a = arg;
-	const struct config *cfg = a->ctx->cfg;
-	struct docker_container_state st;
-	cleanup_free char *logs = NULL;
-	struct error *lerr = NULL;
-	const char *fatal, *end;
+	cleanup_free char *ready = xasprintf("xdock-ready-%s", ctx->run_id);
 
-	if (docker_container_inspect(a->ctx->dk, a->p->container, NULL, &st, &lerr) < 0) {
-		error_free(lerr);
-		return 0; /* the connection attempts still decide */
-	}
-	if (st.running)
+	if (slot >= p->nservers)
 		return 0;
-	docker_container_logs(a->ctx->dk, a->p->container, 8192, &logs, &lerr);
-	error_free(lerr);
-	fatal = logs ? strstr(logs, "FATAL:") : NULL;
-	if (!fatal)
-		return error_set(err, EXIT_INTERNAL, "database container %.12s exited with %d%s%s", a->p->container,
-				 st.exit_code, logs && *logs ? ": " : "", logs ? logs : "");
-	fatal += strlen("FATAL:");
-	fatal += strspn(fatal, " ");
-	end = fatal + strcspn(fatal, "\n");
-	if (cfg->ndb_options > 0)
-		return error_set(err, EXIT_USAGE, "--db-option: PostgreSQL: %.*s", (int)(end - fatal), fatal);
-	return error_set(err, EXIT_INTERNAL, "database container %.12s: PostgreSQL: %.*s", a->p->container,
-			 (int)(end - fatal), fatal);
+	return dbserver_start_copy(&p->servers[slot].srv, ctx, slot, ready, err);
 }
 
 static void
@@ -261,15 +116,15 @@ provision_connect(struct provision *p, const struct run_ctx *ctx, struct error *
 {
 	cleanup_free char *url = NULL;
 	int64_t t0 = util_now_ms();
-	struct alive_arg a = { p, ctx };
+	struct dbserver_probe a = { &p->srv, ctx };
 
 	if (p->mode == CLI_DB_NONE)
 		return 0;
 	url = db_url_format(&p->admin, NULL, 0, NULL);
 	/* A fresh embedded server needs a few seconds to initialise; a
 	 * given server should answer at once. */
-	if (p->mode == CLI_DB_EMBEDDED && p->container)
-		p->db = db_connect_alive(url, 60000, p->cancel_fd, server_alive, &a, err);
+	if (p->mode == CLI_DB_EMBEDDED && p->srv.container)
+		p->db = db_connect_alive(url, 60000, p->cancel_fd, dbserver_alive, &a, err);
 	else
 		p->db = db_connect(url, p->mode == CLI_DB_EMBEDDED ? 60000 : 5000, p->cancel_fd, err);
 	if (!p->db)
@@ -403,7 +258,7 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 		.network = p->host_network ? "host" : ctx->network,
 	};
 
-	env_of(p, CLI_DB_ENV_ALL, PROVISION_TEMPLATE, &env, &nenv);
+	env_of(p, CLI_DB_ENV_ALL, &p->worker, PROVISION_TEMPLATE, &env, &nenv);
 	env_push(&env, &nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
 	spec.env = (const char *const *)env;
 	if (docker_container_create(ctx->dk, &spec, &id, err) < 0) {
@@ -444,6 +299,20 @@ out:
 	return rc;
 }
 
+/* Under --db-scope server, the workers' servers wait for a session named
+ * p->ready on the run's server before they copy it: ours, renamed once
+ * the template is built. Nothing is written to the server, so nothing is
+ * copied or left behind; the session ends with the run. */
+static int
+announce(struct provision *p, struct error **err)
+{
+	if (p->nservers == 0)
+		return 0;
+	if (db_set_application_name(p->db, p->ready, err) < 0)
+		return error_wrap(err, "template: tell the workers' servers");
+	return 0;
+}
+
 int
 provision_template(struct provision *p, const struct run_ctx *ctx, struct error **err)
 {
@@ -474,7 +343,7 @@ provision_template(struct provision *p, const struct run_ctx *ctx, struct error 
 		p->template_ready = true;
 		p->template_created = false;
 		p->template_seconds += (double)(util_now_ms() - t0) / 1000.0;
-		return 0;
+		return announce(p, err);
 	}
 	if (exists && db_drop(p->db, PROVISION_TEMPLATE, err) < 0)
 		return error_wrap(err, "template");
@@ -490,20 +359,43 @@ provision_template(struct provision *p, const struct run_ctx *ctx, struct error 
 	}
 	if (key && db_comment_set(p->db, PROVISION_TEMPLATE, key, err) < 0)
 		return error_wrap(err, "template");
+	if (announce(p, err) < 0)
+		return -1;
 	p->template_ready = true;
 	p->template_seconds += (double)(util_now_ms() - t0) / 1000.0;
 	return 0;
 }
 
+/* slot's own server, connected at the first clone: it answers once it
+ * has copied the run's server, which happens once the template is built. */
+static struct db *
+server_db(struct provision *p, const struct run_ctx *ctx, size_t slot, struct error **err)
+{
+	struct provision_server *s = &p->servers[slot];
+	struct dbserver_probe a = { &s->srv, ctx };
+	cleanup_free char *url = NULL;
+
+	if (s->db)
+		return s->db;
+	url = db_url_format(&p->admin, NULL, s->srv.host_port, NULL);
+	s->db = db_connect_alive(url, 120000, p->cancel_fd, dbserver_alive, &a, err);
+	if (!s->db)
+		error_wrap(err, "server of gw%zu", slot);
+	return s->db;
+}
+
 int
-provision_clone(struct provision *p, const char *name, struct error **err)
+provision_clone(struct provision *p, const struct run_ctx *ctx, size_t slot, const char *name, struct error **err)
 {
 	int64_t t0 = util_now_ms();
+	struct db *db = p->db;
 	bool known = false;
 
 	if (p->mode == CLI_DB_NONE)
 		return 0;
-	if (db_drop(p->db, name, err) < 0 || db_create(p->db, name, PROVISION_TEMPLATE, err) < 0)
+	if (slot < p->nservers && !(db = server_db(p, ctx, slot, err)))
+		return -1;
+	if (db_drop(db, name, err) < 0 || db_create(db, name, PROVISION_TEMPLATE, err) < 0)
 		return error_wrap(err, "clone %s", name);
 	for (size_t i = 0; i < p->ndbs; i++)
 		known |= strcmp(p->dbs[i], name) == 0;
@@ -515,12 +407,24 @@ provision_clone(struct provision *p, const char *name, struct error **err)
 	return 0;
 }
 
+/* The worker URL of slot's server: its own under --db-scope server. */
+static void
+slot_url(const struct provision *p, size_t slot, struct db_url *u, char **host)
+{
+	*u = p->worker;
+	*host = NULL;
+	if (slot < p->nservers) {
+		*host = xasprintf("%s-gw%zu", DBSERVER_ALIAS, slot);
+		u->host = *host;
+	}
+}
+
 /* mode: --db-env; the setup command always gets everything. */
 static void
-env_of(const struct provision *p, enum cli_db_env mode, const char *name, char ***env, size_t *nenv)
+env_of(const struct provision *p, enum cli_db_env mode, const struct db_url *u, const char *name, char ***env,
+       size_t *nenv)
 {
 	cleanup_free char *url = NULL;
-	const struct db_url *u = &p->worker;
 
 	if (p->mode == CLI_DB_NONE || mode == CLI_DB_ENV_NONE)
 		return;
@@ -538,9 +442,23 @@ env_of(const struct provision *p, enum cli_db_env mode, const char *name, char *
 }
 
 void
-provision_env(const struct provision *p, const char *name, char ***env, size_t *nenv)
+provision_env(const struct provision *p, size_t slot, const char *name, char ***env, size_t *nenv)
 {
-	env_of(p, p->env_mode, name, env, nenv);
+	struct db_url u;
+	cleanup_free char *host = NULL;
+
+	slot_url(p, slot, &u, &host);
+	env_of(p, p->env_mode, &u, name, env, nenv);
+}
+
+int
+provision_teardown_server(struct provision *p, const struct run_ctx *ctx, size_t slot, struct error **err)
+{
+	if (slot >= p->nservers)
+		return 0;
+	db_free(p->servers[slot].db);
+	p->servers[slot].db = NULL;
+	return dbserver_remove(&p->servers[slot].srv, ctx, err);
 }
 
 int
@@ -563,16 +481,16 @@ provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error 
 		db_free(p->db);
 		p->db = NULL;
 	}
-	if (p->container) {
-		if (p->reused) {
-			if (p->connected_net && docker_network_disconnect(ctx->dk, ctx->network, p->container, err) < 0)
-				rc = -1;
-		} else if (docker_container_remove(ctx->dk, p->container, true, err) < 0) {
+	for (size_t i = 0; i < p->nservers; i++)
+		if (provision_teardown_server(p, ctx, i, err) < 0)
 			rc = -1;
-		}
-		free(p->container);
-		p->container = NULL;
-	}
+	free(p->servers);
+	p->servers = NULL;
+	p->nservers = 0;
+	if (dbserver_remove(&p->srv, ctx, err) < 0)
+		rc = -1;
+	free(p->ready);
+	p->ready = NULL;
 	for (size_t i = 0; i < p->ndbs; i++)
 		free(p->dbs[i]);
 	free(p->dbs);
@@ -617,21 +535,22 @@ provision_expand(const char *s, const struct provision_vars *v)
 }
 
 void
-provision_vars(const struct provision *p, const char *worker, const char *dbname, struct provision_vars *v,
-	       struct provision_vars_store *store)
+provision_vars(const struct provision *p, size_t slot, const char *worker, const char *dbname,
+	       struct provision_vars *v, struct provision_vars_store *store)
 {
-	const struct db_url *u = &p->worker;
+	struct db_url u;
 
 	memset(v, 0, sizeof(*v));
 	memset(store, 0, sizeof(*store));
 	v->worker = worker;
 	if (p->mode == CLI_DB_NONE || !dbname)
 		return;
-	store->url = db_url_format(u, NULL, 0, dbname);
-	store->port = xasprintf("%d", u->port ? u->port : 5432);
+	slot_url(p, slot, &u, &store->host);
+	store->url = db_url_format(&u, NULL, 0, dbname);
+	store->port = xasprintf("%d", u.port ? u.port : 5432);
 	v->database = dbname;
 	v->database_url = store->url;
-	v->host = u->host ? u->host : "localhost";
+	v->host = u.host ? u.host : "localhost";
 	v->port = store->port;
 }
 
@@ -640,5 +559,6 @@ provision_vars_release(struct provision_vars_store *store)
 {
 	free(store->url);
 	free(store->port);
+	free(store->host);
 	memset(store, 0, sizeof(*store));
 }

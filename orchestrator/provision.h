@@ -10,22 +10,30 @@
 
 #include "cli.h"
 #include "db.h"
+#include "dbserver.h"
 #include "docker.h"
 #include "error.h"
 #include "run_ctx.h"
 
 #define PROVISION_TEMPLATE "test_db_template"
-#define PROVISION_REUSE_NAME "xdock-reuse-db"
-#define PROVISION_DB_ALIAS "xdock-db"
 /* The advisory lock a run holds on a shared server ("xdck" in ASCII). */
 #define PROVISION_LOCK_KEY 0x7864636bLL
+
+/* Under --db-scope server, worker slot's own server: a copy of the run's
+ * server once the template is built, its clones made there. */
+struct provision_server {
+	struct dbserver srv;
+	struct db *db;              /* admin connection, opened at the first clone */
+};
 
 struct provision {
 	enum cli_db mode;
 	enum cli_db_env env_mode;   /* what provision_env gives workers */
-	char *container;            /* embedded PostgreSQL container id */
-	bool reused;                /* container outlives the run */
-	bool connected_net;         /* reused container joined the run network */
+	struct dbserver srv;        /* the embedded server (or the kept one) */
+	bool reused;                /* srv outlives the run */
+	struct provision_server *servers; /* --db-scope server: one per slot */
+	size_t nservers;            /* 0: every worker's database on srv */
+	char *ready;                /* the session name that says "template built" */
 	struct db *db;              /* admin connection */
 	struct db_url admin;        /* as the orchestrator reaches the server */
 	struct db_url worker;       /* as the workers reach it */
@@ -41,29 +49,38 @@ struct provision {
 
 /* Decides where the databases live and how workers reach them, before
  * anything starts (the workers' environment needs it). No I/O. */
-int provision_plan(struct provision *p, const struct config *cfg, struct error **err);
+int provision_plan(struct provision *p, const struct config *cfg, size_t nslots, struct error **err);
 /* Starts (or finds) the embedded server without waiting for it to accept
  * connections; learns its published port. Safe to run on its own thread
  * with its own docker client while the workers start. */
 int provision_launch(struct provision *p, const struct run_ctx *ctx, struct error **err);
+/* Under --db-scope server, starts slot's own server (a no-op otherwise),
+ * which copies the run's server once the template is built. As safe on
+ * its own thread as provision_launch; one call per slot. */
+int provision_launch_server(struct provision *p, const struct run_ctx *ctx, size_t slot, struct error **err);
 /* Waits until the server answers and opens the admin connection. An
  * embedded server that exits meanwhile ends the wait with its FATAL line
  * (a usage error when --db-option was given). */
 int provision_connect(struct provision *p, const struct run_ctx *ctx, struct error **err);
 /* Builds (or finds, cached by --db-setup-key) the template database. */
 int provision_template(struct provision *p, const struct run_ctx *ctx, struct error **err);
-/* Drops and re-creates `name` from the template. */
-int provision_clone(struct provision *p, const char *name, struct error **err);
-/* Appends the environment a worker using database `name` sees (as
+/* Drops and re-creates `name` from the template, for worker slot (in its
+ * own server under --db-scope server, waiting for that server to answer). */
+int provision_clone(struct provision *p, const struct run_ctx *ctx, size_t slot, const char *name,
+		    struct error **err);
+/* Appends the environment slot's worker using database `name` sees (as
  * --db-env says) to env
  * (heap strings, NULL-terminated array grown with xrealloc). */
-void provision_env(const struct provision *p, const char *name, char ***env, size_t *nenv);
+void provision_env(const struct provision *p, size_t slot, const char *name, char ***env, size_t *nenv);
 /* Drops worker databases (unless keep, or the run's own embedded server
  * goes anyway), the template (unless cached), removes the embedded server
  * (unless reused: then it only leaves the run network). The one place the
  * server's container is removed. Best effort: reports the first failure
  * but always tries everything. */
 int provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error **err);
+/* Removes slot's own server (--db-scope server), so that teardown can
+ * remove them in parallel before provision_teardown; a no-op otherwise. */
+int provision_teardown_server(struct provision *p, const struct run_ctx *ctx, size_t slot, struct error **err);
 
 /* What a worker's placeholders stand for; NULL fields (no database)
  * expand to nothing. */
@@ -80,12 +97,12 @@ struct provision_vars {
  * the result is the caller's. */
 char *provision_expand(const char *s, const struct provision_vars *v);
 /* Fills v (and the strings behind it, freed by provision_vars_release)
- * for the worker `worker` using database `dbname` (NULL: none). */
+ * for the worker `worker` of slot using database `dbname` (NULL: none). */
 struct provision_vars_store {
-	char *url, *port;
+	char *url, *port, *host;
 };
-void provision_vars(const struct provision *p, const char *worker, const char *dbname, struct provision_vars *v,
-		    struct provision_vars_store *store);
+void provision_vars(const struct provision *p, size_t slot, const char *worker, const char *dbname,
+		    struct provision_vars *v, struct provision_vars_store *store);
 void provision_vars_release(struct provision_vars_store *store);
 
 /* The template's cache key: SHA-256 of the test image's id, the

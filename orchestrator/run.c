@@ -298,7 +298,7 @@ start(struct run *r, struct error **err)
 	report_phase(&r->rep, "db_clones", prov->clone_seconds);
 	if (r->cfg->verbose > 0)
 		term_line(&r->term, "start-up: %zu containers %.2fs, database ready %.2fs, template %.2fs%s, clones %.2fs",
-			  r->nw + (prov->mode == CLI_DB_EMBEDDED), r->rep.phases[r->rep.nphases - 4].seconds,
+			  r->nw + (prov->mode == CLI_DB_EMBEDDED) + prov->nservers, r->rep.phases[r->rep.nphases - 4].seconds,
 			  prov->connect_seconds, prov->template_seconds, prov->migrated ? " (migrated)" : "",
 			  prov->clone_seconds);
 	return 0;

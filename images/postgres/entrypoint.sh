@@ -2,7 +2,11 @@
 # Runs a throw-away cluster in the foreground; arguments go to postgres. "xdock-postgres seed", run
 # once when the image is built, makes a cluster for the default user and
 # password in $SEED; at start a copy of it (60 ms) replaces initdb (about
-# 0.8 s), unless another user or password is asked for.
+# 0.8 s), unless another user or password is asked for. With
+# XDOCK_PG_FOLLOW=HOST (--db-scope server: a worker's own server), the
+# cluster is instead a copy of HOST's, taken once a session named
+# $XDOCK_PG_READY shows there (the orchestrator's, once the template is
+# built): roles, extensions and settings that --db-setup made come along.
 set -eu
 user=${XDOCK_PG_USER:-xdock}
 password=${XDOCK_PG_PASSWORD:-xdock}
@@ -49,7 +53,34 @@ hba_trust() {
 		print "host all all 0.0.0.1 0.0.0.255 scram-sha-256\n";
 		if ($mode eq "joined") { print "host all all $_ scram-sha-256\n" for @net }
 		print "host all all samenet trust\n";
+		print "host replication all samenet trust\n";
 	' "$1"
+}
+
+# follow HOST: copies HOST's cluster into $PGDATA once the orchestrator says
+# the template is ready. pg_basebackup rather than a dump: one stream of
+# files, no SQL replayed, server-wide objects included (docs/usage.md,
+# "Server scope"). A full house of WAL senders refuses a copy: retried.
+follow() {
+	export PGPASSWORD="$password" PGCONNECT_TIMEOUT=5
+	# One session that waits (a COMMIT per turn refreshes what
+	# pg_stat_activity shows), not a psql every few milliseconds: the
+	# machine is busy starting the run.
+	wait_sql="DO \$\$ BEGIN LOOP EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity
+		WHERE application_name = '${XDOCK_PG_READY:?}'); COMMIT; PERFORM pg_sleep(0.05); END LOOP; END \$\$"
+	until runuser -u postgres -- psql -h "$1" -U "$user" -d postgres -Xqc "$wait_sql" 2>/dev/null; do
+		sleep 0.2
+	done
+	tries=0
+	until runuser -u postgres -- pg_basebackup -h "$1" -U "$user" -D "$PGDATA" -X fetch --checkpoint=fast --no-sync; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 100 ] || exit 1
+		find "$PGDATA" -mindepth 1 -delete
+		sleep 0.2
+	done
+	# The copy's pg_hba.conf is the source's, trust lines included: start
+	# from the seed's again, as a fresh cluster would.
+	cp "$SEED/pg_hba.conf" "$PGDATA/pg_hba.conf"
 }
 
 if [ "${1:-}" = seed ]; then
@@ -64,7 +95,9 @@ mkdir -p "$PGDATA"
 chown postgres:postgres "$PGDATA"
 chmod 700 "$PGDATA"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-	if [ "$user" = xdock ] && [ "$password" = xdock ] && [ -s "$SEED/PG_VERSION" ]; then
+	if [ -n "${XDOCK_PG_FOLLOW:-}" ]; then
+		follow "$XDOCK_PG_FOLLOW"
+	elif [ "$user" = xdock ] && [ "$password" = xdock ] && [ -s "$SEED/PG_VERSION" ]; then
 		cp -a "$SEED/." "$PGDATA/"
 	else
 		init_cluster "$PGDATA"

@@ -1,0 +1,243 @@
+#include "dbserver.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+
+/* --db-option as one label value, "a=1 b=2": what a kept server was
+ * started with. */
+static char *
+options_label(const struct config *cfg)
+{
+	struct buf b;
+
+	buf_init(&b, SIZE_MAX / 2);
+	for (size_t i = 0; i < cfg->ndb_options; i++)
+		buf_printf(&b, "%s%s", i ? " " : "", cfg->db_options[i]);
+	return buf_steal(&b);
+}
+
+/* The server's extra arguments, -c NAME=VALUE each; NULL when none (the
+ * image's default command). Borrowed strings, the array is the caller's. */
+static const char **
+options_argv(const struct config *cfg)
+{
+	const char **argv;
+
+	if (cfg->ndb_options == 0)
+		return NULL;
+	argv = xcalloc(2 * cfg->ndb_options + 1, sizeof(*argv));
+	for (size_t i = 0; i < cfg->ndb_options; i++) {
+		argv[2 * i] = "-c";
+		argv[2 * i + 1] = cfg->db_options[i];
+	}
+	return argv;
+}
+
+/* The published port of a started server; not running is an error. */
+static int
+learn_port(struct dbserver *s, const struct run_ctx *ctx, struct error **err)
+{
+	struct docker_container_state st;
+
+	if (docker_container_inspect(ctx->dk, s->container, "5432/tcp", &st, err) < 0)
+		return error_wrap(err, "database container");
+	if (!st.running || st.host_port <= 0)
+		return error_set(err, EXIT_INTERNAL, "database container %.12s: not running (%s %s)", s->container,
+				 st.status, st.error);
+	s->host_port = st.host_port;
+	return 0;
+}
+
+static int
+create_start(struct dbserver *s, const struct run_ctx *ctx, const struct docker_container_spec *spec,
+	     struct error **err)
+{
+	cleanup_free char *id = NULL;
+
+	if (docker_container_create(ctx->dk, spec, &id, err) < 0)
+		return error_wrap(err, "database container");
+	s->container = xstrdup(id);
+	if (docker_container_start(ctx->dk, id, err) < 0)
+		return error_wrap(err, "database container: start");
+	return 0;
+}
+
+/* The kept server, if one runs with our --db-option: its id in *id. One
+ * started with other settings (or stopped) is removed: started again. */
+static int
+find_kept(const struct run_ctx *ctx, const char *options, char **id, struct error **err)
+{
+	struct docker_list l = { 0 };
+	struct docker_container_state st;
+	bool stale = false;
+
+	*id = NULL;
+	/* Only kept servers carry xdock.role. */
+	if (docker_container_list(ctx->dk, "xdock.role=db", "xdock.db-options", &l, err) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n && !*id; i++) {
+		*id = xstrdup(l.items[i].id);
+		/* A server from before --db-option has no label: stale. */
+		stale = strcmp(l.items[i].label ? l.items[i].label : "", options) != 0;
+	}
+	docker_list_release(&l);
+	if (!*id)
+		return 0;
+	if (docker_container_inspect(ctx->dk, *id, "5432/tcp", &st, err) < 0)
+		return -1;
+	if (st.running && !stale)
+		return 0;
+	if (docker_container_remove(ctx->dk, *id, true, err) < 0)
+		return -1;
+	free(*id);
+	*id = NULL;
+	return 0;
+}
+
+/* The --reuse-db server. Not on the run network when created (that one
+ * goes away with the run): it joins each run's network instead, and
+ * trusts only the networks it joins (images/postgres/entrypoint.sh). */
+static int
+start_kept(struct dbserver *s, const struct run_ctx *ctx, struct docker_container_spec *spec, struct error **err)
+{
+	const char *aliases[] = { DBSERVER_ALIAS, NULL };
+	cleanup_free char *options = options_label(ctx->cfg);
+	cleanup_free char *options_kv = xasprintf("xdock.db-options=%s", options);
+	const char *labels[] = { "xdock.reuse=1", "xdock.role=db", options_kv, NULL };
+	const char *env[] = { "XDOCK_PG_TRUST=joined", NULL };
+	cleanup_free char *id = NULL;
+
+	s->reused = true;
+	if (find_kept(ctx, options, &id, err) < 0)
+		return -1;
+	if (id) {
+		s->container = steal_ptr(&id);
+	} else {
+		spec->labels = labels;
+		spec->env = env;
+		spec->name = DBSERVER_REUSE_NAME;
+		spec->network = NULL;
+		spec->aliases = NULL;
+		if (create_start(s, ctx, spec, err) < 0)
+			return -1;
+	}
+	if (docker_network_connect(ctx->dk, ctx->network, s->container, aliases, err) < 0)
+		return error_wrap(err, "database %.12s: join run network", s->container);
+	s->connected_net = true;
+	return 0;
+}
+
+int
+dbserver_start(struct dbserver *s, const struct run_ctx *ctx, struct error **err)
+{
+	const struct config *cfg = ctx->cfg;
+	const char *tmpfs[] = { "/var/lib/postgresql/data", NULL };
+	const char *aliases[] = { DBSERVER_ALIAS, NULL };
+	/* Connections from the run's own containers skip authentication
+	 * (images/postgres/entrypoint.sh): a SCRAM exchange costs more than
+	 * the rest of a connection. The host, through the published port,
+	 * still gives the password. A server of the run is on the run network
+	 * alone. */
+	const char *env[] = { "XDOCK_PG_TRUST=network", NULL };
+	cleanup_free const char **cmd = options_argv(cfg);
+	cleanup_free char *name = xasprintf("xdock-%s-db", ctx->run_id);
+	struct docker_container_spec spec = {
+		.name = name,
+		.image = cfg->db_image,
+		.tmpfs = tmpfs,
+		.publish_tcp = "5432/tcp",
+		.network = ctx->network,
+		.aliases = aliases,
+		.env = env,
+		.cmd = cmd,
+		.labels = ctx->labels,
+	};
+
+	memset(s, 0, sizeof(*s));
+	if (cfg->reuse_db ? start_kept(s, ctx, &spec, err) : create_start(s, ctx, &spec, err))
+		return -1;
+	return learn_port(s, ctx, err);
+}
+
+int
+dbserver_start_copy(struct dbserver *s, const struct run_ctx *ctx, size_t slot, const char *ready,
+		    struct error **err)
+{
+	const char *tmpfs[] = { "/var/lib/postgresql/data", NULL };
+	cleanup_free char *alias = xasprintf("%s-gw%zu", DBSERVER_ALIAS, slot);
+	cleanup_free char *name = xasprintf("xdock-%s-db-gw%zu", ctx->run_id, slot);
+	cleanup_free char *ready_env = xasprintf("XDOCK_PG_READY=%s", ready);
+	const char *aliases[] = { alias, NULL };
+	const char *env[] = { "XDOCK_PG_TRUST=network", "XDOCK_PG_FOLLOW=" DBSERVER_ALIAS, ready_env, NULL };
+	cleanup_free const char **cmd = options_argv(ctx->cfg);
+	struct docker_container_spec spec = {
+		.name = name,
+		.image = ctx->cfg->db_image,
+		.tmpfs = tmpfs,
+		.publish_tcp = "5432/tcp",
+		.network = ctx->network,
+		.aliases = aliases,
+		.env = env,
+		.cmd = cmd,
+		.labels = ctx->labels,
+	};
+
+	memset(s, 0, sizeof(*s));
+	if (create_start(s, ctx, &spec, err) < 0)
+		return error_wrap(err, "server of gw%zu", slot);
+	return learn_port(s, ctx, err);
+}
+
+int
+dbserver_alive(void *arg, struct error **err)
+{
+	struct dbserver_probe *a = arg;
+	const struct config *cfg = a->ctx->cfg;
+	const char *id = a->s->container;
+	struct docker_container_state st;
+	cleanup_free char *logs = NULL;
+	struct error *lerr = NULL;
+	const char *fatal, *end;
+
+	if (docker_container_inspect(a->ctx->dk, id, NULL, &st, &lerr) < 0) {
+		error_free(lerr);
+		return 0; /* the connection attempts still decide */
+	}
+	if (st.running)
+		return 0;
+	docker_container_logs(a->ctx->dk, id, 8192, &logs, &lerr);
+	error_free(lerr);
+	fatal = logs ? strstr(logs, "FATAL:") : NULL;
+	if (!fatal)
+		return error_set(err, EXIT_INTERNAL, "database container %.12s exited with %d%s%s", id, st.exit_code,
+				 logs && *logs ? ": " : "", logs ? logs : "");
+	fatal += strlen("FATAL:");
+	fatal += strspn(fatal, " ");
+	end = fatal + strcspn(fatal, "\n");
+	/* With --db-option, a server that will not start is the user's
+	 * setting: a usage error quoting PostgreSQL. */
+	if (cfg->ndb_options > 0)
+		return error_set(err, EXIT_USAGE, "--db-option: PostgreSQL: %.*s", (int)(end - fatal), fatal);
+	return error_set(err, EXIT_INTERNAL, "database container %.12s: PostgreSQL: %.*s", id, (int)(end - fatal),
+			 fatal);
+}
+
+int
+dbserver_remove(struct dbserver *s, const struct run_ctx *ctx, struct error **err)
+{
+	int rc = 0;
+
+	if (!s->container)
+		return 0;
+	if (s->reused) {
+		if (s->connected_net && docker_network_disconnect(ctx->dk, ctx->network, s->container, err) < 0)
+			rc = -1;
+	} else if (docker_container_remove(ctx->dk, s->container, true, err) < 0) {
+		rc = -1;
+	}
+	free(s->container);
+	memset(s, 0, sizeof(*s));
+	return rc;
+}
