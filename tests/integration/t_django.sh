@@ -11,7 +11,8 @@
 # - xdock: the same outcomes test by test, the migrations run once (in the
 #   template), no test_test_db_* database is ever created;
 # - settings that do not name the worker's database: pytest-django's own
-#   setup runs and xdock says so in one line.
+#   setup runs and xdock says so in one line;
+# - no --db-setup: each worker migrates its own clone, said in one line.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_env.sh"
 
@@ -95,7 +96,23 @@ check "other database: pytest-django created its own in each worker" eq \
 check "other database: said once, at start-up" eq \
 	"$(grep -c '^xdock: pytest-django: no database in DATABASES is named test_db_gwN' "$T_TMP/out")" 1
 
-for r in report.json report2.json; do
+# 4. No --db-setup: the clones lack every migration; each worker migrates
+# its own in place (not a database of pytest-django's), said once.
+cp -r "$XDOCK_SRC/fixtures/djangoproj" "$T_TMP/nosetup" || exit 1
+from=$(($(log_lines) + 1))
+cd "$T_TMP/nosetup" || exit 1
+xrun run -n 2 --dist loadgroup --db-url "$PG_ADMIN_URL" --json-report "$T_TMP/report3.json" .
+log_since "$from" >"$T_TMP/nosetup.log"
+check "no --db-setup: exit 1, only the test of the template's rows failed" eq "$RC:$(json "$T_TMP/report3.json" \
+	'[t["nodeid"].split("::")[-1] for t in r["tests"] if t["outcome"] != "passed"]')" \
+	"1:['test_uses_the_workers_cloned_database']"
+check "no --db-setup: said once, at start-up" eq \
+	"$(grep -c '^xdock: pytest-django: test_db_gwN lacks [0-9]* migrations' "$T_TMP/out")" 1
+check "no --db-setup: each worker migrated its own clone (two CREATE TABLE shop_category)" eq \
+	"$(grep -c 'CREATE TABLE "shop_category"' "$T_TMP/nosetup.log")" 2
+check "no --db-setup: still no test_test_db_*" eq "$(grep -ci 'CREATE DATABASE "*test_test_' "$T_TMP/nosetup.log")" 0
+
+for r in report.json report2.json report3.json; do
 	run_id=$(json "$T_TMP/$r" 'r["run_id"]')
 	check "no containers or networks of run $run_id left" no_leftovers_of "$run_id"
 done
