@@ -62,8 +62,9 @@ check "pytest's cache came back into the project" test -s "$T_TMP/demo/.pytest_c
 check "the history is written here" test -s "$T_TMP/demo/.xdock/durations.json"
 run_id=$(json "$T_TMP/report.json" 'r["run_id"]')
 check "nothing of run $run_id left on the first engine" no_leftovers_of "$run_id"
-check "nothing of run $run_id left on the second engine" env DOCKER_HOST="$E2_UNIX" bash -c \
-	". '$XDOCK_SRC/tests/integration/lib.sh' >/dev/null; no_leftovers_of $run_id"
+check "nothing of run $run_id left on the second engine" eq "$(e2 ps -aq --filter "label=xdock.run=$run_id"
+	e2 volume ls -q --filter "label=xdock.run=$run_id"
+	e2 network ls -q --filter "label=xdock.run=$run_id")" ""
 check "no container at all on the second engine" eq "$(e2 ps -aq | wc -l)" 0
 check "no volume on the second engine" eq "$(e2 volume ls -q | wc -l)" 0
 
