@@ -159,9 +159,14 @@ def _rebuild_warning(data):
     return warnings.WarningMessage(**kwargs)
 
 
-class Interrupted(KeyboardInterrupt):
-    """Ends the session loop the way xdist's controller does after
-    --maxfail failures."""
+try:
+    # xdist's own, so the "!!! xdist.dsession.Interrupted: stopping after
+    # N failures" line is the one xdist prints.
+    from xdist.dsession import Interrupted
+except ImportError:
+    class Interrupted(KeyboardInterrupt):
+        """Ends the session loop the way xdist's controller does after
+        --maxfail failures."""
 
 
 class XdockSession:

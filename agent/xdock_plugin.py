@@ -379,9 +379,9 @@ class XdockWorker:
     def pytest_runtestloop(self, session):
         opt = self.config.option
         self._send_collected(session)
-        if session.testsfailed and not opt.continue_on_collection_errors:
-            self.channel.send({"t": "done"})
-            return True
+        # A collection error does not stop the worker: pytest-xdist's
+        # workers run what they are given, whatever
+        # --continue-on-collection-errors says.
         if opt.collectonly:
             self.channel.send({"t": "done"})
             return True

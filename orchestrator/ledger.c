@@ -214,6 +214,14 @@ stop_for_maxfail(struct ledger *l)
 	free(dropped);
 }
 
+void
+ledger_count_failures(struct ledger *l, size_t n)
+{
+	l->failures += n;
+	if (!l->stopping && l->cfg->maxfail > 0 && l->failures >= (size_t)l->cfg->maxfail)
+		stop_for_maxfail(l);
+}
+
 size_t
 ledger_prefetch_target(size_t remaining, size_t nworkers, double mean_s)
 {
@@ -360,8 +368,6 @@ on_collected(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 	w->state = LEDGER_COLLECTED;
 	w->collected = true;
 	sequence_collected(l->rep->seq, wi, now_ms - l->t0);
-	if (l->rep->ncollect_errors)
-		l->stopping = true;
 	if (l->stopping)
 		dispatch_all(l);
 	else

@@ -143,8 +143,7 @@ ledger_adopt(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 	else
 		term_line(l->term, "collected %zu item%s (%s, %.2fs to first collection)", rep->ntests,
 			  rep->ntests == 1 ? "" : "s", l->w[wi].name, rep->startup);
-	if (rep->ncollect_errors || l->fatal) {
-		/* As pytest: collection errors interrupt the run. */
+	if (l->fatal) {
 		l->stopping = true;
 		free(keep);
 		return;
@@ -152,6 +151,10 @@ ledger_adopt(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 	schedule(l, keep, nkeep, l->cfg->dist);
 	free(keep);
 	start_eta(l);
+	/* As pytest-xdist (not plain pytest): a collection error does not
+	 * interrupt the run; it counts as a failure for -x/--maxfail. */
+	if (rep->ncollect_errors)
+		ledger_count_failures(l, rep->ncollect_errors);
 }
 
 /* Every worker must see the same tests in the same order: indexes on the

@@ -126,8 +126,10 @@ report_add_attempt(struct report_test *t, enum outcome o, int worker, double dur
 int
 report_exit_code(const struct report *r)
 {
+	/* Under pytest-xdist a collection error fails the run (the other
+	 * tests still run); plain pytest would stop with 2. */
 	if (r->ncollect_errors)
-		return EXIT_INTERRUPTED;
+		return EXIT_TESTS_FAILED;
 	if (r->ntests == 0)
 		return EXIT_NO_TESTS;
 	for (size_t i = 0; i < r->ntests; i++) {

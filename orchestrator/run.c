@@ -473,7 +473,9 @@ finish(struct run *r, struct error **err)
 		*err = steal_ptr(&l->fatal);
 		r->rep.exit_code = (*err)->status;
 	} else {
-		r->rep.exit_code = l->interrupted ? EXIT_INTERRUPTED : report_exit_code(&r->rep);
+		/* -x/--maxfail ends pytest-xdist's session with Interrupted:
+		 * exit 2, as here. */
+		r->rep.exit_code = l->interrupted || l->maxfail_hit ? EXIT_INTERRUPTED : report_exit_code(&r->rep);
 		/* A plugin in the controller may fail a run whose tests passed
 		 * (pytest-cov's --cov-fail-under): pytest's verdict then. */
 		if (r->rep.exit_code == EXIT_OK && r->ctl.exited && r->ctl.exit_status == EXIT_TESTS_FAILED &&

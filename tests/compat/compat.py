@@ -322,6 +322,7 @@ COMPARE = {
     "cov_total": lambda r: _cov_total(r["out"]),
     "errors": lambda r: [l for l in r["out"].splitlines() if "ERROR collecting" in l],
     "no_header": lambda r: [l for l in r["out"].splitlines() if l.startswith(("platform ", "rootdir:", "plugins:"))],
+    "interrupted": lambda r: [l for l in r["out"].splitlines() if l.startswith("!!!")],
     "files": lambda r: sorted(f for f in os.listdir(r["dir"]) if f.startswith("seen-")),
 }
 
@@ -370,8 +371,12 @@ CASES = [
          [(N2 + ["-rs"], None)], ["exit", "summary", "short_summary"]),
     Case("addopts_n", "`addopts = -n 2` in pytest.ini (never starts xdist inside a worker)", ADDOPTS_N,
          [([], ["-n", "2"])], ["exit", "summary"]),
-    Case("collect_error", "a collection error names its file", COLLECT_ERROR,
-         [(N2, None)], ["errors"]),
+    Case("collect_error", "a collection error: reported, the other tests still run, exit 1 (xdist's rule, "
+         "not plain pytest's \"Interrupted\")", COLLECT_ERROR,
+         [(N2 + ["-rA"], None), (N2 + ["--continue-on-collection-errors", "-rA"], None)],
+         ["exit", "summary", "errors", "outcomes"]),
+    Case("collect_error_x", "a collection error with `-x` / `--maxfail`: nothing runs, exit 2", COLLECT_ERROR,
+         [(N2 + ["-x"], None), (N2 + ["--maxfail=2"], None)], ["exit", "summary", "errors", "interrupted"]),
 ]
 
 # Rows that are decided without a run here, with the reason.

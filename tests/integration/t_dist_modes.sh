@@ -331,7 +331,7 @@ check "-x: no test started after the failure was reported (stop, not bye, took b
 import glob, json, sys
 late = [r["name"] for r in map(lambda p: json.load(open(p)), glob.glob(sys.argv[1] + "/test-*.json")) if r["t"] > float(sys.argv[2])]
 print(late or "none")' "$REC" "$released")" none
-check "-x: exit 1 (got $RC)" eq "$RC" 1
+check "-x: exit 2, as pytest-xdist's Interrupted (got $RC)" eq "$RC" 2
 check "-x: every collected test exactly once in the report" eq "$(an once "$T_TMP/x.json")" ok
 check "-x: one failure, the rest listed as not run with a reason, none of them started" eq \
 	"$(an stopped "$T_TMP/x.json" "$REC" 1)" ok
@@ -340,7 +340,7 @@ check "-x: the run stopped early (fewer than 12 of 34 ran)" test \
 check "nothing left (-x)" no_leftovers_of_pid "$XPID"
 
 mode maxfail --dist load --no-history --maxfail 2 --env SCHED_FAIL=test_alpha_first,test_alpha_fourth .
-check "--maxfail 2: exit 1 (got $RC)" eq "$RC" 1
+check "--maxfail 2: exit 2, as pytest-xdist's Interrupted (got $RC)" eq "$RC" 2
 check "--maxfail 2: every collected test exactly once in the report" eq "$(an once "$T_TMP/maxfail.json")" ok
 check "--maxfail 2: two failures, the rest not run with a reason, none of them started" eq \
 	"$(an stopped "$T_TMP/maxfail.json" "$REC" 2)" ok

@@ -319,29 +319,35 @@ test_broken_before_collection_is_fatal(void **state)
 	fix_close(&f);
 }
 
-/* Collection errors: no scheduler; a result is a test that was never
- * given, not a crash of the orchestrator. */
+/* Collection errors, as under pytest-xdist: the tests that were collected
+ * still run, and the errors count as failures for -x/--maxfail. */
 static void
-test_result_after_collection_errors(void **state)
+test_collection_errors_do_not_stop(void **state)
 {
+	static const char collected[] = "{\"t\":\"collected\",\"items\":[{\"id\":\"t.py::a\",\"file\":\"t.py\","
+					"\"group\":null}],\"errors\":[\"ERROR collecting x.py\"]}";
 	struct fix f;
 
 	(void)state;
 	fix_open(&f, SCHED_LOAD, 0, 0);
 	hello(&f, 0);
-	assert_int_equal(feed(&f, 0, "{\"t\":\"collected\",\"items\":[{\"id\":\"t.py::a\",\"file\":\"t.py\","
-				    "\"group\":null}],\"errors\":[\"ERROR collecting x.py\"]}"),
-			 0);
-	assert_true(f.l.stopping);
-	assert_null(f.l.sched);
-	assert_int_equal(feedf(&f, 0, "{\"t\":\"start\",\"i\":0}"), -1);
-	/* A broken worker is heard no more. */
+	assert_int_equal(feed(&f, 0, collected), 0);
+	assert_false(f.l.stopping);
+	assert_non_null(f.l.sched);
+	assert_int_equal(f.rep.ncollect_errors, 1);
+	assert_int_equal(feedf(&f, 0, "{\"t\":\"start\",\"i\":0}"), 0);
 	assert_int_equal(result(&f, 0, 0, "passed"), 0);
-	hello(&f, 1);
-	assert_int_equal(feed(&f, 1, "{\"t\":\"collected\",\"items\":[{\"id\":\"t.py::a\",\"file\":\"t.py\","
-				    "\"group\":null}],\"errors\":[\"ERROR collecting x.py\"]}"),
-			 0);
-	assert_int_equal(result(&f, 1, 0, "passed"), -1);
+	assert_int_equal(f.rep.tests[0].outcome, OUTCOME_PASSED);
+	assert_false(f.l.maxfail_hit);
+	fix_close(&f);
+
+	/* -x: the error is the first failure; nothing is handed out. */
+	fix_open(&f, SCHED_LOAD, 0, 1);
+	hello(&f, 0);
+	assert_int_equal(feed(&f, 0, collected), 0);
+	assert_true(f.l.stopping);
+	assert_true(f.l.maxfail_hit);
+	assert_int_equal(feedf(&f, 0, "{\"t\":\"start\",\"i\":0}"), -1);
 	assert_int_equal(f.rep.tests[0].outcome, OUTCOME_NONE);
 	fix_close(&f);
 }
@@ -574,7 +580,7 @@ main(void)
 		cmocka_unit_test(test_states_move),
 		cmocka_unit_test(test_other_workers_test),
 		cmocka_unit_test(test_broken_before_collection_is_fatal),
-		cmocka_unit_test(test_result_after_collection_errors),
+		cmocka_unit_test(test_collection_errors_do_not_stop),
 		cmocka_unit_test(test_version_and_collection_mismatch_are_fatal),
 		cmocka_unit_test(test_worker_gone),
 		cmocka_unit_test(test_exit_before_collection),
