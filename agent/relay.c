@@ -200,6 +200,44 @@ on_signals(struct relay *rl)
 	}
 }
 
+/* The controller's stderr, as {"t":"stderr","text":..} lines for xdock's
+ * stderr. A UTF-8 sequence cut by a read waits for its rest, unless
+ * nothing more will come (at_end). */
+static int
+forward_stderr(struct relay *rl, bool at_end, struct error **err)
+{
+	struct buf *f = &rl->run.forward;
+	size_t n = f->len;
+	struct buf b;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (!at_end) {
+		/* Back to the last lead byte within 3; keep it if its
+		 * sequence is not complete yet. */
+		for (size_t k = 1; k <= 3 && k <= n; k++) {
+			unsigned char c = (unsigned char)f->data[n - k];
+
+			if ((c & 0xC0) == 0x80)
+				continue;
+			if (c >= 0xC0 && proto_utf8_seq((const unsigned char *)f->data + n - k, k) == 0)
+				n -= k;
+			break;
+		}
+		if (n == 0)
+			return 0;
+	}
+	buf_init(&b, 2 * PROTO_LINE_MAX);
+	buf_printf(&b, "{\"t\":\"stderr\",\"text\":");
+	proto_json_string(&b, f->data, n, n);
+	buf_append(&b, "}", 1);
+	rc = emit(rl, b.data, b.len, err);
+	buf_release(&b);
+	buf_consume(f, n);
+	return rc;
+}
+
 /* After the runner is reaped: everything it wrote is in the pipes, so
  * read them dry (ignoring the high-water mark: a pipe holds little) before
  * the crash and exit messages, which must come last. */
@@ -219,7 +257,7 @@ drain_runner(struct relay *rl, struct error **err)
 	}
 	while (runner_read_output(&rl->run) > 0)
 		;
-	return 0;
+	return forward_stderr(rl, true, err);
 }
 
 static int
@@ -338,8 +376,11 @@ loop_once(struct relay *rl, struct error **err)
 			rl->run.evt_fd = -1;
 		}
 	}
-	if (p[P_ROUT].revents)
+	if (p[P_ROUT].revents) {
 		runner_read_output(&rl->run);
+		if (forward_stderr(rl, false, err) < 0)
+			return -1;
+	}
 	if (rl->hello && rl->cmd.fd >= 0 && outq_flush(&rl->cmd) < 0) {
 		/* The runner closed its command pipe (exiting): its death
 		 * arrives as SIGCHLD. */

@@ -22,6 +22,8 @@
 #define RUNNER_DJANGO_FILE "xdock_django.py"
 /* Fallback when close_range() is unavailable (old kernel, seccomp). */
 #define RUNNER_FD_SCAN_MAX 65536
+/* The controller's stderr waiting for the relay; more is dropped. */
+#define RUNNER_FORWARD_MAX ((size_t)4 << 20)
 
 extern char **environ;
 
@@ -36,6 +38,7 @@ runner_init(struct runner *r)
 	r->out_fd = -1;
 	r->tmpdir = NULL;
 	tail_init(&r->tail);
+	buf_init(&r->forward, 0);
 }
 
 static int
@@ -189,7 +192,7 @@ set_nonblock(int fd)
 /* In the child, between fork and exec. The agent has one thread, so libc
  * is usable here; anything that fails ends in status 127. */
 static void __attribute__((noreturn))
-child_exec(char **argv, char **env, int null_fd, int out_w, int cmd_r, int evt_w)
+child_exec(char **argv, char **env, int null_fd, int out_w, int err_w, int cmd_r, int evt_w)
 {
 	sigset_t none;
 
@@ -197,7 +200,7 @@ child_exec(char **argv, char **env, int null_fd, int out_w, int cmd_r, int evt_w
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	setpgid(0, 0);
-	if (dup2(null_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
+	if (dup2(null_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
 		_exit(127);
 	if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) < 0) {
 		long max = sysconf(_SC_OPEN_MAX);
@@ -255,9 +258,13 @@ runner_start(struct runner *r, char *const argv[], const struct runner_opts *o,
 		goto out;
 	}
 	if (pid == 0)
-		/* The controller's output is what the user reads: straight to
-		 * the container's stderr, which xdock copies to its stdout. */
-		child_exec(args, env, null_fd, o->controller ? STDERR_FILENO : out[1], cmd[0], evt[1]);
+		/* The controller's output is what the user reads: its stdout
+		 * straight to the container's stderr, which xdock copies to its
+		 * stdout; its stderr through the pipe, which the relay sends on
+		 * for xdock's stderr (as pytest-xdist's controller writes both). */
+		child_exec(args, env, null_fd, o->controller ? STDERR_FILENO : out[1], out[1], cmd[0], evt[1]);
+	if (o->controller)
+		r->forward.max = RUNNER_FORWARD_MAX;
 	/* Also in the parent: kill(-pid) must work even if the child has not
 	 * run yet. EACCES means it already exec'd, after its own setpgid. */
 	if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH) {
@@ -328,6 +335,10 @@ runner_read_output(struct runner *r)
 		n = read(r->out_fd, chunk, sizeof(chunk));
 		if (n > 0) {
 			tail_append(&r->tail, chunk, (size_t)n);
+			/* Past the cap (a relay that cannot send) the rest is
+			 * dropped: stderr must never stall the controller. */
+			if (r->forward.max)
+				buf_append_trunc(&r->forward, chunk, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -362,6 +373,7 @@ runner_release(struct runner *r)
 			close(*fds[i]);
 		*fds[i] = -1;
 	}
+	buf_release(&r->forward);
 	if (r->tmpdir) {
 		/* The plugin file and Python's __pycache__ beside it. */
 		nftw(r->tmpdir, remove_cb, 8, FTW_DEPTH | FTW_PHYS);

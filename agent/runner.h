@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "buf.h"
 #include "error.h"
 #include "tail.h"
 
@@ -15,7 +16,8 @@ struct runner_opts {
 	long timeout_s;  /* per test; 0: none. Passed on as XDOCK_TIMEOUT */
 	long output_cap; /* bytes per captured field; 0: plugin default */
 	bool controller; /* the run's controller (XDOCK_ROLE=controller): its
-			  * output goes to the agent's stderr, not the tail */
+			  * stdout goes to the agent's stderr (xdock's stdout),
+			  * its stderr into forward (xdock's stderr) */
 };
 
 struct runner {
@@ -24,9 +26,13 @@ struct runner {
 	int status;    /* raw waitpid() status */
 	int cmd_fd;    /* agent writes commands (non-blocking) */
 	int evt_fd;    /* agent reads events */
-	int out_fd;    /* runner's stdout and stderr, drained into tail */
+	int out_fd;    /* runner's stdout and stderr (the controller's: its
+			* stderr only), drained into tail */
 	char *tmpdir;  /* holds xdock_plugin.py; removed by runner_release */
 	struct tail tail;
+	/* The controller: what out_fd gave and the relay has not yet sent
+	 * on as stderr messages; max 0 (never grows) for a worker. */
+	struct buf forward;
 };
 
 void runner_init(struct runner *r);
@@ -48,8 +54,8 @@ void runner_kill(struct runner *r);
 bool runner_reaped(struct runner *r, pid_t pid, int status);
 /* Blocks until the runner is reaped (after runner_kill). */
 void runner_wait(struct runner *r);
-/* Reads what the output pipe holds into the tail without blocking, at most
- * 1 MiB per call. Returns 1 if it stopped at that bound (more may wait), 0
+/* Reads what the output pipe holds into the tail (and the controller's
+ * into forward) without blocking, at most 1 MiB per call. Returns 1 if it stopped at that bound (more may wait), 0
  * when the pipe is empty, -1 at EOF (the fd is then closed and -1). */
 int runner_read_output(struct runner *r);
 /* Closes the fds and removes the temp dir. */

@@ -6,7 +6,7 @@
  * the hello exchange rejects a peer that speaks another version.
  *
  * orchestrator -> agent
- *   {"t":"hello","v":3}                       first line, always
+ *   {"t":"hello","v":4}                       first line, always
  *   {"t":"input","input":{..}}                the worker's workerinput, made by
  *                                             the controller (workers started
  *                                             with XDOCK_CONTROLLER=1 wait for it)
@@ -15,7 +15,7 @@
  *   {"t":"stop"}                              like bye, but tests sent and not
  *                                             begun are dropped (-x, --maxfail)
  * agent/runner -> orchestrator
- *   {"t":"hello","v":3,"pid":N}               agent, in reply to hello
+ *   {"t":"hello","v":4,"pid":N}               agent, in reply to hello
  *   {"t":"ev","e":NAME,"d":{..}}              what xdist's worker sends its
  *                                             controller (serialized reports,
  *                                             warnings, workeroutput), for the
@@ -43,6 +43,9 @@
  * controller -> orchestrator
  *   {"t":"input","w":"gw0","input":{..}}      workerinput for gw0
  *   {"t":"done"}                              its session loop ended
+ *   {"t":"stderr","text":..}                  its pytest's stderr (the agent
+ *                                             reads it from a pipe); its
+ *                                             stdout is the container's stderr
  *
  * The agent relays runner lines unchanged; it recognises only the few
  * prefixes below, so it needs no JSON parser and stays a small static
@@ -55,7 +58,7 @@
 
 #include "buf.h"
 
-#define PROTO_VERSION 3
+#define PROTO_VERSION 4
 
 /* A line longer than this is a protocol error, never a bigger allocation.
  * Runner output inside a message is capped well below it; the longest

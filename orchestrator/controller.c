@@ -115,6 +115,12 @@ controller_handle(struct controller *c, const struct msg *m, struct worker *work
 		c->input[wi] = xstrdup(m->out);
 		give_input(c, wi, &workers[wi].out);
 		break;
+	case MSG_STDERR:
+		/* pytest's stderr is xdock's, as the controller's under
+		 * pytest-xdist; its stdout comes as the container's stderr. */
+		fputs(m->text, stderr);
+		fflush(stderr);
+		break;
 	case MSG_DONE:
 		c->done = true;
 		break;

@@ -484,6 +484,7 @@ misfit(const struct ledger *l, size_t wi, const struct msg *m)
 		/* For the controller, opaque here: after hello only. */
 		return w->state == LEDGER_STARTED ? xstrdup("an event before hello") : NULL;
 	case MSG_INPUT:
+	case MSG_STDERR:
 		return xstrdup("a controller's message");
 	}
 	return xstrdup("an unknown message");
@@ -559,6 +560,7 @@ ledger_handle(struct ledger *l, size_t wi, struct msg *m, int64_t now_ms)
 		break;
 	case MSG_EVENT:
 	case MSG_INPUT:
+	case MSG_STDERR:
 		/* The controller's business: the loop forwards events. */
 		break;
 	}

@@ -176,6 +176,12 @@ msg_decode(const char *line, size_t len, struct msg *m, struct error **err)
 		m->out = cJSON_PrintUnformatted(in);
 		if (!m->out)
 			abort();
+	} else if (strcmp(t->valuestring, "stderr") == 0) {
+		m->kind = MSG_STDERR;
+		if (get_str(root, "text", &m->text, err) < 0)
+			goto bad;
+		if (!m->text)
+			m->text = xstrdup("");
 	} else if (strcmp(t->valuestring, "error") == 0) {
 		m->kind = MSG_ERROR;
 		if (get_str(root, "message", &m->text, err) < 0)

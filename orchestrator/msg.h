@@ -22,6 +22,7 @@ enum msg_kind {
 	MSG_ERROR,
 	MSG_EVENT,  /* a worker's event for the controller */
 	MSG_INPUT,  /* the controller's workerinput for one worker */
+	MSG_STDERR, /* what the controller's pytest wrote to its stderr */
 };
 
 struct msg_item {
@@ -42,7 +43,7 @@ struct msg {
 	char *when;              /* result: setup, call, teardown */
 	char *text;              /* result longrepr, crash reason, error message;
 				  * event: the line after PROTO_PFX_EVENT;
-				  * input: the worker's name */
+				  * input: the worker's name; stderr: the bytes */
 	char *out, *err;         /* result captured stdout/stderr; crash/exit output;
 				  * input: the workerinput object as JSON */
 	struct msg_item *items;  /* collected */

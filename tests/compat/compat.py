@@ -224,6 +224,25 @@ COLLECT_ERROR = {
     """,
 }
 
+STDIO = {
+    "conftest.py": """
+        import sys
+
+        def pytest_configure(config):
+            if not hasattr(config, "workerinput"):
+                sys.stderr.write("err-configure-controller\\n")
+                sys.stdout.write("out-configure-controller\\n")
+
+        def pytest_sessionfinish(session):
+            if not hasattr(session.config, "workerinput"):
+                sys.stderr.write("err-finish-controller\\n")
+    """,
+    "test_a.py": """
+        def test_a():
+            pass
+    """,
+}
+
 # -- what is compared ------------------------------------------------------
 
 
@@ -323,6 +342,8 @@ COMPARE = {
     "errors": lambda r: [l for l in r["out"].splitlines() if "ERROR collecting" in l],
     "no_header": lambda r: [l for l in r["out"].splitlines() if l.startswith(("platform ", "rootdir:", "plugins:"))],
     "interrupted": lambda r: [l for l in r["out"].splitlines() if l.startswith("!!!")],
+    "stdio": lambda r: {name: sorted(l for l in r[name].splitlines() if l.startswith(("out-", "err-")))
+                        for name in ("out", "err")},
     "files": lambda r: sorted(f for f in os.listdir(r["dir"]) if f.startswith("seen-")),
 }
 
@@ -375,6 +396,8 @@ CASES = [
          "not plain pytest's \"Interrupted\")", COLLECT_ERROR,
          [(N2 + ["-rA"], None), (N2 + ["--continue-on-collection-errors", "-rA"], None)],
          ["exit", "summary", "errors", "outcomes"]),
+    Case("stdio", "the controller's stdout and stderr (a conftest writing to both)", STDIO,
+         [(N2, None)], ["exit", "summary", "stdio"]),
     Case("collect_error_x", "a collection error with `-x` / `--maxfail`: nothing runs, exit 2", COLLECT_ERROR,
          [(N2 + ["-x"], None), (N2 + ["--maxfail=2"], None)], ["exit", "summary", "errors", "interrupted"]),
 ]

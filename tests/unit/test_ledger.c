@@ -155,7 +155,7 @@ struct row {
 };
 
 static const struct row rows[] = {
-	{ "hello", "{\"t\":\"hello\",\"v\":" "3" ",\"pid\":1}", { OK, BROKE, BROKE, BROKE, IGNORED } },
+	{ "hello", "{\"t\":\"hello\",\"v\":" "4" ",\"pid\":1}", { OK, BROKE, BROKE, BROKE, IGNORED } },
 	{ "collected", NULL, { BROKE, OK, BROKE, BROKE, IGNORED } },
 	{ "start", "{\"t\":\"start\",\"i\":@}", { BROKE, BROKE, OK, BROKE, IGNORED } },
 	{ "start out of range", "{\"t\":\"start\",\"i\":100000000}", { BROKE, BROKE, BROKE, BROKE, IGNORED } },
@@ -172,6 +172,9 @@ static const struct row rows[] = {
 	  { BROKE, BROKE, BROKE, BROKE, IGNORED } },
 	{ "exit", "{\"t\":\"exit\",\"status\":0}", { OK, OK, OK, OK, IGNORED } },
 	{ "error", "{\"t\":\"error\",\"message\":\"no\"}", { FATAL, BROKE, BROKE, BROKE, IGNORED } },
+	{ "input (the controller's)", "{\"t\":\"input\",\"w\":\"gw0\",\"input\":{}}",
+	  { BROKE, BROKE, BROKE, BROKE, IGNORED } },
+	{ "stderr (the controller's)", "{\"t\":\"stderr\",\"text\":\"x\"}", { BROKE, BROKE, BROKE, BROKE, IGNORED } },
 };
 
 static void
@@ -245,7 +248,7 @@ static void
 test_every_message_in_every_state(void **state)
 {
 	(void)state;
-	assert_int_equal(PROTO_VERSION, 3); /* the hello row spells it */
+	assert_int_equal(PROTO_VERSION, 4); /* the hello row spells it */
 	for (size_t r = 0; r < ARRAY_SIZE(rows); r++)
 		for (int st = 0; st < ST__COUNT; st++)
 			check_row(&rows[r], (enum st)st);
@@ -439,7 +442,7 @@ test_exit_after_crash(void **state)
 	assert_int_equal(f.l.fatal->status, 4);
 	/* Nothing after the exit line is heard. */
 	assert_int_equal(feed(&f, 0, "{\"t\":\"exit\",\"status\":0}"), 0);
-	assert_int_equal(feed(&f, 0, "{\"t\":\"hello\",\"v\":3,\"pid\":1}"), 0);
+	assert_int_equal(feed(&f, 0, "{\"t\":\"hello\",\"v\":4,\"pid\":1}"), 0);
 	assert_int_equal(f.l.w[0].state, LEDGER_EXITED);
 	fix_close(&f);
 }

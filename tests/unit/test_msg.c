@@ -229,6 +229,15 @@ test_decode_crash_exit_error(void **state)
 	assert_int_equal(m.kind, MSG_ERROR);
 	assert_non_null(m.text); /* always something to print */
 	msg_release(&m);
+
+	/* The controller's stderr, bytes as they came (UTF-8 kept). */
+	assert_int_equal(decode("{\"t\":\"stderr\",\"text\":\"warn: caf\\u00e9\\n\"}", &m, &err), 0);
+	assert_int_equal(m.kind, MSG_STDERR);
+	assert_string_equal(m.text, "warn: caf\xc3\xa9\n");
+	msg_release(&m);
+	assert_int_equal(decode("{\"t\":\"stderr\",\"text\":3}", &m, &err), -1);
+	error_free(err);
+	err = NULL;
 	assert_null(err);
 }
 
