@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "cli_priv.h"
 
 #include <errno.h>
 #include <math.h>
@@ -7,31 +8,6 @@
 #include <string.h>
 
 #include "buf.h"
-
-/* How a value lands in struct config. */
-enum opt_to {
-	TO_STR,    /* const char * at off */
-	TO_INT,    /* int at off, >= min */
-	TO_DOUBLE, /* double at off, >= 0 */
-	TO_TRUE,   /* bool at off (a flag; a config file may say false) */
-	TO_FN,     /* fn does it */
-};
-
-#define OPT_PATH     1u /* from a config file: relative to that file */
-#define OPT_CLI_ONLY 2u /* not a config file key */
-
-struct opt {
-	const char *name;  /* long spelling, "--image" */
-	const char *alias; /* a second long spelling, or NULL */
-	char shrt;         /* short letter, or 0 */
-	const char *meta;  /* the value's name in --help; NULL: a flag */
-	const char *help;
-	enum opt_to to;
-	size_t off;
-	int min;
-	int (*fn)(struct config *cfg, const char *v, struct error **err);
-	unsigned flags;
-};
 
 #define FIELD(f) offsetof(struct config, f)
 
@@ -296,6 +272,8 @@ static const struct opt opts[] = {
 	  TO_STR, FIELD(docker_host), 0, NULL, 0 },
 	{ "--ship", NULL, 0, NULL, "send the project to the engine instead of bind-mounting it (the default for "
 	  "a tcp:// engine)", TO_TRUE, FIELD(ship), 0, NULL, 0 },
+	{ "--ship", NULL, 0, NULL, "send the project to the engine instead of bind-mounting it (the default for "
+	  "a tcp:// engine)", TO_TRUE, FIELD(ship), 0, NULL, 0 },
 	{ "--agent", NULL, 0, "PATH", "xdock-agent binary (default: next to xdock)",
 	  TO_STR, FIELD(agent), 0, NULL, OPT_PATH },
 	{ "--help", NULL, 'h', NULL, "this text", TO_FN, 0, 0, set_help, OPT_CLI_ONLY },
@@ -375,62 +353,8 @@ cli_usage(void)
 	return buf_steal(&b);
 }
 
-int64_t
-cli_parse_size(const char *s)
-{
-	char *end;
-	double v;
-	double mul = 1;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno || v < 0 || !isfinite(v))
-		return -1;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': mul = 1024.0; end++; break;
-	case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
-	case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
-	default: return -1;
-	}
-	if (*end == 'b' || *end == 'B')
-		end++;
-	if (*end != '\0' || v * mul > 9e18)
-		return -1;
-	return (int64_t)(v * mul);
-}
-
-const char *
-cli_own(struct config *cfg, char *s)
-{
-	cfg->owned = xrealloc(cfg->owned, (cfg->nowned + 1) * sizeof(*cfg->owned));
-	cfg->owned[cfg->nowned++] = s;
-	return s;
-}
-
-static void
-strv_add(const char ***v, size_t *n, const char *s)
-{
-	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-	(*v)[(*n)++] = s;
-}
-
-static void
-push_pytest(struct config *cfg, const char *a)
-{
-	strv_add(&cfg->pytest_args, &cfg->npytest_args, a);
-}
-
-static void
-push_positional(struct config *cfg, const char *a)
-{
-	push_pytest(cfg, a);
-	strv_add(&cfg->positional, &cfg->npositional, a);
-}
-
-/* Applies one option with its value (NULL for a flag). */
-static int
-apply(struct config *cfg, const struct opt *o, const char *v, struct error **err)
+int
+cli_apply(struct config *cfg, const struct opt *o, const char *v, struct error **err)
 {
 	char *base = (char *)cfg;
 
@@ -452,8 +376,8 @@ apply(struct config *cfg, const struct opt *o, const char *v, struct error **err
 	return o->fn(cfg, v, err);
 }
 
-static const struct opt *
-find_long(const char *name, size_t len)
+const struct opt *
+cli_find_long(const char *name, size_t len)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
 		const struct opt *o = &opts[i];
@@ -465,8 +389,8 @@ find_long(const char *name, size_t len)
 	return NULL;
 }
 
-static const struct opt *
-find_short(char c)
+const struct opt *
+cli_find_short(char c)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
 		if (opts[i].shrt == c)
@@ -474,8 +398,8 @@ find_short(char c)
 	return NULL;
 }
 
-static bool
-pytest_valued(const char *name, size_t len)
+bool
+cli_pytest_valued(const char *name, size_t len)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(pytest_valued_long); i++)
 		if (strlen(pytest_valued_long[i]) == len && strncmp(pytest_valued_long[i], name, len) == 0)
@@ -483,441 +407,17 @@ pytest_valued(const char *name, size_t len)
 	return false;
 }
 
-/* pytest's options whose value xdock needs for the rootdir decision. */
-static void
-note_pytest_value(struct config *cfg, const char *name, const char *v)
+const char *
+cli_refused(const char *name, size_t len)
 {
-	if (strcmp(name, "-c") == 0 || strcmp(name, "--config-file") == 0)
-		cfg->inifile_arg = v;
-	else if (strcmp(name, "--rootdir") == 0)
-		cfg->rootdir_arg = v;
-}
-
-/* "--name", "--name=value" or "--name value". */
-static int
-parse_long(struct config *cfg, const char *const *args, size_t n, size_t *i, struct error **err)
-{
-	const char *a = args[*i];
-	const char *eq = strchr(a, '=');
-	size_t len = eq ? (size_t)(eq - a) : strlen(a);
-	const struct opt *o = find_long(a, len);
-	const char *v = eq ? eq + 1 : NULL;
-
 	for (size_t k = 0; k < ARRAY_SIZE(refused); k++)
-		if (strlen(refused[k].name) == len && strncmp(refused[k].name, a, len) == 0)
-			return error_set(err, EXIT_USAGE, "%s", refused[k].msg);
-	if (!o) {
-		cleanup_free char *name = xstrndup(a, len);
-
-		push_pytest(cfg, a);
-		if (!pytest_valued(a, len))
-			return 0;
-		if (!v) {
-			if (*i + 1 >= n)
-				return error_set(err, EXIT_USAGE, "%s needs a value", name);
-			v = args[++*i];
-			push_pytest(cfg, v);
-		}
-		note_pytest_value(cfg, name, v);
-		return 0;
-	}
-	if (!o->meta) {
-		if (v)
-			return error_set(err, EXIT_USAGE, "%s takes no value, got \"%s\"", o->name, a);
-		return apply(cfg, o, NULL, err);
-	}
-	if (!v) {
-		if (*i + 1 >= n)
-			return error_set(err, EXIT_USAGE, "%.*s needs a value", (int)len, a);
-		v = args[++*i];
-	}
-	return apply(cfg, o, v, err);
-}
-
-/* A cluster of short options, "-xvs", "-n4", "-rfE", "-k expr": xdock's
- * letters are applied, pytest's are passed on in their order. */
-static int
-parse_short(struct config *cfg, const char *const *args, size_t n, size_t *i, struct error **err)
-{
-	const char *a = args[*i];
-	char pending[64] = "-";
-	size_t np = 1;
-	bool whole = true; /* the cluster goes through as it stands */
-
-	for (size_t j = 1; a[j]; j++) {
-		const struct opt *o = find_short(a[j]);
-		const char *rest = a + j + 1;
-		const char *v;
-
-		if (!o && !strchr(pytest_valued_short, a[j])) {
-			if (np + 1 >= sizeof(pending))
-				return error_set(err, EXIT_USAGE, "option cluster too long: \"%.40s...\"", a);
-			pending[np++] = a[j];
-			pending[np] = '\0';
-			continue;
-		}
-		if (np > 1) {
-			push_pytest(cfg, cli_own(cfg, xstrdup(pending)));
-			np = 1;
-			pending[1] = '\0';
-		}
-		if (!o) {
-			/* pytest's option with a value: the rest of the
-			 * cluster, or the next argument. */
-			char opt[3] = { '-', a[j], '\0' };
-
-			push_pytest(cfg, j == 1 ? a : cli_own(cfg, xasprintf("-%s", a + j)));
-			if (*rest) {
-				v = rest;
-			} else {
-				if (*i + 1 >= n)
-					return error_set(err, EXIT_USAGE, "%s needs a value", opt);
-				v = args[++*i];
-				push_pytest(cfg, v);
-			}
-			note_pytest_value(cfg, opt, v);
-			return 0;
-		}
-		whole = false;
-		if (!o->meta) {
-			if (apply(cfg, o, NULL, err) < 0)
-				return -1;
-			continue;
-		}
-		if (*rest)
-			return apply(cfg, o, rest, err);
-		if (*i + 1 >= n)
-			return error_set(err, EXIT_USAGE, "-%c needs a value", a[j]);
-		return apply(cfg, o, args[++*i], err);
-	}
-	if (np > 1)
-		push_pytest(cfg, whole ? a : cli_own(cfg, xstrdup(pending)));
-	return 0;
-}
-
-int
-cli_parse_run(struct config *cfg, const char *const *args, size_t n, struct error **err)
-{
-	for (size_t i = 0; i < n; i++) {
-		const char *a = args[i];
-		int rc = 0;
-
-		if (strcmp(a, "--") == 0) {
-			/* The rest is pytest's, as it stands: the way to
-			 * give a plugin an option whose name xdock took. */
-			for (i++; i < n; i++)
-				push_pytest(cfg, args[i]);
-			break;
-		}
-		if (a[0] != '-' || a[1] == '\0')
-			push_positional(cfg, a);
-		else if (a[1] == '-')
-			rc = parse_long(cfg, args, n, &i, err);
-		else
-			rc = parse_short(cfg, args, n, &i, err);
-		if (rc < 0)
-			return -1;
-		if (cfg->command == CLI_HELP)
-			return 0;
-	}
-	return 0;
+		if (strlen(refused[k].name) == len && strncmp(refused[k].name, name, len) == 0)
+			return refused[k].msg;
+	return NULL;
 }
 
 bool
-cli_whole_suite(const struct config *cfg)
+cli_pytest_valued_short(char c)
 {
-	static const char *const narrowing[] = { "--deselect", "--ignore", "--ignore-glob", "--lf", "--last-failed",
-						  "--sw", "--stepwise", "--co", "--collect-only", "--keyword" };
-
-	for (size_t i = 0; i < cfg->npositional; i++)
-		if (strcmp(cfg->positional[i], ".") != 0 && strcmp(cfg->positional[i], "./") != 0)
-			return false;
-	for (size_t i = 0; i < cfg->npytest_args; i++) {
-		const char *a = cfg->pytest_args[i];
-		size_t len = strcspn(a, "=");
-
-		if (a[0] == '-' && (a[1] == 'k' || a[1] == 'm'))
-			return false;
-		for (size_t k = 0; k < ARRAY_SIZE(narrowing); k++)
-			if (strlen(narrowing[k]) == len && strncmp(a, narrowing[k], len) == 0)
-				return false;
-	}
-	return true;
-}
-
-int
-cli_finish(struct config *cfg, struct error **err)
-{
-	if (cfg->db == CLI_DB_URL && cfg->reuse_db)
-		return error_set(err, EXIT_USAGE, "--reuse-db keeps the embedded PostgreSQL; with --db-url the server is yours already");
-	if (cfg->db == CLI_DB_NONE && cfg->db_setup)
-		return error_set(err, EXIT_USAGE, "--db-setup needs a database (drop --db none)");
-	/* A server per worker is one xdock starts: a given server is one. */
-	if (cfg->db_scope == CLI_DB_SCOPE_SERVER && cfg->db != CLI_DB_EMBEDDED)
-		return error_set(err, EXIT_USAGE, "--db-scope server starts a server per worker; not with %s",
-				 cfg->db == CLI_DB_URL ? "--db-url" : "--db none");
-	if (cfg->db_scope == CLI_DB_SCOPE_SERVER && cfg->reuse_db)
-		return error_set(err, EXIT_USAGE, "--db-scope server makes fresh servers each run; not with --reuse-db");
-	if (cfg->dist == SCHED_NO && !cfg->workers_auto)
-		cfg->workers = 1;
-	return 0;
-}
-
-static int
-parse_bool(const char *key, const char *v, bool *out, struct error **err)
-{
-	static const char *const yes[] = { "true", "1", "yes", "on" };
-	static const char *const no[] = { "false", "0", "no", "off" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
-		if (strcasecmp(v, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcasecmp(v, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	return error_set(err, EXIT_USAGE, "%s: expected true or false, got \"%s\"", key, v);
-}
-
-int
-cli_set(struct config *cfg, const char *key, const char *value, const char *origin, const char *base,
-	struct error **err)
-{
-	char name[64];
-	const struct opt *o;
-	size_t len = strlen(key);
-
-	if (len + 3 > sizeof(name))
-		return error_set(err, EXIT_USAGE, "%s: unknown xdock setting \"%.40s...\"", origin, key);
-	name[0] = name[1] = '-';
-	for (size_t i = 0; i <= len; i++)
-		name[i + 2] = key[i] == '_' ? '-' : key[i];
-	o = find_long(name, len + 2);
-	if (!o || (o->flags & OPT_CLI_ONLY))
-		return error_set(err, EXIT_USAGE, "%s: unknown xdock setting \"%s\"", origin, key);
-	if (!o->meta) {
-		bool on = true;
-
-		if (value && parse_bool(key, value, &on, err) < 0)
-			return error_wrap(err, "%s", origin);
-		if (o->to == TO_TRUE)
-			*(bool *)(void *)((char *)cfg + o->off) = on;
-		else if (on && apply(cfg, o, NULL, err) < 0)
-			return error_wrap(err, "%s", origin);
-	} else {
-		if (!value)
-			return error_set(err, EXIT_USAGE, "%s: %s needs a value", origin, key);
-		if ((o->flags & OPT_PATH) && base && value[0] != '/')
-			value = cli_own(cfg, xasprintf("%s/%s", base, value));
-		else
-			value = cli_own(cfg, xstrdup(value));
-		if (apply(cfg, o, value, err) < 0)
-			return error_wrap(err, "%s", origin);
-	}
-	{
-		char *prev = cfg->origins;
-
-		cfg->origins = xasprintf("%s%s: %s\n", prev ? prev : "", o->name + 2, origin);
-		free(prev);
-	}
-	return 0;
-}
-
-void
-cli_defaults(struct config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->command = CLI_RUN;
-	cfg->workers = 2;
-	cfg->image = "xdock/python:bookworm";
-	cfg->db_image = "xdock/postgres:15";
-	cfg->dist = SCHED_LOAD;
-	cfg->db = CLI_DB_EMBEDDED;
-	cfg->max_worker_restart = -1;
-	cfg->db_setup_timeout = 3600;
-}
-
-/* `gc [--all] [--docker-host URL]`, `version [--docker-host URL]`. */
-static int
-parse_engine_cmd(int argc, char **argv, enum cli_command cmd, struct config *cfg, struct error **err)
-{
-	cfg->command = cmd;
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (cmd == CLI_GC && strcmp(a, "--all") == 0) {
-			cfg->gc_all = true;
-		} else if (strncmp(a, "--docker-host=", 14) == 0) {
-			cfg->docker_host = a + 14;
-		} else if (strcmp(a, "--docker-host") == 0) {
-			if (i + 1 >= argc)
-				return error_set(err, EXIT_USAGE, "--docker-host needs a value");
-			cfg->docker_host = argv[++i];
-		} else {
-			return error_set(err, EXIT_USAGE, "%s: unknown argument \"%s\"", argv[1], a);
-		}
-	}
-	return 0;
-}
-
-/* xdock replay [gwN] [--worker gwN] [--until NODEID] [--report FILE] and
- * xdock bisect NODEID [--worker gwN] [--report FILE] [--serial]: the
- * worker or test comes first; run's options (engine, --db-url, -n,
- * reports, -v) follow; pytest arguments come from the recorded run. */
-static int
-parse_replay(int argc, char **argv, struct config *cfg, struct error **err)
-{
-	const char *cmd = argv[1];
-	cleanup_free const char **rest = xcalloc((size_t)argc + 1, sizeof(*rest));
-	size_t nrest = 0;
-	int i = 2;
-
-	cfg->command = strcmp(cmd, "replay") == 0 ? CLI_REPLAY : CLI_BISECT;
-	if (i < argc && argv[i][0] != '-') {
-		if (cfg->command == CLI_REPLAY)
-			cfg->replay_worker = argv[i];
-		else
-			cfg->replay_until = argv[i];
-		i++;
-	}
-	for (; i < argc; i++) {
-		static const char *const named[] = { "--worker", "--until", "--report" };
-		const char **field[] = { &cfg->replay_worker, &cfg->replay_until, &cfg->replay_report };
-		const char *a = argv[i];
-		bool taken = false;
-
-		for (size_t k = 0; k < ARRAY_SIZE(named) && !taken; k++) {
-			size_t len = strlen(named[k]);
-
-			if (strncmp(a, named[k], len) != 0 || (a[len] != '\0' && a[len] != '='))
-				continue;
-			if (a[len] == '=') {
-				*field[k] = a + len + 1;
-			} else if (i + 1 < argc) {
-				*field[k] = argv[++i];
-			} else {
-				return error_set(err, EXIT_USAGE, "%s: %s needs a value", cmd, named[k]);
-			}
-			taken = true;
-		}
-		if (!taken && cfg->command == CLI_BISECT && strcmp(a, "--serial") == 0)
-			cfg->bisect_serial = taken = true;
-		if (!taken)
-			rest[nrest++] = a;
-	}
-	if (cli_parse_run(cfg, rest, nrest, err) < 0)
-		return error_wrap(err, "%s", cmd);
-	if (cfg->command == CLI_HELP)
-		return 0;
-	if (cfg->npytest_args > 0)
-		return error_set(err, EXIT_USAGE, "%s: unknown argument \"%s\" (pytest's arguments come from the recorded run)",
-				 cmd, cfg->pytest_args[0]);
-	if (cfg->command == CLI_BISECT && !cfg->replay_until)
-		return error_set(err, EXIT_USAGE, "bisect: which test? (xdock bisect NODEID)");
-	if (cfg->command == CLI_REPLAY && !cfg->replay_worker && !cfg->replay_until)
-		return error_set(err, EXIT_USAGE, "replay: which worker? (xdock replay gw1, or --until NODEID)");
-	return cli_finish(cfg, err);
-}
-
-int
-cli_parse(int argc, char **argv, struct config *cfg, struct error **err)
-{
-	cli_defaults(cfg);
-	if (argc < 2) {
-		cfg->command = CLI_HELP;
-		return error_set(err, EXIT_USAGE, "no command given (try: xdock run -n 4 tests/)");
-	}
-	if (strcmp(argv[1], "run") == 0) {
-		if (cli_parse_run(cfg, (const char *const *)argv + 2, (size_t)(argc - 2), err) < 0)
-			return -1;
-		return cfg->command == CLI_HELP ? 0 : cli_finish(cfg, err);
-	}
-	if (strcmp(argv[1], "gc") == 0)
-		return parse_engine_cmd(argc, argv, CLI_GC, cfg, err);
-	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)
-		return parse_engine_cmd(argc, argv, CLI_VERSION, cfg, err);
-	if (strcmp(argv[1], "replay") == 0 || strcmp(argv[1], "bisect") == 0)
-		return parse_replay(argc, argv, cfg, err);
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		cfg->command = CLI_HELP;
-		return 0;
-	}
-	return error_set(err, EXIT_USAGE, "unknown command \"%s\" (run, replay, bisect, gc, version)", argv[1]);
-}
-
-int
-cli_split(const char *s, char ***words, size_t *n)
-{
-	struct buf w;
-	bool in_word = false;
-
-	buf_init(&w, 1 << 20);
-	for (const char *p = s;; p++) {
-		char c = *p;
-
-		if (c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-			if (in_word) {
-				*words = xrealloc(*words, (*n + 1) * sizeof(**words));
-				(*words)[(*n)++] = w.data ? buf_steal(&w) : xstrdup("");
-				buf_reset(&w);
-				in_word = false;
-			}
-			if (c == '\0')
-				break;
-			continue;
-		}
-		in_word = true;
-		if (c == '\\') {
-			if (p[1] == '\0')
-				break;
-			buf_append(&w, ++p, 1);
-		} else if (c == '\'') {
-			const char *end = strchr(p + 1, '\'');
-
-			if (!end)
-				goto unclosed;
-			buf_append(&w, p + 1, (size_t)(end - p - 1));
-			p = end;
-		} else if (c == '"') {
-			for (p++; *p && *p != '"'; p++) {
-				/* In double quotes a backslash escapes only
-				 * these, as in the shell and shlex. */
-				if (*p == '\\' && p[1] && strchr("\\\"$`", p[1]))
-					p++;
-				buf_append(&w, p, 1);
-			}
-			if (!*p)
-				goto unclosed;
-		} else {
-			buf_append(&w, p, 1);
-		}
-	}
-	buf_release(&w);
-	return 0;
-unclosed:
-	buf_release(&w);
-	return -1;
-}
-
-void
-cli_release(struct config *cfg)
-{
-	free(cfg->pytest_args);
-	free(cfg->worker_args);
-	free(cfg->positional);
-	free(cfg->env);
-	free(cfg->db_options);
-	cfg->db_options = NULL;
-	cfg->ndb_options = 0;
-	for (size_t i = 0; i < cfg->nowned; i++)
-		free(cfg->owned[i]);
-	free(cfg->owned);
-	free(cfg->origins);
-	cfg->pytest_args = cfg->worker_args = cfg->positional = cfg->env = NULL;
-	cfg->owned = NULL;
-	cfg->origins = NULL;
-	cfg->npytest_args = cfg->nworker_args = cfg->npositional = cfg->nenv = cfg->nowned = 0;
+	return c && strchr(pytest_valued_short, c);
 }
