@@ -87,15 +87,34 @@ set_db_url(struct config *cfg, const char *v, struct error **err)
 	return 0;
 }
 
+/* A value out of a few words, in order ("all", "url", "none"): its index,
+ * or -1 with a usage error that lists them. */
+static int
+pick(const char *opt, const char *v, const char *const *words, size_t n, const char *hint, struct error **err)
+{
+	struct buf list;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v, words[i]) == 0)
+			return (int)i;
+	buf_init(&list, 1024);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&list, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", words[i]);
+	error_set(err, EXIT_USAGE, "%s: expected %s, got \"%s\"%s", opt, list.data ? list.data : "", v, hint);
+	buf_release(&list);
+	return -1;
+}
+
 static int
 set_db(struct config *cfg, const char *v, struct error **err)
 {
-	if (strcmp(v, "none") == 0)
-		cfg->db = CLI_DB_NONE;
-	else if (strcmp(v, "embedded") == 0)
-		cfg->db = CLI_DB_EMBEDDED;
-	else
-		return error_set(err, EXIT_USAGE, "--db: expected none or embedded, got \"%s\" (use --db-url for a server)", v);
+	static const char *const words[] = { "none", "embedded" };
+	static const enum cli_db to[] = { CLI_DB_NONE, CLI_DB_EMBEDDED };
+	int i = pick("--db", v, words, ARRAY_SIZE(words), " (use --db-url for a server)", err);
+
+	if (i < 0)
+		return -1;
+	cfg->db = to[i];
 	return 0;
 }
 
@@ -114,14 +133,13 @@ set_db_scope(struct config *cfg, const char *v, struct error **err)
 static int
 set_db_env(struct config *cfg, const char *v, struct error **err)
 {
-	if (strcmp(v, "all") == 0)
-		cfg->db_env = CLI_DB_ENV_ALL;
-	else if (strcmp(v, "url") == 0)
-		cfg->db_env = CLI_DB_ENV_URL;
-	else if (strcmp(v, "none") == 0)
-		cfg->db_env = CLI_DB_ENV_NONE;
-	else
-		return error_set(err, EXIT_USAGE, "--db-env: expected all, url or none, got \"%s\"", v);
+	static const char *const words[] = { "all", "url", "none" };
+	static const enum cli_db_env to[] = { CLI_DB_ENV_ALL, CLI_DB_ENV_URL, CLI_DB_ENV_NONE };
+	int i = pick("--db-env", v, words, ARRAY_SIZE(words), "", err);
+
+	if (i < 0)
+		return -1;
+	cfg->db_env = to[i];
 	return 0;
 }
 
