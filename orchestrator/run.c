@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,13 +113,35 @@ find_agent(struct run *r, struct error **err)
 	return error_set(err, EXIT_USAGE, "xdock-agent not found next to %s (build it, or pass --agent PATH)", exe);
 }
 
-/* -n auto is the engine's NCPU, capped by --maxprocesses; --dist no is
- * one worker. */
+/* PYTEST_XDIST_AUTO_NUM_WORKERS, read as pytest-xdist's own
+ * pytest_xdist_auto_num_workers reads it: a number wins over the CPU
+ * count; anything else is ignored with a warning. 0 when unset. */
+static int
+auto_workers_from_env(void)
+{
+	const char *v = getenv("PYTEST_XDIST_AUTO_NUM_WORKERS");
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*end || errno || n > 100000) {
+		fprintf(stderr, "xdock: warning: PYTEST_XDIST_AUTO_NUM_WORKERS is not a number: '%.40s'. Ignoring it.\n", v);
+		return 0;
+	}
+	/* xdist runs 0 (or fewer) in-process; xdock's least is one worker. */
+	return n < 1 ? 1 : (int)n;
+}
+
+/* -n auto is PYTEST_XDIST_AUTO_NUM_WORKERS or the engine's NCPU, capped
+ * by --maxprocesses; --dist no is one worker. */
 static int
 count_workers(struct run *r, struct error **err)
 {
 	const struct config *cfg = r->cfg;
-	int ncpu = 0;
+	int ncpu = auto_workers_from_env();
 
 	if (cfg->dist == SCHED_NO) {
 		r->nw = 1;
@@ -128,7 +151,7 @@ count_workers(struct run *r, struct error **err)
 		r->nw = (size_t)cfg->workers;
 		return 0;
 	}
-	if (docker_info_ncpu(r->dk, &ncpu, err) < 0)
+	if (ncpu == 0 && docker_info_ncpu(r->dk, &ncpu, err) < 0)
 		return -1;
 	r->nw = (size_t)(ncpu > 0 ? ncpu : 1);
 	if (cfg->maxprocesses > 0 && r->nw > (size_t)cfg->maxprocesses)

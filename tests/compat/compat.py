@@ -341,6 +341,7 @@ COMPARE = {
     "cov_total": lambda r: _cov_total(r["out"]),
     "errors": lambda r: [l for l in r["out"].splitlines() if "ERROR collecting" in l],
     "no_header": lambda r: [l for l in r["out"].splitlines() if l.startswith(("platform ", "rootdir:", "plugins:"))],
+    "nodes": lambda r: [l for l in r["out"].splitlines() if l.startswith("gw0 ")],
     "interrupted": lambda r: [l for l in r["out"].splitlines() if l.startswith("!!!")],
     "stdio": lambda r: {name: sorted(l for l in r[name].splitlines() if l.startswith(("out-", "err-")))
                         for name in ("out", "err")},
@@ -353,9 +354,10 @@ COMPARE = {
 
 
 class Case:
-    def __init__(self, name, row, files, steps, compare, xdock_does="same as pytest-xdist"):
+    def __init__(self, name, row, files, steps, compare, xdock_does="same as pytest-xdist", env=None):
         self.name, self.row, self.files, self.steps = name, row, files, steps
         self.compare, self.xdock_does = compare, xdock_does
+        self.env = env or {}
 
 
 N2 = ["-n", "2"]
@@ -396,6 +398,10 @@ CASES = [
          "not plain pytest's \"Interrupted\")", COLLECT_ERROR,
          [(N2 + ["-rA"], None), (N2 + ["--continue-on-collection-errors", "-rA"], None)],
          ["exit", "summary", "errors", "outcomes"]),
+    Case("auto_env", "`-n auto` with `PYTEST_XDIST_AUTO_NUM_WORKERS` (xdist's own "
+         "`pytest_xdist_auto_num_workers` reads it)", BASIC,
+         [(["-n", "auto"], None), (["-n", "auto", "--maxprocesses=2"], None)], ["exit", "summary", "nodes"],
+         env={"PYTEST_XDIST_AUTO_NUM_WORKERS": "3"}),
     Case("stdio", "the controller's stdout and stderr (a conftest writing to both)", STDIO,
          [(N2, None)], ["exit", "summary", "stdio"]),
     Case("collect_error_x", "a collection error with `-x` / `--maxfail`: nothing runs, exit 2", COLLECT_ERROR,
@@ -419,8 +425,8 @@ def _write(root, files):
             f.write(textwrap.dedent(text).lstrip("\n"))
 
 
-def _run(argv, cwd):
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", COLUMNS="100")
+def _run(argv, cwd, extra_env=None):
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", COLUMNS="100", **(extra_env or {}))
     env.pop("PYTEST_ADDOPTS", None)
     p = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=600)
@@ -441,8 +447,8 @@ def run_case(case, tmp):
             xdock_args = host_args
         # xdock's own -n goes first; the rest is pytest's.
         xargs = xdock_args[2:] if xdock_args[:2] == N2 else xdock_args
-        host = _run([HOST_PY, "-m", "pytest"] + host_args, host_dir)
-        xd = _run([XDOCK, "run", "-n", "2", "--db", "none"] + IMAGE + xargs, xdock_dir)
+        host = _run([HOST_PY, "-m", "pytest"] + host_args, host_dir, case.env)
+        xd = _run([XDOCK, "run", "-n", "2", "--db", "none"] + IMAGE + xargs, xdock_dir, case.env)
         for what in case.compare:
             try:
                 want = COMPARE[what](host)
