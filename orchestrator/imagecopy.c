@@ -143,8 +143,8 @@ imagecopy_ensure(struct docker *dst, const char *image, const char *const *sourc
 				docker_host(dst), (double)bytes / 1e6, (double)(util_now_ms() - t0) / 1000.0);
 		return 0;
 	}
-	return error_set(err, EXIT_USAGE, "image %s: not on the engine at %s nor on any engine to copy it from "
-			 "(build it with images/build there)", image, docker_host(dst));
+	return error_set(err, EXIT_USAGE, "docker: No such image: %s (not on the engine at %s nor on one to copy it "
+			 "from; build it with images/build or docker build)", image, docker_host(dst));
 }
 
 int

@@ -29,6 +29,19 @@ E2_PID=
 E2_DIR=
 E2_UP=0
 
+# Opt-in: a second dockerd on a machine whose first engine others use is
+# a hazard to them. A second dockerd has been seen to delete the first
+# engine's docker0 although it had a bridge of its own (-b): it happened
+# in the minute a second engine was killed and started again, and the
+# first engine then started no container on its default bridge until it
+# was restarted. Tests that source this file are skipped (77) unless
+# XDOCK_ENGINE2=1 says this machine's first engine may take that risk.
+if [ "${XDOCK_ENGINE2:-0}" != 1 ]; then
+	rm -rf "$T_TMP"
+	echo "$T_NAME: skipped: needs a second dockerd next to the first engine (XDOCK_ENGINE2=1; see lib_engine2.sh)" >&2
+	exit 77
+fi
+
 _e2_pool() {
 	# One /16 per test process, out of 10.200.0.0/13, so two tests at once
 	# (or another user of 10.x) do not clash; the bridge takes the first
