@@ -1,13 +1,16 @@
 #include "fleet.h"
 
 #include "gc.h"
+#include "rootdir.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* dockerd serialises much of a start anyway; past a handful of parallel
@@ -40,19 +43,32 @@ build_agent_cmd(struct fleet *f)
 	f->cmd[n] = NULL;
 }
 
-/* The directory pytest's junitxml writes into, absolute, when it is not
- * in the project (which the controller sees already); NULL otherwise. */
+/* The directory pytest's junitxml writes into (abs: the file, absolute
+ * and normalised), when it is not in the project (which the controller
+ * sees already); NULL otherwise. pytest makes the directory if need be:
+ * so does xdock, on the host, so that it can be mounted. */
 static char *
-report_dir(const char *path, const char *project)
+report_dir(const char *abs, const char *project)
 {
-	cleanup_free char *abs = path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", project, path);
-	char *slash = strrchr(abs, '/');
+	cleanup_free char *dir = xstrdup(abs);
+	char *slash = strrchr(dir, '/');
 	size_t n = strlen(project);
 
 	*slash = '\0';
-	if (strncmp(abs, project, n) == 0 && (abs[n] == '\0' || abs[n] == '/'))
+	if (!dir[0] || (strncmp(dir, project, n) == 0 && (dir[n] == '\0' || dir[n] == '/')))
 		return NULL;
-	return abs[0] ? xstrdup(abs) : NULL;
+	for (char *p = dir + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		(void)mkdir(dir, 0777); /* exists already, or pytest says why */
+		*p = c;
+		if (!c)
+			break;
+	}
+	return xstrdup(dir);
 }
 
 /* The controller: `--controller -- python3 -m pytest -p xdock_controller`
@@ -90,11 +106,17 @@ build_controller_cmd(struct fleet *f)
 		f->ctl_cmd[n++] = v;
 	}
 	if (cfg->junitxml) {
-		char *v = xasprintf("--junitxml=%s", cfg->junitxml);
+		/* Relative to xdock's working directory, as pytest's to its
+		 * own: the controller's may be another (a cwd outside the
+		 * project), and "../out" may leave the project. */
+		char cwd[PATH_MAX];
+		cleanup_free char *abs = rootdir_abspath(getcwd(cwd, sizeof(cwd)) ? cwd : f->ctx.project_dir,
+							 cfg->junitxml);
+		char *v = xasprintf("--junitxml=%s", abs);
 
 		util_strv_push(&f->ctl_args, &f->nctl_args, v);
 		f->ctl_cmd[n++] = v;
-		f->ctl_dir = report_dir(cfg->junitxml, f->ctx.project_dir);
+		f->ctl_dir = report_dir(abs, f->ctx.project_dir);
 	}
 	f->ctl_cmd[n] = NULL;
 }
