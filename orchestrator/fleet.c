@@ -318,6 +318,39 @@ start_worker(struct fleet *f, struct docker *dk, struct worker *w, const char *c
 	return rc;
 }
 
+/* The controller with the placeholders of the --env values and the pytest
+ * arguments expanded too: it imports the user's conftest and settings
+ * (a Django settings module reading an --env value parses it), so an
+ * unexpanded "{port}" there ends the run. It has no worker of its own:
+ * {worker} is empty, {database} the template (it never opens it), the
+ * server's {host} and {port} are the first worker's. */
+static int
+start_controller(struct fleet *f, struct docker *dk, struct error **err)
+{
+	struct worker_setup ws = f->ctl_setup;
+	struct provision_vars v;
+	struct provision_vars_store store;
+	char **env = NULL, **cmd = NULL, **run_env = NULL;
+	size_t nenv = 0, ncmd = 0, nrun_env = 0;
+	int rc;
+
+	provision_vars(&f->prov, 0, "", f->prov.mode == CLI_DB_NONE ? NULL : PROVISION_TEMPLATE, &v, &store);
+	for (size_t i = 0; i < f->nenv; i++)
+		util_strv_push(&env, &nenv, provision_expand(f->env[i], &v));
+	for (size_t i = 0; f->ctl_cmd[i]; i++)
+		util_strv_push(&cmd, &ncmd, provision_expand(f->ctl_cmd[i], &v));
+	ws.env = (const char *const *)env;
+	ws.agent_cmd = (const char *const *)cmd;
+	controller_env(f, &run_env, &nrun_env);
+	/* Its errors say "worker controller: ...". */
+	rc = worker_start(&f->ctl, dk, &ws, (const char *const *)run_env, err);
+	util_strv_free(run_env, nrun_env);
+	util_strv_free(env, nenv);
+	util_strv_free(cmd, ncmd);
+	provision_vars_release(&store);
+	return rc;
+}
+
 static void
 run_job(struct fleet *f, struct docker *dk, struct job *j)
 {
@@ -334,10 +367,7 @@ run_job(struct fleet *f, struct docker *dk, struct job *j)
 		util_strv_free(env, nenv);
 		break;
 	case JOB_START_CONTROLLER:
-		controller_env(f, &env, &nenv);
-		/* Its errors say "worker controller: ...". */
-		j->rc = worker_start(&f->ctl, dk, &f->ctl_setup, (const char *const *)env, &j->err);
-		util_strv_free(env, nenv);
+		j->rc = start_controller(f, dk, &j->err);
 		break;
 	case JOB_LAUNCH_DB:
 		j->rc = provision_launch(&f->prov, &ctx, &j->err);

@@ -4,14 +4,27 @@
 # refused without it); a name or value PostgreSQL refuses is a one-line
 # usage error quoting PostgreSQL, and nothing is left behind. Per-worker
 # placeholders in --env values and pytest arguments: a suite's own
-# variable and a --dburi-style option get the worker's database.
+# variable and a --dburi-style option get the worker's database, and the
+# controller, which imports the conftest as well, gets them expanded.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T_TMP/p"
 cd "$T_TMP/p" || exit 1
 cat >conftest.py <<'PY'
+import os
+
+# xdock's controller imports this too, as it imports a settings module:
+# the placeholders must be expanded there as well ("{port}" is no number).
+if "APP_WHERE" in os.environ:
+    int(os.environ["APP_WHERE"].split(":")[1].split("/")[0])
+
+
 def pytest_addoption(parser):
     parser.addoption("--dburi")
+
+
+def pytest_configure(config):
+    assert "{" not in (config.getoption("--dburi") or ""), config.getoption("--dburi")
 PY
 cat >test_values.py <<'PY'
 import os
