@@ -44,6 +44,7 @@ lastrun_invocation(const struct config *cfg, size_t workers, const char *image_i
 	cJSON_AddNumberToObject(o, "workers", (double)workers);
 	add_strs(o, "pytest_args", cfg->pytest_args, cfg->npytest_args);
 	add_strs(o, "env", cfg->env, cfg->nenv);
+	add_strs(o, "db_options", cfg->db_options, cfg->ndb_options);
 	cJSON_AddStringToObject(o, "db", cfg->db == CLI_DB_NONE ? "none" : cfg->db == CLI_DB_URL ? "url" : "embedded");
 	add_opt(o, "db_image", cfg->db_image);
 	add_opt(o, "db_setup", cfg->db_setup);
@@ -181,7 +182,8 @@ parse(const char *path, struct lastrun *lr, struct error **err)
 	if (!lr->image)
 		return error_set(err, EXIT_USAGE, "%s: no image in \"invocation\"", path);
 	if (strs_of(inv, "pytest_args", &lr->pytest_args, &lr->npytest_args, err) < 0 ||
-	    strs_of(inv, "env", &lr->env, &lr->nenv, err) < 0)
+	    strs_of(inv, "env", &lr->env, &lr->nenv, err) < 0 ||
+	    strs_of(inv, "db_options", &lr->db_options, &lr->ndb_options, err) < 0)
 		return error_wrap(err, "%s", path);
 	db = str_of(inv, "db");
 	lr->db = db && strcmp(db, "none") == 0 ? CLI_DB_NONE : db && strcmp(db, "url") == 0 ? CLI_DB_URL : CLI_DB_EMBEDDED;
@@ -222,6 +224,7 @@ lastrun_release(struct lastrun *lr)
 {
 	free(lr->pytest_args);
 	free(lr->env);
+	free(lr->db_options);
 	sequence_release(&lr->seq);
 	cJSON_Delete(lr->root);
 	memset(lr, 0, sizeof(*lr));
@@ -236,6 +239,10 @@ lastrun_config(const struct lastrun *lr, const struct config *base, struct confi
 	out->npytest_args = lr->npytest_args;
 	out->env = lr->env;
 	out->nenv = lr->nenv;
+	/* The embedded server as the run had it (max_prepared_transactions,
+	 * say): a failure may need it to come back. */
+	out->db_options = lr->db_options;
+	out->ndb_options = lr->ndb_options;
 	out->db_setup = lr->db_setup;
 	out->db_setup_key = lr->db_setup_key;
 	if (lr->db_image)

@@ -25,6 +25,8 @@ struct lastrun {
 	size_t npytest_args;
 	const char **env;          /* --env as given */
 	size_t nenv;
+	const char **db_options;   /* --db-option NAME=VALUE as given */
+	size_t ndb_options;
 	enum cli_db db;
 	const char *db_image, *db_setup, *db_setup_key;
 	double timeout;

@@ -125,6 +125,7 @@ test_report_roundtrip(void **state)
 	struct config cfg;
 	const char *args[] = { ".", "-p", "no:cacheprovider" };
 	const char *env[] = { "A=1", "B" };
+	const char *dbopts[] = { "max_prepared_transactions=10" };
 	char *path = xstrdup("/tmp/xdock-test-seq-r.XXXXXX");
 	struct lastrun lr;
 	struct config out;
@@ -138,6 +139,8 @@ test_report_roundtrip(void **state)
 	cfg.npytest_args = 3;
 	cfg.env = env;
 	cfg.nenv = 2;
+	cfg.db_options = dbopts;
+	cfg.ndb_options = 1;
 	cfg.db_setup = "python3 migrate.py";
 	cfg.timeout = 7;
 	cfg.workers = 2;
@@ -178,6 +181,8 @@ test_report_roundtrip(void **state)
 	cfg.maxfail = 1;
 	cfg.pytest_args = NULL;
 	cfg.npytest_args = 0;
+	cfg.db_options = NULL;
+	cfg.ndb_options = 0;
 	assert_int_equal(lastrun_config(&lr, &cfg, &out, &err), 0);
 	assert_string_equal(out.image, "sha256:feed");
 	assert_int_equal(out.npytest_args, 3);
@@ -186,6 +191,9 @@ test_report_roundtrip(void **state)
 	assert_int_equal(out.maxfail, 0);
 	assert_int_equal(out.max_worker_restart, 0);
 	assert_true(out.no_history);
+	/* The embedded server's settings come back with the replay. */
+	assert_int_equal(out.ndb_options, 1);
+	assert_string_equal(out.db_options[0], "max_prepared_transactions=10");
 	lastrun_release(&lr);
 	report_release(&r);
 	unlink(path);
