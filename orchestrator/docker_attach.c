@@ -201,6 +201,11 @@ docker_attach_open(struct docker *dk, const char *id, struct error **err)
 			docker_api_version(dk), id, docker_host_header(dk));
 	if (send_all(a, req, strlen(req), deadline, err) < 0)
 		goto fail;
+	/* The reply is the engine's work, not the network's: Podman (4.3)
+	 * answers an attach only once it holds the container's lock, which
+	 * its clean-up of other containers can keep for seconds on a busy
+	 * machine. A quick call's limit, not the connect limit. */
+	deadline = util_now_ms() + DOCKER_TIMEOUT_QUICK_MS;
 	switch (recv_until(a, &head, have_head_cb, NULL, deadline, err)) {
 	case 1:
 		break;

@@ -1,5 +1,6 @@
 /* The container endpoints of the Docker client: create, start, wait, kill,
  * remove, inspect, logs. The transport is docker.c's. */
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -34,7 +35,12 @@ docker_container_create(struct docker *dk, const struct docker_container_spec *s
 		cleanup_free char *msg = docker_json_message(c.body.data, c.body.len);
 		bool image = msg && strncasecmp(msg, "no such image", 13) == 0;
 
-		r = docker_reply_error(&c, image ? EXIT_USAGE : EXIT_INTERNAL, image ? DOCKER_HINT_IMAGE : NULL, err);
+		/* Named as the user wrote it: Podman's message names the
+		 * fully qualified reference it tried ("docker.io/..."). */
+		if (image)
+			r = error_set(err, EXIT_USAGE, "docker: No such image: %s (%s)", spec->image, DOCKER_HINT_IMAGE);
+		else
+			r = docker_reply_error(&c, EXIT_INTERNAL, NULL, err);
 	} else if (!docker_call_ok(&c)) {
 		r = docker_reply_error(&c, EXIT_INTERNAL, NULL, err);
 	} else {
@@ -113,7 +119,24 @@ docker_container_remove(struct docker *dk, const char *id, bool force, struct er
 	if (docker_check_ref("container id", id, err) < 0)
 		return -1;
 	path = xasprintf("/containers/%s?v=1&force=%d", id, force ? 1 : 0);
-	return docker_simple(dk, "DELETE", path, NULL, 404, DOCKER_TIMEOUT_SLOW_MS, NULL, err);
+	/* Podman (4.3) fails a forced removal of a container that stops at
+	 * that moment (500: "could not be stopped ... container state
+	 * improper"); the same call a moment later removes it. */
+	for (int tries = 1;; tries++) {
+		struct error *e = NULL;
+
+		if (docker_simple(dk, "DELETE", path, NULL, 404, DOCKER_TIMEOUT_SLOW_MS, NULL, &e) == 0)
+			return 0;
+		if (!force || tries == 3 || !strstr(e->msg, "state improper")) {
+			if (*err)
+				error_free(e);
+			else
+				*err = e;
+			return -1;
+		}
+		error_free(e);
+		poll(NULL, 0, 100 * tries);
+	}
 }
 
 int

@@ -73,11 +73,15 @@ import os, socket, time, psycopg2
 
 def _container():
     # The container's id, from the mount of its /etc/hostname: a run's
-    # containers share one host name.
+    # containers share one host name. The id is the 64-hex component of
+    # the source path (Docker: containers/ID/hostname; Podman:
+    # overlay-containers/ID/userdata/hostname).
     with open("/proc/self/mountinfo") as f:
         for line in f:
             if " /etc/hostname " in line:
-                return line.split()[3].rstrip("/").split("/")[-2]
+                for part in line.split()[3].split("/"):
+                    if len(part) == 64 and all(ch in "0123456789abcdef" for ch in part):
+                        return part
     return socket.gethostname()
 
 def _trace(name, n):

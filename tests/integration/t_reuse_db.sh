@@ -13,7 +13,8 @@
 # kept server at the end, by id, only if it created it.
 . "$(dirname "$0")/lib.sh"
 
-kept_id() { docker ps -aq --no-trunc --filter label=xdock.reuse=1 --filter name=^/xdock-reuse-db$; }
+# Docker matches the name filter against "/name", Podman against "name".
+kept_id() { docker ps -aq --no-trunc --filter label=xdock.reuse=1 --filter 'name=^/?xdock-reuse-db$'; }
 before=$(kept_id)
 ours=
 cleanup() {
