@@ -427,6 +427,7 @@ on_exit_msg(struct ledger *l, size_t wi, const struct msg *m)
 		 * is the run's, its last line the message. */
 		cleanup_free char *last = last_line(m->out);
 
+		l->early_exit = true;
 		ledger_fail(l, m->status >= 1 && m->status <= 5 ? m->status : EXIT_INTERNAL,
 			    "pytest exited with status %d in worker %s before running tests%s", m->status, w->name, last);
 	}

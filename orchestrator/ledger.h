@@ -96,6 +96,7 @@ struct ledger {
 	size_t nresults;
 	bool stopping;           /* no more work handed out */
 	bool maxfail_hit;        /* -x / --maxfail: queued work is taken back */
+	bool early_exit;         /* a worker's pytest ended before its collection */
 	bool interrupted;
 	struct error *fatal;     /* stops the run; the first one wins */
 	struct history_eta eta;

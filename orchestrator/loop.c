@@ -474,6 +474,35 @@ check_controller(struct loop *lp)
 		    "controller: %s", lp->ctl->failure);
 }
 
+/* A worker's pytest that ended before its collection (a bad option, a
+ * plugin that does not import) ends the controller's the same way: it
+ * says so in pytest's words on stderr, as pytest-xdist's controller does,
+ * and exits. Its words get the same moment as the other way round, so
+ * what the user reads does not depend on which of the two came first. */
+static void
+drain_failed_controller(struct loop *lp)
+{
+	struct worker *c = &lp->fleet->ctl;
+	int64_t deadline = util_now_ms() + LOOP_CONTROLLER_GRACE_MS;
+
+	if (!lp->ledger->fatal || !lp->ledger->early_exit || lp->ledger->have_collection)
+		return;
+	while (c->attach && !lp->ctl->exited && util_now_ms() < deadline) {
+		struct pollfd p[2] = { { .fd = lp->sigfd, .events = POLLIN } };
+
+		read_held(lp);
+		if (!controller_poll(lp, &p[1]))
+			break;
+		if (poll(p, 2, 200) < 0 && errno != EINTR)
+			break;
+		/* A signal is left for the teardown to hear. */
+		if (p[0].revents)
+			break;
+		if (p[1].revents)
+			service_controller(lp, p[1].revents);
+	}
+}
+
 void
 loop_run(struct loop *lp)
 {
@@ -519,6 +548,7 @@ loop_run(struct loop *lp)
 		watchdog(lp);
 		heal(lp);
 	}
+	drain_failed_controller(lp);
 	free(pfd);
 	free(who);
 }

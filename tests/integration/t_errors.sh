@@ -36,12 +36,21 @@ check "unknown option: named" grep -q -- "--frobnicate" "$T_TMP/err"
 xrun run -n 1 --db none . --no-such-pytest-flag
 check "pytest usage error in the container: exit 4 (got $RC)" eq "$RC" 4
 check "pytest usage error: pytest's message shown" grep -q -- "--no-such-pytest-flag" "$T_TMP/err"
-check "pytest usage error: one line" eq "$(wc -l <"$T_TMP/err")" 1
+# pytest's own usage message, from the controller as under pytest-xdist,
+# every time (not only when it came before the worker's), then xdock's
+# one line.
+check "pytest usage error: pytest's usage message, as pytest prints it" grep -q "^ERROR: usage: " "$T_TMP/err"
+check "pytest usage error: xdock's own words are one line, the last" eq \
+	"$(grep -c '^xdock:' "$T_TMP/err")/$(tail -n 1 "$T_TMP/err" | cut -c1-6)" "1/xdock:"
 check "pytest usage error: nothing left" no_leftovers_of_pid "$XPID"
 
 xrun run -n 1 --db none -p no_such_plugin_xyz .
 check "plugin that fails to import: pytest's own exit code 1 (got $RC)" eq "$RC" 1
-check "plugin that fails to import: one line naming it" eq "$(grep -c no_such_plugin_xyz "$T_TMP/err")/$(wc -l <"$T_TMP/err")" 1/1
+# pytest's traceback from the controller, as pytest-xdist shows it, then
+# xdock's one line naming the plugin, last.
+check "plugin that fails to import: pytest's own traceback" grep -q "^ImportError: Error importing plugin \"no_such_plugin_xyz\"" "$T_TMP/err"
+check "plugin that fails to import: one line of xdock's naming it, the last" eq \
+	"$(grep -c '^xdock:' "$T_TMP/err")/$(tail -n 1 "$T_TMP/err" | grep -c '^xdock: .*no_such_plugin_xyz')" 1/1
 
 xrun run -n 1 --db none does/not/exist
 check "missing path: exit 4 like pytest (got $RC)" eq "$RC" 4

@@ -422,6 +422,8 @@ test_exit_before_collection(void **state)
 	assert_non_null(f.l.fatal);
 	assert_int_equal(f.l.fatal->status, 4);
 	assert_non_null(strstr(f.l.fatal->msg, ": ERROR: file not found: x"));
+	/* The loop then waits for the controller's own words. */
+	assert_true(f.l.early_exit);
 	fix_close(&f);
 }
 
