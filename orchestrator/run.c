@@ -1,4 +1,5 @@
 #include "run.h"
+#include "run_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,40 +25,11 @@
 #include "run_ctx.h"
 #include "ship.h"
 #include "term.h"
-#include "timeline.h"
 
 /* How long a teardown after a signal may take: the user pressed Ctrl-C
  * and waits; what is not gone by then is left to `xdock gc`. */
 #define RUN_TEARDOWN_MS 12000
 
-struct run {
-	const struct config *cfg;   /* as parsed; never changed */
-	struct docker *dk;
-	char run_id[16];
-	char *owner;
-	char *labels[3];
-	char project_dir[PATH_MAX];
-	char agent_path[PATH_MAX];
-	char user[32];
-	size_t nw;                  /* workers: -n, or the engine's NCPU for -n auto */
-	int sigfd;
-	struct docker_cancel cancel; /* what stops engine calls: sigfd, a deadline */
-	bool interrupted;           /* a signal was heard, in whatever phase */
-	int64_t t0;
-	struct term term;
-	struct report rep;
-	struct quarantine quarantine;
-	struct history *hist;       /* NULL with --no-history */
-	struct ledger ledger;
-	struct fleet fleet;
-	struct controller ctl;
-	struct loop loop;
-	bool fleet_on;              /* fleet made: teardown has something to do */
-	const struct sequence_plan *plan; /* replay, bisect: fixed sequences; NULL */
-	char *image_id;             /* what cfg->image meant at the start */
-	bool shipping;              /* the project travels to the engine (ship.h) */
-	struct ship ship;
-};
 
 static void
 make_run_id(char *out, size_t n)
@@ -159,13 +131,6 @@ count_workers(struct run *r, struct error **err)
 	return 0;
 }
 
-/* The history lives in pytest's rootdir, next to .pytest_cache. */
-static const char *
-history_dir(const struct run *r)
-{
-	return r->cfg->rootdir ? r->cfg->rootdir : r->project_dir;
-}
-
 /* Phase 1: the run's identity, the agent, the engine, the leftovers of
  * dead runs, the worker count, --quarantine and the duration history. */
 static int
@@ -217,7 +182,7 @@ prepare(struct run *r, struct error **err)
 	if (!cfg->no_history) {
 		struct error *hw = NULL;
 
-		r->hist = history_load(history_dir(r), &hw);
+		r->hist = history_load(run_history_dir(r), &hw);
 		if (hw) {
 			term_line(&r->term, "xdock: warning: duration history ignored: %s", hw->msg);
 			error_free(hw);
@@ -296,7 +261,7 @@ start(struct run *r, struct error **err)
 
 	report_phase(&r->rep, "engine", seconds_since(r->t0));
 	if (r->shipping) {
-		cleanup_free char *cache = xasprintf("%s/.pytest_cache", history_dir(r));
+		cleanup_free char *cache = xasprintf("%s/.pytest_cache", run_history_dir(r));
 		struct run_ctx ctx = { .dk = r->dk, .run_id = r->run_id, .project_dir = r->project_dir,
 				       .labels = (const char *const *)r->labels, .user = r->user[0] ? r->user : NULL };
 
@@ -357,95 +322,6 @@ run_tests(struct run *r)
 	}
 }
 
-/* Whether this run sees the whole suite, so that tests missing from the
- * collection really are gone and their history can be dropped: no
- * selection, no node ids, no sub-paths, no shard. */
-static bool
-whole_suite(const struct config *cfg)
-{
-	return cfg->shard.m == 0 && cli_whole_suite(cfg);
-}
-
-/* Merges this run's durations into the history and saves it. Only a run
- * that finished counts: an interrupted one would record nothing for the
- * tests it never reached, which is fine, but its durations are of a
- * machine being stopped. A failure to save is a warning. */
-static void
-save_history(struct run *r)
-{
-	const struct ledger *l = &r->ledger;
-	struct error *e = NULL;
-
-	if (!r->hist || l->interrupted || l->fatal || !l->have_collection)
-		return;
-	for (size_t i = 0; i < r->rep.ntests; i++)
-		if (r->rep.tests[i].outcome != OUTCOME_NONE)
-			history_update(r->hist, r->rep.tests[i].id, r->rep.tests[i].duration);
-	if (whole_suite(r->cfg) && r->rep.ncollect_errors == 0) {
-		const char **ids = xcalloc(r->rep.ntests + 1, sizeof(*ids));
-
-		for (size_t i = 0; i < r->rep.ntests; i++)
-			ids[i] = r->rep.tests[i].id;
-		history_prune(r->hist, ids, r->rep.ntests);
-		free(ids);
-	}
-	if (history_save(r->hist, history_dir(r), &e) < 0) {
-		fprintf(stderr, "xdock: warning: duration history: %s\n", e->msg);
-		error_free(e);
-	}
-}
-
-static int
-write_reports(struct run *r)
-{
-	struct error *e = NULL;
-	int rc = 0;
-
-	if (r->cfg->json_report && report_save_json(r->cfg->json_report, &r->rep, &e) < 0)
-		rc = -1;
-	/* With a controller, pytest's junitxml wrote --junitxml. */
-	if (rc == 0 && r->cfg->junitxml && !r->term.handed_over) {
-		struct buf b;
-
-		buf_init(&b, (size_t)1 << 31);
-		if (report_junit(&r->rep, &b, &e) < 0 || report_save(r->cfg->junitxml, &b, &e) < 0)
-			rc = -1;
-		buf_release(&b);
-	}
-	if (rc < 0) {
-		fprintf(stderr, "xdock: report: %s\n", e->msg);
-		error_free(e);
-	}
-	return rc;
-}
-
-/* The files a finished run leaves besides the reports: the record of what
- * ran, for replay and bisect (not for a replay's own run: bisect must
- * still see the original), and the timeline. Failures are warnings. */
-static void
-write_records(struct run *r)
-{
-	struct error *e = NULL;
-
-	if (!r->ledger.have_collection)
-		return;
-	if (!r->plan && lastrun_save(r->project_dir, &r->rep, &e) < 0) {
-		fprintf(stderr, "xdock: warning: %s\n", e->msg);
-		error_free(e);
-		e = NULL;
-	}
-	if (r->cfg->timeline) {
-		struct buf b;
-
-		buf_init(&b, (size_t)1 << 30);
-		if (timeline_html(&r->rep, &b, &e) < 0 || report_save(r->cfg->timeline, &b, &e) < 0) {
-			fprintf(stderr, "xdock: timeline: %s\n", e->msg);
-			error_free(e);
-		}
-		buf_release(&b);
-	}
-}
-
 /* Failures xdock forgives and pytest does not know to: a quarantined
  * test's, a flaky test's first tries. */
 static bool
@@ -455,25 +331,6 @@ forgiven_failures(const struct report *rep)
 		if (rep->tests[i].flaky || rep->tests[i].quarantined)
 			return true;
 	return false;
-}
-
-/* Shipped: what pytest wrote for the user and for its next run (its
- * cache, --junitxml) comes back out of the controller's container. Other
- * files tests write in the project stay there (docs/scale-out.md). */
-static void
-fetch_results(struct run *r)
-{
-	const char *wd = r->cfg->workdir ? r->cfg->workdir : r->project_dir;
-	const char *x = r->cfg->junitxml;
-	cleanup_free char *cache = xasprintf("%s/.pytest_cache", history_dir(r));
-	cleanup_free char *junit = !x ? NULL : x[0] == '/' ? xstrdup(x) : xasprintf("%s/%s", wd, x);
-	const char *paths[] = { cache, junit, NULL };
-	struct error *e = NULL;
-
-	if (ship_fetch(r->dk, r->fleet.ctl.container, paths, &e) < 0) {
-		fprintf(stderr, "xdock: warning: %s\n", e->msg);
-		error_free(e);
-	}
 }
 
 /* Phase 5: outcomes settled, history saved, results shown and written
@@ -486,12 +343,12 @@ finish(struct run *r, struct error **err)
 	int code = -1;
 
 	if (r->shipping && r->fleet.ctl.container)
-		fetch_results(r);
+		run_fetch_results(r);
 	if (r->cfg->reruns_replay && !l->fatal && !l->interrupted)
 		flaky_classify(r->cfg, &r->rep);
 	ledger_finish(l, util_now_ms());
 	if (!r->plan)
-		save_history(r);
+		run_save_history(r);
 	if (l->fatal) {
 		*err = steal_ptr(&l->fatal);
 		r->rep.exit_code = (*err)->status;
@@ -514,9 +371,9 @@ finish(struct run *r, struct error **err)
 	}
 	if (l->have_collection)
 		term_finish(&r->term, &r->rep);
-	if (write_reports(r) < 0 && code == EXIT_OK)
+	if (run_write_reports(r) < 0 && code == EXIT_OK)
 		code = EXIT_INTERNAL;
-	write_records(r);
+	run_write_records(r);
 	return code;
 }
 
