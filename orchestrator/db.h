@@ -1,43 +1,26 @@
-/* PostgreSQL provisioning over libpq: the admin connection, the template
- * database and one clone per worker. Only db.c includes libpq-fe.h. Names
- * are always quoted with PQescapeIdentifier and literals with
- * PQescapeLiteral, never pasted. */
+/* PostgreSQL over libpq: a connection (db_connect.c), the session's locks
+ * (db_session.c) and whole databases (db_database.c); connection strings
+ * are db_url.h's. Only the db_*.c files include libpq-fe.h. Names are
+ * always quoted with PQescapeIdentifier and literals with PQescapeLiteral,
+ * never pasted. */
 #ifndef XDOCK_DB_H
 #define XDOCK_DB_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "db_url.h"
 #include "error.h"
-
-/* A parsed postgresql:// URL. All fields heap strings, NULL when absent. */
-struct db_url {
-	char *user;
-	char *password;
-	char *host;
-	int port;          /* 0: default 5432 */
-	char *dbname;
-	char *query;       /* everything after '?', unparsed */
-};
-
-int db_url_parse(const char *url, struct db_url *out, struct error **err);
-void db_url_release(struct db_url *u);
-/* Formats a URL with percent-encoding; host/port/dbname override u's when
- * non-NULL/non-zero. Caller frees. */
-char *db_url_format(const struct db_url *u, const char *host, int port, const char *dbname);
-/* The same with the password replaced by "***", for every message and
- * report. */
-char *db_url_masked(const char *url);
 
 struct db;
 
 /* The libpq this process runs with, as "15.8", for `xdock version`. */
 void db_libpq_version(char *out, size_t n);
-/* Connects to url (the maintenance database, e.g. .../postgres), retrying
- * until timeout_ms passes (a server that is still starting refuses at
- * first). Unreachable: EXIT_INTERNAL naming the masked URL and the server's
- * message. cancel_fd readable (a signal, -1: none): EXIT_INTERRUPTED at
- * once. */
+/* Connects to url (the maintenance database, e.g. .../postgres; what
+ * db_url_parse reads, else EXIT_USAGE at once), retrying until timeout_ms
+ * passes (a server that is still starting refuses at first). Unreachable:
+ * EXIT_INTERNAL naming the masked URL and the server's message. cancel_fd
+ * readable (a signal, -1: none): EXIT_INTERRUPTED at once. */
 struct db *db_connect(const char *url, int timeout_ms, int cancel_fd, struct error **err);
 /* The same, calling alive(arg, err) before each retry: a server that has
  * exited will not start answering, so alive returning -1 (with *err) ends

@@ -1,4 +1,4 @@
-/* db.c against a real PostgreSQL (xdock/postgres:15).
+/* The db module (db_*.c) against a real PostgreSQL (xdock/postgres:15).
  *
  * Needs XDOCK_TEST_PG_URL, a superuser URL to the maintenance database.
  * Without it (as ctest runs it) the program re-executes itself under
@@ -6,7 +6,7 @@
  * URL and removes the container on every exit path.
  *
  * The test seeds and checks data with libpq directly: an independent path
- * to the server, so db.c is not asked to vouch for itself. */
+ * to the server, so the module is not asked to vouch for itself. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,4 +1,6 @@
-/* db_url_parse / db_url_format / db_url_masked: the pure half of db.c. */
+/* db_url_parse / db_url_format / db_url_masked (db_url.c): libpq's
+ * PQconninfoParse reads the string; these check what xdock makes of it,
+ * what it refuses on top, and that no message shows a password. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "db.h"
+#include "db_url.h"
 
 static void
 parse_ok(const char *url, struct db_url *u)
@@ -30,6 +32,11 @@ parse_bad(const char *url, const char *needle)
 	assert_int_equal(err->status, EXIT_USAGE);
 	if (!strstr(err->msg, needle))
 		fail_msg("parse %s: message \"%s\" lacks \"%s\"", url, err->msg, needle);
+	/* One line, and no password in it. */
+	assert_null(strchr(err->msg, '\n'));
+	assert_null(strstr(err->msg, "topsecret"));
+	assert_null(strstr(err->msg, "hunter"));
+	assert_null(strstr(err->msg, "p%4"));
 	/* Nothing half-parsed is handed back. */
 	assert_null(u.user);
 	assert_null(u.host);
@@ -48,7 +55,8 @@ test_full(void **state)
 	assert_string_equal(u.host, "db.example");
 	assert_int_equal(u.port, 6543);
 	assert_string_equal(u.dbname, "app");
-	assert_string_equal(u.query, "sslmode=disable&connect_timeout=3");
+	/* The other options in libpq's order, not the URL's. */
+	assert_string_equal(u.query, "connect_timeout=3&sslmode=disable");
 	db_url_release(&u);
 	assert_null(u.user);
 }
@@ -90,16 +98,27 @@ test_minimal_forms(void **state)
 	assert_null(u.query);
 	db_url_release(&u);
 
-	/* An empty password is a password (libpq sends it). */
+	/* An empty password in a URL is none: libpq does not send it. */
 	parse_ok("postgresql://bob:@h", &u);
 	assert_string_equal(u.user, "bob");
+	assert_null(u.password);
+	db_url_release(&u);
+	/* Given as key=value, libpq sends it. */
+	parse_ok("host=h user=bob password=''", &u);
 	assert_string_equal(u.password, "");
 	db_url_release(&u);
 
+	/* A query parameter wins over the URL's part, as libpq connects. */
 	parse_ok("postgresql://h?host=/tmp", &u);
-	assert_string_equal(u.host, "h");
+	assert_string_equal(u.host, "/tmp");
 	assert_null(u.dbname);
-	assert_string_equal(u.query, "host=/tmp");
+	assert_null(u.query);
+	db_url_release(&u);
+
+	/* An empty port is libpq's default. */
+	parse_ok("postgresql://h:/d", &u);
+	assert_int_equal(u.port, 0);
+	assert_string_equal(u.dbname, "d");
 	db_url_release(&u);
 }
 
@@ -127,6 +146,61 @@ test_percent_decoding(void **state)
 	parse_ok("postgresql://h/a%2fb", &u);
 	assert_string_equal(u.dbname, "a/b");
 	db_url_release(&u);
+
+	/* libpq takes everything after the host's '/' as the name. */
+	parse_ok("postgresql://h/a/b", &u);
+	assert_string_equal(u.dbname, "a/b");
+	db_url_release(&u);
+}
+
+/* What the hand-written parser refused or left unparsed: query
+ * parameters are libpq's options, percent-decoded, and override the
+ * URL's parts; the rest stay in the query, encoded again. */
+static void
+test_query_parameters(void **state)
+{
+	struct db_url u;
+	cleanup_free char *s = NULL;
+	(void)state;
+
+	parse_ok("postgresql://h/d?user=bob&port=7000&dbname=other%20db&password=p%26w", &u);
+	assert_string_equal(u.user, "bob");
+	assert_int_equal(u.port, 7000);
+	assert_string_equal(u.dbname, "other db");
+	assert_string_equal(u.password, "p&w");
+	assert_null(u.query);
+	db_url_release(&u);
+
+	parse_ok("postgresql://h/d?application_name=x%26y%3Dz&sslmode=prefer&options=-c%20search_path%3Dapp", &u);
+	assert_string_equal(u.query, "options=-c%20search_path%3Dapp&application_name=x%26y%3Dz&sslmode=prefer");
+	s = db_url_format(&u, NULL, 0, NULL);
+	assert_string_equal(s, "postgresql://h/d?options=-c%20search_path%3Dapp&application_name=x%26y%3Dz&sslmode=prefer");
+	db_url_release(&u);
+}
+
+/* libpq's key=value pairs read as the URL would be. */
+static void
+test_keyword_value(void **state)
+{
+	struct db_url u;
+	cleanup_free char *s = NULL;
+	(void)state;
+
+	parse_ok("host=db.example port=6543 user=alice password='s 3\\'x' dbname = app sslmode=disable", &u);
+	assert_string_equal(u.host, "db.example");
+	assert_int_equal(u.port, 6543);
+	assert_string_equal(u.user, "alice");
+	assert_string_equal(u.password, "s 3'x");
+	assert_string_equal(u.dbname, "app");
+	assert_string_equal(u.query, "sslmode=disable");
+	s = db_url_format(&u, NULL, 0, NULL);
+	assert_string_equal(s, "postgresql://alice:s%203%27x@db.example:6543/app?sslmode=disable");
+	db_url_release(&u);
+
+	parse_ok("host=/var/run/postgresql dbname=x", &u);
+	assert_string_equal(u.host, "/var/run/postgresql");
+	assert_null(u.user);
+	db_url_release(&u);
 }
 
 static void
@@ -149,31 +223,52 @@ test_ipv6(void **state)
 	parse_ok("postgresql://[::ffff:127.0.0.1]", &u);
 	assert_string_equal(u.host, "::ffff:127.0.0.1");
 	db_url_release(&u);
+
+	/* A zone id, percent-encoded in the URL, and back. */
+	parse_ok("postgresql://[fe80::1%25lo]:5/d", &u);
+	assert_string_equal(u.host, "fe80::1%lo");
+	{
+		cleanup_free char *s = db_url_format(&u, NULL, 0, NULL);
+
+		assert_string_equal(s, "postgresql://[fe80::1%25lo]:5/d");
+	}
+	db_url_release(&u);
 }
 
+/* The message names the problem (libpq's words where libpq refuses) and
+ * never the password. */
 static void
 test_bad_urls(void **state)
 {
 	(void)state;
 	parse_bad("mysql://h/d", "postgresql://");
 	parse_bad("h:5432/d", "postgresql://");
+	parse_bad("", "postgresql://");
 	parse_bad("postgresql://h:0/d", "out of range");
 	parse_bad("postgresql://h:65536/d", "out of range");
 	parse_bad("postgresql://h:12a/d", "bad port");
-	parse_bad("postgresql://h:/d", "bad port");
 	parse_bad("postgresql://h:123456/d", "bad port");
-	parse_bad("postgresql://[::1/d", "unterminated");
-	parse_bad("postgresql://[]/d", "empty");
-	parse_bad("postgresql://[::1]x/d", "junk");
-	parse_bad("postgresql://[::g]/d", "bad character");
-	parse_bad("postgresql://h/d%2", "percent-escape");
-	parse_bad("postgresql://h/d%zz", "percent-escape");
-	parse_bad("postgresql://u:p%4@h/d", "percent-escape");
-	parse_bad("postgresql://h/d%00x", "NUL");
+	parse_bad("postgresql://[::1/d", "matching \"]\"");
+	parse_bad("postgresql://[]/d", "may not be empty");
+	parse_bad("postgresql://[::1]x/d", "unexpected character \"x\"");
+	parse_bad("postgresql://[::g]/d", "bad IPv6 address");
+	parse_bad("postgresql://h/d%2", "invalid percent-encoded token");
+	parse_bad("postgresql://h/d%zz", "invalid percent-encoded token");
+	parse_bad("postgresql://u:p%4@h/d", "invalid percent-encoded token: \"***\"");
+	parse_bad("postgresql://h/d%00x", "%00");
 	parse_bad("postgresql://h1,h2/d", "several hosts");
-	parse_bad("postgresql://h/a/b", "'/' in database name");
 	parse_bad("postgresql://h/a b", "space");
 	parse_bad("postgresql://h/a\nb", "control");
+	parse_bad("postgresql://h/d?nosuch=1", "invalid URI query parameter: \"nosuch\"");
+	parse_bad("postgresql://h/d?password=hunter%zz", "invalid percent-encoded token: \"***\"");
+	parse_bad("postgresql://h/d?port=99999", "out of range");
+	parse_bad("host=h nosuch=1", "invalid connection option \"nosuch\"");
+	parse_bad("host=h port=x", "bad port");
+	parse_bad("host=h password='unterminated", "unterminated quoted string");
+	parse_bad("host=h1,h2", "several hosts");
+	/* libpq quotes the whole URL it could not read: masked there too. */
+	parse_bad("postgresql://u:topsecret@[::1/d", "postgresql://u:***@[::1/d");
+	parse_bad("postgresql://u:p@ss@[::1/d", "postgresql://u:***@[::1/d");
 }
 
 static void
@@ -277,6 +372,7 @@ test_masked(void **state)
 	/* Unparseable URLs are still masked: they are the ones in errors. */
 	check_mask("postgresql://u:secret@h:99999/d%zz", "postgresql://u:***@h:99999/d%zz");
 	check_mask("host=h password=secret dbname=d", "host=h password=*** dbname=d");
+	check_mask("host=h password = 'a b\\' c' dbname=d", "host=h password = *** dbname=d");
 	check_mask("", "");
 }
 
@@ -285,6 +381,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),	  cmocka_unit_test(test_minimal_forms), cmocka_unit_test(test_percent_decoding),
+		cmocka_unit_test(test_query_parameters), cmocka_unit_test(test_keyword_value),
 		cmocka_unit_test(test_ipv6),	  cmocka_unit_test(test_bad_urls),	cmocka_unit_test(test_format),
 		cmocka_unit_test(test_round_trip), cmocka_unit_test(test_masked),
 	};
