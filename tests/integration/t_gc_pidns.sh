@@ -11,7 +11,9 @@ mkdir -p "$T_TMP/suite"
 cat >"$T_TMP/suite/test_wait.py" <<'PY'
 import os, time
 def test_waits_for_release():
-    # Released by the script once the gcs are done; 120 s is a safety net.
+    # Says it runs (the run's containers are all up by then), and is
+    # released by the script once the gcs are done; 120 s is a safety net.
+    open(os.path.join(os.path.dirname(__file__), "running"), "w").close()
     for _ in range(1200):
         if os.path.exists(os.path.join(os.path.dirname(__file__), "release")):
             return
@@ -42,9 +44,20 @@ wait_foreign_run() {
 
 workers_of() { docker ps -q --filter "label=xdock.run=$1" | wc -l; }
 
+# Until the test says it runs: a count taken while the run still starts
+# its containers would differ from one taken later without any removal.
+wait_running() {
+	for _ in $(seq 1 1200); do
+		[ -e running ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 run_in_ns live.out
 check "a run in its own PID namespace started" wait_foreign_run
 live=$RUN
+check "its test runs" wait_running
 before=$(workers_of "$live")
 
 unshare --pid --fork --mount-proc "$XDOCK_BIN" gc >"$T_TMP/gc-sibling.out" 2>&1
@@ -61,7 +74,7 @@ check "the live run: nothing left" no_leftovers_of "$live"
 
 # The same run SIGKILLed with its namespace: the initial namespace sees
 # the namespace gone and removes what it left.
-rm -f release
+rm -f release running
 run_in_ns killed.out
 check "a second run in its own PID namespace started" wait_foreign_run
 killed=$RUN
