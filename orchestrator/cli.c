@@ -170,6 +170,17 @@ set_exitfirst(struct config *cfg, const char *v, struct error **err)
 	return 0;
 }
 
+int
+cli_add_docker_host(struct config *cfg, const char *v, struct error **err)
+{
+	(void)err;
+	if (!cfg->docker_host)
+		cfg->docker_host = v;
+	cfg->docker_hosts = xrealloc(cfg->docker_hosts, (cfg->ndocker_hosts + 1) * sizeof(*cfg->docker_hosts));
+	cfg->docker_hosts[cfg->ndocker_hosts++] = v;
+	return 0;
+}
+
 static int
 set_env(struct config *cfg, const char *v, struct error **err)
 {
@@ -286,10 +297,8 @@ static const struct opt opts[] = {
 	{ "--memory", NULL, 0, "SIZE", "memory limit per worker container (e.g. 512m)",
 	  TO_FN, 0, 0, set_memory, 0 },
 	{ "--cpus", NULL, 0, "N", "CPU limit per worker container", TO_FN, 0, 0, set_cpus, 0 },
-	{ "--docker-host", NULL, 0, "URL", "engine address (default $DOCKER_HOST or the local socket)",
-	  TO_STR, FIELD(docker_host), 0, NULL, 0 },
-	{ "--ship", NULL, 0, NULL, "send the project to the engine instead of bind-mounting it (the default for "
-	  "a tcp:// engine)", TO_TRUE, FIELD(ship), 0, NULL, 0 },
+	{ "--docker-host", NULL, 0, "URL", "engine address (default $XDOCK_DOCKER_HOSTS, $DOCKER_HOST or the local "
+	  "socket); again for one more engine", TO_FN, 0, 0, cli_add_docker_host, 0 },
 	{ "--ship", NULL, 0, NULL, "send the project to the engine instead of bind-mounting it (the default for "
 	  "a tcp:// engine)", TO_TRUE, FIELD(ship), 0, NULL, 0 },
 	{ "--agent", NULL, 0, "PATH", "xdock-agent binary (default: next to xdock)",

@@ -47,7 +47,10 @@ struct config {
 	int verbose;
 	int maxfail;               /* 0: no limit; -x is 1 */
 	int max_worker_restart;    /* -1: 4 x workers, as pytest-xdist */
-	const char *docker_host;   /* NULL: DOCKER_HOST or the local socket */
+	const char *docker_host;   /* the first --docker-host; NULL: DOCKER_HOST or the local socket */
+	/* Every --docker-host, in order: a run's engines (engines.h). */
+	const char **docker_hosts;
+	size_t ndocker_hosts;
 	bool ship;                 /* ship the project even to a local engine */
 	const char *agent;         /* NULL: next to the xdock binary */
 	double timeout;            /* per test, seconds, 0: none */

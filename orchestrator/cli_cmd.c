@@ -96,11 +96,11 @@ parse_engine_cmd(int argc, char **argv, enum cli_command cmd, struct config *cfg
 		if (cmd == CLI_GC && strcmp(a, "--all") == 0) {
 			cfg->gc_all = true;
 		} else if (strncmp(a, "--docker-host=", 14) == 0) {
-			cfg->docker_host = a + 14;
+			cli_add_docker_host(cfg, a + 14, err);
 		} else if (strcmp(a, "--docker-host") == 0) {
 			if (i + 1 >= argc)
 				return error_set(err, EXIT_USAGE, "--docker-host needs a value");
-			cfg->docker_host = argv[++i];
+			cli_add_docker_host(cfg, argv[++i], err);
 		} else {
 			return error_set(err, EXIT_USAGE, "%s: unknown argument \"%s\"", argv[1], a);
 		}

@@ -42,6 +42,8 @@ const struct opt *cli_find_long(const char *name, size_t len);
 const struct opt *cli_find_short(char c);
 /* Applies one option with its value (NULL for a flag). */
 int cli_apply(struct config *cfg, const struct opt *o, const char *v, struct error **err);
+/* --docker-host: one more engine (every command that takes it). */
+int cli_add_docker_host(struct config *cfg, const char *v, struct error **err);
 /* pytest-xdist's refusal of name[0..len) ("--pdb"), or NULL. */
 const char *cli_refused(const char *name, size_t len);
 /* Whether pytest's long option name[0..len) / short letter c takes a

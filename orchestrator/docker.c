@@ -515,6 +515,21 @@ negotiate(struct docker *dk, struct error **err)
 	return r;
 }
 
+int
+docker_ping(struct docker *dk, long timeout_ms, struct error **err)
+{
+	struct docker_call c;
+	int rc = 0;
+
+	docker_call_init(&c, dk, timeout_ms);
+	if (docker_call_do(&c, "GET", "/_ping", false, NULL, err) < 0)
+		rc = -1;
+	else if (!docker_call_ok(&c))
+		rc = docker_reply_error(&c, EXIT_INTERNAL, NULL, err);
+	docker_call_release(&c);
+	return rc < 0 ? error_wrap(err, "engine at %s", dk->host) : 0;
+}
+
 struct docker *
 docker_new(const char *host, struct docker_cancel *cancel, struct error **err)
 {

@@ -56,6 +56,8 @@ const char *docker_libcurl_version(void);
 /* True when the engine runs on this machine (unix socket), so bind mounts
  * of host paths are possible. */
 bool docker_is_local(const struct docker *dk);
+/* Whether the engine answers GET /_ping within timeout_ms. */
+int docker_ping(struct docker *dk, long timeout_ms, struct error **err);
 int docker_info_ncpu(struct docker *dk, int *ncpu, struct error **err);
 
 /* A bind mount of a host path, or a named volume. Given to the engine as

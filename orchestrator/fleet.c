@@ -5,15 +5,10 @@
 
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* dockerd serialises much of a start anyway; past a handful of parallel
- * requests more threads only add contention. */
-#define FLEET_PARALLEL 8
 
 /* xdock-agent [--timeout S] -- python3 -m pytest <xdock's> <pytest args>. */
 static void
@@ -57,30 +52,28 @@ resolve_env(struct fleet *f)
 	}
 }
 
-int
-fleet_init(struct fleet *f, const struct config *cfg, size_t nw, const struct run_ctx *ctx, const char *agent_path,
-	   struct report *rep, struct error **err)
+struct engine *
+fleet_engine(const struct fleet *f, size_t i)
 {
-	memset(f, 0, sizeof(*f));
-	f->cfg = cfg;
-	f->dk = ctx->dk;
-	f->ctx = *ctx;
-	f->rep = rep;
-	f->nw = nw;
-	f->w = xcalloc(nw ? nw : 1, sizeof(*f->w));
-	for (size_t i = 0; i < nw; i++)
-		worker_init(&f->w[i], i);
-	build_agent_cmd(f);
-	fleet_controller_cmd(f);
-	resolve_env(f);
-	worker_init(&f->ctl, 0);
-	snprintf(f->ctl.name, sizeof(f->ctl.name), "controller");
-	/* It receives every worker's events: more than a worker's commands. */
-	buf_release(&f->ctl.out);
-	buf_init(&f->ctl.out, (size_t)1 << 30);
-	f->setup = (struct worker_setup){
+	return &f->es->e[f->at[i]];
+}
+
+struct engine *
+fleet_first(const struct fleet *f)
+{
+	return &f->es->e[0];
+}
+
+/* What every worker container of engine en is made from. */
+static void
+engine_setup(struct fleet *f, struct engine *en, const char *agent_path)
+{
+	const struct config *cfg = f->cfg;
+	const struct run_ctx *ctx = &en->ctx;
+
+	en->setup = (struct worker_setup){
 		.image = cfg->image,
-		.run_id = ctx->run_id,
+		.run_id = f->run_id, /* PYTEST_XDIST_TESTRUNUID: one for the run */
 		.project_dir = ctx->project_dir,
 		.workdir = cfg->workdir ? cfg->workdir : ctx->project_dir,
 		.user = ctx->user,
@@ -90,17 +83,43 @@ fleet_init(struct fleet *f, const struct config *cfg, size_t nw, const struct ru
 		.agent_cmd = f->cmd,
 		.labels = ctx->labels,
 		.env = (const char *const *)f->env,
-		.nworkers = nw,
+		.nworkers = f->nw,
 		.memory = cfg->memory,
 		.nano_cpus = cfg->nano_cpus,
+		.with_controller = true,
 	};
-	f->setup.with_controller = true;
-	if (provision_plan(&f->prov, cfg, nw, err) < 0)
-		return -1;
-	/* A signal stops the wait for the database server too. */
-	f->prov.cancel_fd = docker_cancel_fd(ctx->dk);
-	f->setup.network = f->prov.host_network ? "host" : NULL;
-	return 0;
+	en->setup.network = en->prov->host_network ? "host" : NULL;
+}
+
+void
+fleet_init(struct fleet *f, const struct config *cfg, size_t nw, struct engines *es, const size_t *at,
+	   const char *agent_path, struct report *rep)
+{
+	memset(f, 0, sizeof(*f));
+	f->cfg = cfg;
+	f->es = es;
+	f->dk = es->e[0].dk;
+	f->run_id = es->e[0].name_id;
+	f->rep = rep;
+	f->nw = nw;
+	f->w = xcalloc(nw ? nw : 1, sizeof(*f->w));
+	f->at = xcalloc(nw ? nw : 1, sizeof(*f->at));
+	for (size_t i = 0; i < nw; i++) {
+		worker_init(&f->w[i], i);
+		f->at[i] = at[i];
+		free(rep->workers[i].engine);
+		rep->workers[i].engine = xstrdup(engines_name(es, at[i]));
+	}
+	build_agent_cmd(f);
+	fleet_controller_cmd(f);
+	resolve_env(f);
+	worker_init(&f->ctl, 0);
+	snprintf(f->ctl.name, sizeof(f->ctl.name), "controller");
+	/* It receives every worker's events: more than a worker's commands. */
+	buf_release(&f->ctl.out);
+	buf_init(&f->ctl.out, (size_t)1 << 30);
+	for (size_t e = 0; e < es->n; e++)
+		engine_setup(f, &es->e[e], agent_path);
 }
 
 void
@@ -110,11 +129,11 @@ fleet_release(struct fleet *f)
 		worker_release(&f->w[i]);
 	worker_release(&f->ctl);
 	free(f->w);
+	free(f->at);
 	free(f->cmd);
 	free(f->ctl_cmd);
 	free(f->ctl_dir);
 	util_strv_free(f->ctl_args, f->nctl_args);
-	free(f->network);
 	util_strv_free(f->env, f->nenv);
 	memset(f, 0, sizeof(*f));
 }
@@ -122,71 +141,44 @@ fleet_release(struct fleet *f)
 /* Only a database needs a network of the run's own (a name workers reach
  * it by, out of other runs' reach). Without one, workers go on the
  * engine's default bridge: no network to create or remove, and containers
- * start sooner there than on a network of their own (docs/benchmarks.md). */
+ * start sooner there than on a network of their own (docs/benchmarks.md).
+ * Each engine that runs workers gets one. */
 int
 fleet_network(struct fleet *f, struct error **err)
 {
-	cleanup_free char *id = NULL;
-
 	if (f->cfg->db == CLI_DB_NONE)
 		return 0;
-	f->network = xasprintf("xdock-%s", f->ctx.run_id);
-	if (docker_network_create(f->dk, f->network, f->ctx.labels, &id, err) < 0)
-		return error_wrap(err, "run network");
-	f->network_created = true;
-	f->ctx.network = f->network;
-	if (!f->prov.host_network)
-		f->setup.network = f->network;
+	for (size_t e = 0; e < f->es->n; e++) {
+		struct engine *en = &f->es->e[e];
+		cleanup_free char *id = NULL;
+
+		if (en->nworkers == 0 && e > 0)
+			continue;
+		en->network = xasprintf("xdock-%s", en->name_id);
+		if (docker_network_create(en->dk, en->network, en->ctx.labels, &id, err) < 0)
+			return f->es->n > 1 ? error_wrap(err, "run network on %s", docker_host(en->dk))
+					    : error_wrap(err, "run network");
+		en->network_created = true;
+		en->ctx.network = en->network;
+		if (!en->prov->host_network)
+			en->setup.network = en->network;
+	}
 	return 0;
 }
 
-/* One piece of work for the pool. */
-enum job_kind {
-	JOB_START_WORKER,
-	JOB_START_CONTROLLER,
-	JOB_LAUNCH_DB,
-	JOB_LAUNCH_DB_SERVER,   /* --db-scope server: a worker's own */
-	JOB_REMOVE,
-	JOB_DB_SERVER_TEARDOWN, /* --db-scope server: a worker's own */
-	JOB_DB_TEARDOWN,
-};
-
-struct job {
-	enum job_kind kind;
-	size_t worker;          /* JOB_START_WORKER, JOB_*_DB_SERVER* */
-	const char *id;         /* JOB_REMOVE: container id */
-	int rc;
-	struct error *err;
-};
-
-struct pool {
-	struct fleet *f;
-	struct job *jobs;
-	size_t njobs, next;
-	pthread_mutex_t mu;
-};
-
-struct pool_thread {
-	struct pool *p;
-	struct docker *dk;
-	pthread_t thread;
-	bool spawned;
-};
-
-/* worker_start with the worker's placeholders ({worker}, {database},
- * {database_url}, {host}, {port}) expanded in the --env values and the
- * pytest arguments: a per-worker copy of the setup. */
-static int
-start_worker(struct fleet *f, struct docker *dk, struct worker *w, const char *const *db_env, struct error **err)
+int
+fleet_start_worker(struct fleet *f, struct docker *dk, struct worker *w, const char *const *db_env,
+		   struct error **err)
 {
-	struct worker_setup ws = f->setup;
+	struct engine *en = fleet_engine(f, w->index);
+	struct worker_setup ws = en->setup;
 	struct provision_vars v;
 	struct provision_vars_store store;
 	char **env = NULL, **cmd = NULL;
 	size_t nenv = 0, ncmd = 0;
 	int rc;
 
-	provision_vars(&f->prov, w->index, w->name, w->dbname, &v, &store);
+	provision_vars(en->prov, w->index, w->name, w->dbname, &v, &store);
 	for (size_t i = 0; i < f->nenv; i++)
 		util_strv_push(&env, &nenv, provision_expand(f->env[i], &v));
 	for (size_t i = 0; f->cmd[i]; i++)
@@ -200,105 +192,63 @@ start_worker(struct fleet *f, struct docker *dk, struct worker *w, const char *c
 	return rc;
 }
 
-static void
-run_job(struct fleet *f, struct docker *dk, struct job *j)
+/* The live engine with the fewest of the run's workers now, among those
+ * the run prepared (a network, a database); SIZE_MAX when none is left. */
+static size_t
+live_engine(const struct fleet *f)
 {
-	struct run_ctx ctx = f->ctx;
-	char **env = NULL;
-	size_t nenv = 0;
+	size_t best = SIZE_MAX, best_n = 0;
 
-	ctx.dk = dk;
-	switch (j->kind) {
-	case JOB_START_WORKER:
-		if (f->w[j->worker].dbname)
-			provision_env(&f->prov, j->worker, f->w[j->worker].dbname, &env, &nenv);
-		j->rc = start_worker(f, dk, &f->w[j->worker], (const char *const *)env, &j->err);
-		util_strv_free(env, nenv);
-		break;
-	case JOB_START_CONTROLLER:
-		j->rc = fleet_controller_start(f, dk, &j->err);
-		break;
-	case JOB_LAUNCH_DB:
-		j->rc = provision_launch(&f->prov, &ctx, &j->err);
-		break;
-	case JOB_LAUNCH_DB_SERVER:
-		j->rc = provision_launch_server(&f->prov, &ctx, j->worker, &j->err);
-		break;
-	case JOB_DB_SERVER_TEARDOWN:
-		j->rc = provision_teardown_server(&f->prov, &ctx, j->worker, &j->err);
-		break;
-	case JOB_REMOVE:
-		j->rc = docker_container_remove(dk, j->id, true, &j->err);
-		break;
-	case JOB_DB_TEARDOWN:
-		j->rc = provision_teardown(&f->prov, &ctx, &j->err);
-		break;
+	for (size_t e = 0; e < f->es->n; e++) {
+		size_t n = 0;
+
+		if (f->es->e[e].lost || f->es->e[e].nworkers == 0)
+			continue;
+		for (size_t i = 0; i < f->nw; i++)
+			n += f->at[i] == e && f->w[i].attach;
+		if (best == SIZE_MAX || n < best_n) {
+			best = e;
+			best_n = n;
+		}
 	}
+	return best;
 }
 
-static void *
-pool_thread_cb(void *arg)
+/* Slot i leaves a lost engine for a live one: its next container and
+ * database are made there. */
+static int
+relocate(struct fleet *f, size_t i, struct error **err)
 {
-	struct pool_thread *t = arg;
-	struct pool *p = t->p;
+	size_t to;
 
-	for (;;) {
-		size_t i;
-
-		pthread_mutex_lock(&p->mu);
-		i = p->next++;
-		pthread_mutex_unlock(&p->mu);
-		if (i >= p->njobs)
-			return NULL;
-		run_job(p->f, t->dk, &p->jobs[i]);
-	}
+	if (!fleet_engine(f, i)->lost)
+		return 0;
+	to = live_engine(f);
+	if (to == SIZE_MAX)
+		return error_set(err, EXIT_INTERNAL, "worker %s: no engine left to run it", f->w[i].name);
+	f->at[i] = to;
+	free(f->rep->workers[i].engine);
+	f->rep->workers[i].engine = xstrdup(engines_name(f->es, to));
+	return 0;
 }
 
-/* Runs every job on at most FLEET_PARALLEL threads. Each thread has its
- * own Docker client (a curl handle is never shared between threads), made
- * here and not on the thread: libcurl's global set-up is not thread-safe.
- * Without a thread or a client, the jobs run here with the main client. */
-static void
-pool_run(struct fleet *f, struct job *jobs, size_t njobs)
+/* The jobs of a start: each engine's embedded database (the first start
+ * of a run), the controller, the workers. */
+static size_t
+start_jobs(struct fleet *f, size_t nslots, bool with_db, struct job *jobs)
 {
-	size_t nthreads = njobs < FLEET_PARALLEL ? njobs : FLEET_PARALLEL;
-	struct pool p = { .f = f, .jobs = jobs, .njobs = njobs };
-	struct pool_thread *t = xcalloc(nthreads ? nthreads : 1, sizeof(*t));
-	struct pool_thread here = { .p = &p, .dk = f->dk };
-
-	pthread_mutex_init(&p.mu, NULL);
-	for (size_t i = 0; i < nthreads; i++) {
-		struct error *e = NULL;
-
-		t[i].p = &p;
-		t[i].dk = docker_clone(f->dk, &e);
-		error_free(e);
-		if (t[i].dk)
-			t[i].spawned = pthread_create(&t[i].thread, NULL, pool_thread_cb, &t[i]) == 0;
-	}
-	pool_thread_cb(&here);
-	for (size_t i = 0; i < nthreads; i++) {
-		if (t[i].spawned)
-			pthread_join(t[i].thread, NULL);
-		docker_free(t[i].dk);
-	}
-	pthread_mutex_destroy(&p.mu);
-	free(t);
-}
-
-/* The embedded database starts as one more job, so the two slowest parts
- * of start-up overlap: serial starts cost about 0.7 s per container. */
-int
-fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err)
-{
-	struct job *jobs = xcalloc(2 * nslots + 2, sizeof(*jobs));
 	size_t njobs = 0;
-	int rc = 0;
 
-	if (with_db && f->prov.mode == CLI_DB_EMBEDDED)
-		jobs[njobs++] = (struct job){ .kind = JOB_LAUNCH_DB };
-	for (size_t i = 0; with_db && i < f->prov.nservers && i < nslots; i++)
-		jobs[njobs++] = (struct job){ .kind = JOB_LAUNCH_DB_SERVER, .worker = i };
+	for (size_t e = 0; with_db && e < f->es->n; e++) {
+		struct engine *en = &f->es->e[e];
+
+		if (en->prov != &en->own || (en->nworkers == 0 && e > 0))
+			continue;
+		if (en->prov->mode == CLI_DB_EMBEDDED)
+			jobs[njobs++] = (struct job){ .kind = JOB_LAUNCH_DB, .engine = e };
+		for (size_t i = 0; i < en->prov->nservers && i < nslots; i++)
+			jobs[njobs++] = (struct job){ .kind = JOB_LAUNCH_DB_SERVER, .engine = e, .worker = i };
+	}
 	if (with_db) {
 		fleet_controller_setup(f);
 		jobs[njobs++] = (struct job){ .kind = JOB_START_CONTROLLER };
@@ -306,14 +256,32 @@ fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err)
 	for (size_t i = 0; i < nslots; i++) {
 		struct worker *w = &f->w[i];
 
-		if (f->prov.mode != CLI_DB_NONE) {
+		if (f->cfg->db != CLI_DB_NONE) {
 			w->dbname = xasprintf("test_db_%s", w->name);
 			free(f->rep->workers[i].database);
 			f->rep->workers[i].database = xstrdup(w->dbname);
 		}
-		jobs[njobs++] = (struct job){ .kind = JOB_START_WORKER, .worker = i };
+		jobs[njobs++] = (struct job){ .kind = JOB_START_WORKER, .engine = f->at[i], .worker = i };
 	}
-	pool_run(f, jobs, njobs);
+	return njobs;
+}
+
+/* The embedded databases start as more jobs, so the two slowest parts of
+ * start-up overlap: serial starts cost about 0.7 s per container. */
+int
+fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err)
+{
+	struct job *jobs = xcalloc(2 * nslots + 2 * f->es->n + 2, sizeof(*jobs));
+	size_t njobs;
+	int rc = 0;
+
+	for (size_t i = 0; i < nslots; i++)
+		if (relocate(f, i, err) < 0) {
+			free(jobs);
+			return -1;
+		}
+	njobs = start_jobs(f, nslots, with_db, jobs);
+	fleet_pool_run(f, jobs, njobs);
 	for (size_t i = 0; i < njobs; i++) {
 		if (jobs[i].rc < 0 && rc == 0) {
 			*err = steal_ptr(&jobs[i].err);
@@ -331,12 +299,30 @@ fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err)
 	return rc;
 }
 
+/* Every engine's server at once: a --db-setup on each. */
 int
 fleet_databases(struct fleet *f, struct error **err)
 {
-	if (provision_connect(&f->prov, &f->ctx, err) < 0)
-		return -1;
-	return provision_template(&f->prov, &f->ctx, err);
+	struct job *jobs = xcalloc(f->es->n, sizeof(*jobs));
+	size_t njobs = 0;
+	int rc = 0;
+
+	for (size_t e = 0; e < f->es->n; e++) {
+		struct engine *en = &f->es->e[e];
+
+		if (en->prov == &en->own && (en->nworkers > 0 || e == 0))
+			jobs[njobs++] = (struct job){ .kind = JOB_DB_READY, .engine = e };
+	}
+	fleet_pool_run(f, jobs, njobs);
+	for (size_t i = 0; i < njobs; i++) {
+		if (jobs[i].rc < 0 && rc == 0) {
+			*err = steal_ptr(&jobs[i].err);
+			rc = -1;
+		}
+		error_free(jobs[i].err);
+	}
+	free(jobs);
+	return rc;
 }
 
 void
@@ -356,8 +342,9 @@ int
 fleet_admit(struct fleet *f, size_t i, struct error **err)
 {
 	struct worker *w = &f->w[i];
+	struct engine *en = fleet_engine(f, i);
 
-	if (w->dbname && provision_clone(&f->prov, &f->ctx, i, w->dbname, err) < 0)
+	if (w->dbname && provision_clone(en->prov, &en->ctx, i, w->dbname, err) < 0)
 		return -1;
 	return 0;
 }
@@ -370,22 +357,29 @@ fleet_replace(struct fleet *f, size_t i, struct error **err)
 {
 	struct worker *w = &f->w[i];
 	char *dbname = steal_ptr(&w->dbname);
+	struct engine *en;
 	char **env = NULL;
 	size_t nenv = 0;
 	int rc;
 
-	worker_remove(w, f->dk);
+	if (fleet_engine(f, i)->lost)
+		worker_detach(w);
+	else
+		worker_remove(w, fleet_engine(f, i)->dk);
 	worker_release(w);
 	worker_init(w, i);
 	w->dbname = dbname;
-	if (w->dbname && provision_clone(&f->prov, &f->ctx, i, w->dbname, err) < 0)
+	if (relocate(f, i, err) < 0)
+		return -1;
+	en = fleet_engine(f, i);
+	if (w->dbname && provision_clone(en->prov, &en->ctx, i, w->dbname, err) < 0)
 		return -1;
 	if (w->dbname)
-		provision_env(&f->prov, i, w->dbname, &env, &nenv);
-	rc = start_worker(f, f->dk, w, (const char *const *)env, err);
+		provision_env(en->prov, i, w->dbname, &env, &nenv);
+	rc = fleet_start_worker(f, en->dk, w, (const char *const *)env, err);
 	util_strv_free(env, nenv);
 	if (rc < 0) {
-		worker_remove(w, f->dk);
+		worker_remove(w, en->dk);
 		return -1;
 	}
 	free(f->rep->workers[i].container);
@@ -398,7 +392,10 @@ void
 fleet_clear(struct fleet *f)
 {
 	for (size_t i = 0; i < f->nw; i++) {
-		worker_remove(&f->w[i], f->dk);
+		if (fleet_engine(f, i)->lost)
+			worker_detach(&f->w[i]);
+		else
+			worker_remove(&f->w[i], fleet_engine(f, i)->dk);
 		worker_release(&f->w[i]);
 		worker_init(&f->w[i], i);
 	}
@@ -416,51 +413,80 @@ print_cleanup(struct error *e, const char *id)
 		fprintf(stderr, "xdock: cleanup: %s\n", e->msg);
 }
 
+/* Whether engine en's database goes in the pool with the workers: when
+ * that only means removing the run's own server (its databases go with
+ * it). The workers' own servers (--db-scope server) go in the pool, the
+ * run's server after them: its teardown walks theirs too. */
+static bool
+db_with_workers(const struct engine *en)
+{
+	return en->prov == &en->own && en->prov->mode == CLI_DB_EMBEDDED && !en->prov->reused &&
+	       en->prov->nservers == 0;
+}
+
+/* The removal jobs of a teardown on the engines not lost. */
+static size_t
+teardown_jobs(struct fleet *f, struct job *jobs)
+{
+	size_t n = 0;
+
+	worker_detach(&f->ctl);
+	if (f->ctl.container && !fleet_first(f)->lost)
+		jobs[n++] = (struct job){ .kind = JOB_REMOVE, .id = f->ctl.container };
+	for (size_t i = 0; i < f->nw; i++) {
+		worker_detach(&f->w[i]);
+		if (f->w[i].container && !fleet_engine(f, i)->lost)
+			jobs[n++] = (struct job){ .kind = JOB_REMOVE, .engine = f->at[i], .id = f->w[i].container };
+	}
+	for (size_t e = 0; e < f->es->n; e++) {
+		struct engine *en = &f->es->e[e];
+
+		if (en->lost || en->prov != &en->own)
+			continue;
+		for (size_t i = 0; i < en->prov->nservers; i++)
+			jobs[n++] = (struct job){ .kind = JOB_DB_SERVER_TEARDOWN, .engine = e, .worker = i };
+		if (db_with_workers(en))
+			jobs[n++] = (struct job){ .kind = JOB_DB_TEARDOWN, .engine = e };
+	}
+	return n;
+}
+
 /* Worker containers go in parallel: a forced removal of a running
  * container costs a few hundred milliseconds of the engine's time, most
- * of it waiting. The databases go in the same pool when that only means
- * removing the run's own server (its databases go with it); databases on
- * a server that stays are dropped after the workers are gone. */
+ * of it waiting. Databases on a server that stays are dropped after the
+ * workers are gone. A lost engine gets no call: engines_say_left says
+ * what is left there. */
 void
 fleet_teardown(struct fleet *f)
 {
-	struct job *jobs = xcalloc(2 * f->nw + 2, sizeof(*jobs));
-	/* The workers' own servers (--db-scope server) go in the pool, the
-	 * run's server after them: its teardown walks theirs too. */
-	bool db_with_workers = f->prov.mode == CLI_DB_EMBEDDED && !f->prov.reused && f->prov.nservers == 0;
-	struct error *e = NULL;
-	size_t n = 0;
-	int removed = 0;
+	struct job *jobs = xcalloc(f->nw + 2 * f->es->n + 2, sizeof(*jobs));
+	size_t n = teardown_jobs(f, jobs);
 
-	worker_detach(&f->ctl);
-	if (f->ctl.container)
-		jobs[n++] = (struct job){ .kind = JOB_REMOVE, .id = f->ctl.container };
-
-	for (size_t i = 0; i < f->nw; i++) {
-		worker_detach(&f->w[i]);
-		if (f->w[i].container)
-			jobs[n++] = (struct job){ .kind = JOB_REMOVE, .id = f->w[i].container };
-	}
-	for (size_t i = 0; i < f->prov.nservers; i++)
-		jobs[n++] = (struct job){ .kind = JOB_DB_SERVER_TEARDOWN, .worker = i };
-	if (db_with_workers)
-		jobs[n++] = (struct job){ .kind = JOB_DB_TEARDOWN };
-	pool_run(f, jobs, n);
+	fleet_pool_run(f, jobs, n);
 	for (size_t i = 0; i < n; i++) {
 		print_cleanup(jobs[i].err, jobs[i].kind == JOB_REMOVE ? jobs[i].id : NULL);
 		error_free(jobs[i].err);
 	}
 	free(jobs);
-	if (!db_with_workers && provision_teardown(&f->prov, &f->ctx, &e) < 0) {
-		print_cleanup(e, NULL);
-		error_free(e);
-		e = NULL;
+	for (size_t e = 0; e < f->es->n; e++) {
+		struct engine *en = &f->es->e[e];
+		struct error *err = NULL;
+		int removed = 0;
+
+		if (en->lost)
+			continue;
+		if (en->prov == &en->own && !db_with_workers(en) && provision_teardown(en->prov, &en->ctx, &err) < 0) {
+			print_cleanup(err, NULL);
+			error_free(err);
+			err = NULL;
+		}
+		/* Last, by the run's label: what the steps above did not know
+		 * of (a --db-setup container a signal stopped mid-way), then
+		 * the network. */
+		if (gc_run(en->dk, f->run_id, &removed, &err) < 0) {
+			print_cleanup(err, NULL);
+			error_free(err);
+		}
+		en->network_created = false;
 	}
-	/* Last, by the run's label: what the steps above did not know of (a
-	 * --db-setup container a signal stopped mid-way), then the network. */
-	if (gc_run(f->dk, f->ctx.run_id, &removed, &e) < 0) {
-		print_cleanup(e, NULL);
-		error_free(e);
-	}
-	f->network_created = false;
 }

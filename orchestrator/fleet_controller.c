@@ -80,13 +80,13 @@ fleet_controller_cmd(struct fleet *f)
 		 * own: the controller's may be another (a cwd outside the
 		 * project), and "../out" may leave the project. */
 		char cwd[PATH_MAX];
-		cleanup_free char *abs = rootdir_abspath(getcwd(cwd, sizeof(cwd)) ? cwd : f->ctx.project_dir,
+		cleanup_free char *abs = rootdir_abspath(getcwd(cwd, sizeof(cwd)) ? cwd : fleet_first(f)->ctx.project_dir,
 							 cfg->junitxml);
 		char *v = xasprintf("--junitxml=%s", abs);
 
 		util_strv_push(&f->ctl_args, &f->nctl_args, v);
 		f->ctl_cmd[n++] = v;
-		f->ctl_dir = report_dir(abs, f->ctx.project_dir);
+		f->ctl_dir = report_dir(abs, fleet_first(f)->ctx.project_dir);
 	}
 	f->ctl_cmd[n] = NULL;
 }
@@ -123,10 +123,10 @@ controller_env(const struct fleet *f, char ***env, size_t *nenv)
 void
 fleet_controller_setup(struct fleet *f)
 {
-	f->ctl_setup = f->setup;
+	f->ctl_setup = fleet_first(f)->setup;
 	f->ctl_setup.controller = true;
 	f->ctl_setup.agent_cmd = f->ctl_cmd;
-	f->ctl_setup.extra_dir = f->setup.project_volume ? NULL : f->ctl_dir;
+	f->ctl_setup.extra_dir = f->ctl_setup.project_volume ? NULL : f->ctl_dir;
 }
 
 /* The controller with the placeholders of the --env values and the pytest
@@ -139,13 +139,14 @@ int
 fleet_controller_start(struct fleet *f, struct docker *dk, struct error **err)
 {
 	struct worker_setup ws = f->ctl_setup;
+	const struct provision *prov = fleet_first(f)->prov;
 	struct provision_vars v;
 	struct provision_vars_store store;
 	char **env = NULL, **cmd = NULL, **run_env = NULL;
 	size_t nenv = 0, ncmd = 0, nrun_env = 0;
 	int rc;
 
-	provision_vars(&f->prov, 0, "", f->prov.mode == CLI_DB_NONE ? NULL : PROVISION_TEMPLATE, &v, &store);
+	provision_vars(prov, 0, "", prov->mode == CLI_DB_NONE ? NULL : PROVISION_TEMPLATE, &v, &store);
 	for (size_t i = 0; i < f->nenv; i++)
 		util_strv_push(&env, &nenv, provision_expand(f->env[i], &v));
 	for (size_t i = 0; f->ctl_cmd[i]; i++)

@@ -1,4 +1,5 @@
 #include "loop.h"
+#include "loop_priv.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -112,19 +113,29 @@ node_id(const struct loop *lp, long i)
 	return i >= 0 && (size_t)i < rep->ntests && rep->tests[i].id ? rep->tests[i].id : "";
 }
 
-/* The stream ended without the agent saying exit: the container died
- * (killed from outside, OOM, the agent crashed). The engine says how. */
-static void
-handle_eof(struct loop *lp, struct worker *w)
+static void engine_lost(struct loop *lp, size_t e);
+
+/* Why worker w's stream ended, from its engine: how its container ended,
+ * or that the engine is gone. *lost: the engine was found lost now. */
+static char *
+why_ended(struct loop *lp, struct worker *w, bool *lost)
 {
+	struct fleet *f = lp->fleet;
+	struct engine *en = fleet_engine(f, w->index);
 	struct docker_container_state st = { 0 };
 	struct error *e = NULL;
-	cleanup_free char *why = NULL;
+	char *why;
 
-	if (lp->ledger->w[w->index].state == LEDGER_EXITED)
-		return;
-	if (docker_container_inspect(lp->fleet->dk, w->container, NULL, &st, &e) < 0) {
-		why = xasprintf("container gone (%s)", e->msg);
+	*lost = false;
+	if (en->lost)
+		return xasprintf("its engine %s was lost", docker_host(en->dk));
+	if (docker_container_inspect(en->dk, w->container, NULL, &st, &e) < 0) {
+		if (!engines_check(f->es, f->at[w->index])) {
+			*lost = true;
+			why = xasprintf("its engine %s was lost", docker_host(en->dk));
+		} else {
+			why = xasprintf("container gone (%s)", e->msg);
+		}
 		error_free(e);
 	} else if (w->unanswering) {
 		why = xasprintf("the agent stopped answering for more than --timeout + %d s; its container was killed",
@@ -134,6 +145,21 @@ handle_eof(struct loop *lp, struct worker *w)
 	} else {
 		why = xasprintf("container %s with exit code %d", st.status, st.exit_code);
 	}
+	return why;
+}
+
+/* The stream ended without the agent saying exit: the container died
+ * (killed from outside, OOM, the agent crashed) or its engine is gone.
+ * The engine says how. */
+static void
+handle_eof(struct loop *lp, struct worker *w)
+{
+	bool lost;
+	cleanup_free char *why = NULL;
+
+	if (lp->ledger->w[w->index].state == LEDGER_EXITED)
+		return;
+	why = why_ended(lp, w, &lost);
 	{
 		const struct ledger_worker *lw = &lp->ledger->w[w->index];
 		long cur = lw->current;
@@ -144,6 +170,27 @@ handle_eof(struct loop *lp, struct worker *w)
 		if (!done)
 			controller_crash(lp->ctl, w->index, w->name, node_id(lp, cur), why,
 					 lp->ledger->nreruns > before);
+	}
+	if (lost)
+		engine_lost(lp, lp->fleet->at[w->index]);
+}
+
+/* An engine stopped answering: each of its workers is gone as if its
+ * container had died (its test a crash, its queued work back to the
+ * others), without a call to it; heal() then starts their slots on the
+ * engines left. */
+static void
+engine_lost(struct loop *lp, size_t e)
+{
+	struct fleet *f = lp->fleet;
+
+	term_line(lp->term, "xdock: engine %s lost: its workers go on the other engines",
+		  docker_host(f->es->e[e].dk));
+	for (size_t i = 0; i < f->nw; i++) {
+		if (f->at[i] != e || !f->w[i].attach)
+			continue;
+		handle_eof(lp, &f->w[i]);
+		worker_detach(&f->w[i]);
 	}
 }
 
@@ -174,15 +221,18 @@ to_ledger(struct loop *lp, struct worker *w, struct msg *m)
 	return 0;
 }
 
-static void
-kill_container(struct loop *lp, struct worker *w)
+void
+loop_kill(struct loop *lp, struct worker *w)
 {
+	struct engine *en = fleet_engine(lp->fleet, w->index);
 	struct error *e = NULL;
 
-	if (docker_container_kill(lp->fleet->dk, w->container, "KILL", &e) < 0) {
+	if (en->lost)
+		return;
+	if (docker_container_kill(en->dk, w->container, "KILL", &e) < 0) {
 		error_free(e);
 		e = NULL;
-		docker_container_remove(lp->fleet->dk, w->container, true, &e);
+		docker_container_remove(en->dk, w->container, true, &e);
 		error_free(e);
 	}
 }
@@ -194,7 +244,7 @@ broke(struct loop *lp, struct worker *w, struct error *e)
 {
 	ledger_broke(lp->ledger, w->index, e->msg);
 	error_free(e);
-	kill_container(lp, w);
+	loop_kill(lp, w);
 	return false;
 }
 
@@ -218,7 +268,7 @@ drain_messages(struct loop *lp, struct worker *w)
 		if (big)
 			malloc_trim(0);
 		if (rc < 0) {
-			kill_container(lp, w);
+			loop_kill(lp, w);
 			return false;
 		}
 	}
@@ -328,97 +378,6 @@ all_exited(const struct loop *lp)
 		if (lp->fleet->w[i].attach)
 			return false;
 	return true;
-}
-
-/* A crashed worker's slot gets a fresh container, up to the restart
- * limit; past it the remaining tests are reported not run. */
-static void
-replace(struct loop *lp, size_t i)
-{
-	struct worker *w = &lp->fleet->w[i];
-	struct error *e = NULL;
-	int64_t begin = util_now_ms();
-
-	if (lp->restarts >= lp->max_restarts) {
-		cleanup_free char *why = xasprintf("not run: %d workers were replaced, the limit (--max-worker-restart)",
-						   lp->restarts);
-
-		term_line(lp->term, "xdock: worker %s crashed; %d replacements already, giving up", w->name,
-			  lp->restarts);
-		ledger_abandon(lp->ledger, why);
-		return;
-	}
-	lp->restarts++;
-	term_line(lp->term, "xdock: replacing worker %s (restart %d of at most %d)", w->name, lp->restarts,
-		  lp->max_restarts);
-	if (fleet_replace(lp->fleet, i, &e) < 0) {
-		term_line(lp->term, "xdock: %s", e->msg);
-		error_free(e);
-		ledger_worker_failed(lp->ledger, i);
-		return;
-	}
-	ledger_worker_started(lp->ledger, i, &w->out, begin);
-	ledger_admit(lp->ledger, i); /* fleet_replace cloned before the start */
-	controller_worker_started(lp->ctl, i);
-	controller_worker_admitted(lp->ctl, i, &w->out);
-}
-
-/* After each round: replace crashed workers while work remains. */
-static void
-heal(struct loop *lp)
-{
-	struct ledger *l = lp->ledger;
-	struct fleet *f = lp->fleet;
-
-	for (size_t i = 0; i < f->nw && !l->stopping; i++) {
-		const struct worker *w = &f->w[i];
-
-		if (w->attach || l->w[i].state != LEDGER_EXITED || l->w[i].done || !w->container)
-			continue;
-		if (ledger_work_left(l))
-			replace(lp, i);
-	}
-	/* Work put back by a crash after every other worker said bye. */
-	for (size_t i = 0; i < f->nw && ledger_work_orphaned(l); i++)
-		if (!f->w[i].attach && l->w[i].state == LEDGER_EXITED)
-			replace(lp, i);
-}
-
-/* The agent enforces --timeout itself. If it says nothing well past that
- * (frozen, its pipes wedged, the container paused), the orchestrator kills
- * the container; the end of its stream then makes the test a crash.
- * heard_ms is set by worker_next_msg on every message. */
-static void
-watchdog(struct loop *lp)
-{
-	double timeout = lp->fleet->cfg->timeout;
-	int64_t now = util_now_ms();
-	int64_t limit;
-
-	if (timeout <= 0)
-		return;
-	limit = (int64_t)(ceil(timeout) * 1000) + LOOP_WATCHDOG_GRACE_MS;
-	for (size_t i = 0; i < lp->fleet->nw; i++) {
-		struct worker *w = &lp->fleet->w[i];
-		enum ledger_state st = lp->ledger->w[i].state;
-		bool collecting = (st == LEDGER_STARTED || st == LEDGER_READY) && !lp->ledger->w[i].collected;
-
-		if (!w->attach || w->unanswering || now - w->heard_ms < limit)
-			continue;
-		if (lp->ledger->w[i].current < 0 && !collecting)
-			continue;
-		/* A collection that never ends (an import that blocks, a
-		 * conftest waiting for a service) has no test to blame: without
-		 * a collection the run stops as pytest's collection errors do. */
-		if (collecting && !lp->ledger->have_collection)
-			ledger_fail(lp->ledger, EXIT_INTERRUPTED,
-				    "worker %s: collection did not finish within --timeout + %d s; its container was killed",
-				    w->name, LOOP_WATCHDOG_GRACE_MS / 1000);
-		w->unanswering = true;
-		term_line(lp->term, "xdock: worker %s has not answered for %lld s: killing its container", w->name,
-			  (long long)((now - w->heard_ms) / 1000));
-		kill_container(lp, w);
-	}
 }
 
 /* Bytes that came with the attach reply never wake poll(), and a read
@@ -545,8 +504,8 @@ loop_run(struct loop *lp)
 			else
 				service_worker(lp, &f->w[who[k]], pfd[k].revents);
 		}
-		watchdog(lp);
-		heal(lp);
+		loop_watchdog(lp);
+		loop_heal(lp);
 	}
 	drain_failed_controller(lp);
 	free(pfd);

@@ -10,6 +10,7 @@
 #include "bisect.h"
 #include "cli.h"
 #include "docker.h"
+#include "engines.h"
 #include "error.h"
 #include "gc.h"
 #include "project.h"
@@ -17,19 +18,42 @@
 #include "run.h"
 #include "version.h"
 
+/* Every engine it is given (--docker-host again and again, or
+ * XDOCK_DOCKER_HOSTS) is swept; one that does not answer is said and the
+ * others are still swept. */
 static int
 gc_command(const struct config *cfg, struct error **err)
 {
-	struct docker *dk = docker_new(cfg->docker_host, NULL, err);
-	int removed = 0, rc;
+	char **hosts;
+	size_t nhosts;
+	int total = 0, failed = 0;
 
-	if (!dk)
+	engines_hosts(cfg, getenv(ENGINES_ENV), &hosts, &nhosts);
+	for (size_t i = 0; i < nhosts; i++) {
+		struct error *e = NULL;
+		struct docker *dk = docker_new(hosts[i], NULL, &e);
+		int removed = 0;
+
+		if (!dk || gc_sweep(dk, cfg->gc_all, &removed, &e) < 0) {
+			if (nhosts == 1) {
+				*err = e;
+			} else {
+				fprintf(stderr, "xdock gc: %s\n", e->msg);
+				error_free(e);
+			}
+			failed++;
+		} else if (nhosts > 1) {
+			printf("xdock gc: %s: removed %d object%s\n", docker_host(dk), removed, removed == 1 ? "" : "s");
+		}
+		total += removed;
+		docker_free(dk);
+	}
+	util_strv_free(hosts, nhosts);
+	if (failed && nhosts == 1)
 		return -1;
-	rc = gc_sweep(dk, cfg->gc_all, &removed, err);
-	docker_free(dk);
-	if (rc < 0)
-		return -1;
-	printf("xdock gc: removed %d object%s\n", removed, removed == 1 ? "" : "s");
+	printf("xdock gc: removed %d object%s\n", total, total == 1 ? "" : "s");
+	if (failed)
+		return error_set(err, EXIT_INTERNAL, "gc: %d of %zu engines could not be swept", failed, nhosts);
 	return EXIT_OK;
 }
 

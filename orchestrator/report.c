@@ -36,6 +36,7 @@ report_release(struct report *r)
 	for (size_t i = 0; i < r->nworkers; i++) {
 		free(r->workers[i].database);
 		free(r->workers[i].container);
+		free(r->workers[i].engine);
 	}
 	free(r->workers);
 	for (size_t i = 0; i < r->ncollect_errors; i++)
@@ -331,6 +332,7 @@ report_json(const struct report *r, FILE *out, struct error **err)
 
 		cJSON_AddStringToObject(o, "name", w->name);
 		add_str(o, "database", w->database);
+		add_str(o, "engine", w->engine);
 		add_str(o, "container", w->container);
 		cJSON_AddNumberToObject(o, "tests", (double)w->tests);
 		cJSON_AddItemToArray(workers, o);

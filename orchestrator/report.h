@@ -49,6 +49,7 @@ struct report_worker {
 	char name[16];          /* gwN */
 	char *database;         /* NULL with --db none */
 	char *container;        /* full id */
+	char *engine;           /* the engine's address it last ran on */
 	size_t tests;           /* tests it ran */
 };
 

@@ -107,27 +107,30 @@ auto_workers_from_env(void)
 	return n < 1 ? 1 : (int)n;
 }
 
-/* -n auto is PYTEST_XDIST_AUTO_NUM_WORKERS or the engine's NCPU, capped
- * by --maxprocesses; --dist no is one worker. */
+/* -n auto is PYTEST_XDIST_AUTO_NUM_WORKERS or the engines' CPUs, capped
+ * by --maxprocesses; --dist no is one worker (a replay's plan says how
+ * many). The workers are spread over the engines by their CPUs. */
 static int
 count_workers(struct run *r, struct error **err)
 {
-	const struct config *cfg = r->cfg;
-	int ncpu = auto_workers_from_env();
+	struct engines *es = &r->es;
+	int *ncpu = xcalloc(es->n, sizeof(*ncpu));
+	size_t *per = xcalloc(es->n, sizeof(*per));
 
-	if (cfg->dist == SCHED_NO) {
-		r->nw = 1;
-		return 0;
+	for (size_t e = 0; e < es->n; e++)
+		ncpu[e] = es->e[e].ncpu;
+	r->nw = r->plan ? r->plan->n : engines_count(r->cfg, ncpu, es->n, auto_workers_from_env());
+	if (r->nw > 0) {
+		engines_place(ncpu, es->n, r->nw, per);
+		r->at = xcalloc(r->nw, sizeof(*r->at));
+		engines_assign(per, es->n, r->nw, r->at);
+		for (size_t e = 0; e < es->n; e++)
+			es->e[e].nworkers = per[e];
 	}
-	if (!cfg->workers_auto) {
-		r->nw = (size_t)cfg->workers;
-		return 0;
-	}
-	if (ncpu == 0 && docker_info_ncpu(r->dk, &ncpu, err) < 0)
-		return -1;
-	r->nw = (size_t)(ncpu > 0 ? ncpu : 1);
-	if (cfg->maxprocesses > 0 && r->nw > (size_t)cfg->maxprocesses)
-		r->nw = (size_t)cfg->maxprocesses;
+	free(ncpu);
+	free(per);
+	if (r->nw == 0)
+		return error_set(err, EXIT_USAGE, "nothing to run: an empty plan");
 	return 0;
 }
 
@@ -137,8 +140,6 @@ static int
 prepare(struct run *r, struct error **err)
 {
 	const struct config *cfg = r->cfg;
-	int removed = 0;
-
 	make_run_id(r->run_id, sizeof(r->run_id));
 	r->owner = gc_owner_self();
 	r->labels[0] = xasprintf("xdock.run=%s", r->run_id);
@@ -152,22 +153,13 @@ prepare(struct run *r, struct error **err)
 		return error_set(err, EXIT_INTERNAL, "getcwd: %s", strerror(errno));
 	if (find_agent(r, err) < 0)
 		return -1;
-	if (!(r->dk = docker_new(cfg->docker_host, &r->cancel, err)))
+	/* Each engine: leftovers of dead runs swept, images copied. */
+	r->engines_on = true;
+	if (engines_open(&r->es, cfg, &r->cancel, err) < 0)
 		return -1;
-	/* Leftovers of runs whose orchestrator died go first. */
-	if (gc_sweep(r->dk, false, &removed, err) < 0) {
-		error_free(*err);
-		*err = NULL;
-	}
-	/* An engine that starts empty gets the images from one that has them. */
-	if (imagecopy_for_run(r->dk, cfg, err) < 0)
-		return -1;
+	r->dk = r->es.e[0].dk;
 	if (count_workers(r, err) < 0)
 		return -1;
-	if (r->plan)
-		r->nw = r->plan->n;
-	if (r->nw == 0)
-		return error_set(err, EXIT_USAGE, "nothing to run: an empty plan");
 	{
 		/* Recorded so that a replay runs the very same image even
 		 * after the tag moved; a missing image fails at container
@@ -205,15 +197,8 @@ plan(struct run *r, struct error **err)
 		.user = r->user[0] ? r->user : NULL,
 	};
 
-	/* An engine elsewhere cannot see this disk: the project and the
-	 * agent travel to it. A local one keeps the (faster) bind mounts. */
-	r->shipping = cfg->ship || !docker_is_local(r->dk);
-	if (r->shipping) {
-		ship_init(&r->ship, r->run_id);
-		ctx.project_volume = r->ship.project_volume;
-		ctx.agent_volume = r->ship.agent_volume;
-	}
-
+	if (engines_plan(&r->es, cfg, &ctx, r->nw, err) < 0)
+		return -1;
 	r->rep.fail_on_flaky = cfg->fail_on_flaky;
 	r->rep.run_id = xstrdup(r->run_id);
 	r->rep.image = xstrdup(cfg->image);
@@ -224,8 +209,7 @@ plan(struct run *r, struct error **err)
 	sequence_init(r->rep.seq, r->nw);
 	r->rep.invocation = lastrun_invocation(cfg, r->nw, r->image_id);
 	r->fleet_on = true;
-	if (fleet_init(&r->fleet, cfg, r->nw, &ctx, r->agent_path, &r->rep, err) < 0)
-		return -1;
+	fleet_init(&r->fleet, cfg, r->nw, &r->es, r->at, r->agent_path, &r->rep);
 	for (size_t i = 0; i < r->nw; i++)
 		snprintf(r->rep.workers[i].name, sizeof(r->rep.workers[i].name), "%s", r->fleet.w[i].name);
 	ledger_init(&r->ledger, cfg, r->nw, &r->rep, &r->term, &r->quarantine, r->hist, r->t0);
@@ -241,6 +225,9 @@ plan(struct run *r, struct error **err)
 		  r->nw == 1 ? "" : "s", cfg->image, sched_mode_name(cfg->dist),
 		  cfg->db == CLI_DB_NONE ? "none" : cfg->db == CLI_DB_URL ? "given (--db-url)" : "embedded postgres",
 		  r->run_id);
+	for (size_t e = 0; cfg->verbose > 0 && r->es.n > 1 && e < r->es.n; e++)
+		term_line(&r->term, "xdock: engine %zu %s: %d CPUs, %zu worker%s", e, engines_name(&r->es, e),
+			  r->es.e[e].ncpu, r->es.e[e].nworkers, r->es.e[e].nworkers == 1 ? "" : "s");
 	return 0;
 }
 
@@ -250,27 +237,44 @@ seconds_since(int64_t t)
 	return (double)(util_now_ms() - t) / 1000.0;
 }
 
+/* Every engine that cannot see this disk and runs workers gets the
+ * project and the agent, one after the other; the phase is their sum. */
+static int
+ship(struct run *r, struct error **err)
+{
+	cleanup_free char *cache = xasprintf("%s/.pytest_cache", run_history_dir(r));
+	double seconds = 0;
+	bool any = false;
+
+	for (size_t e = 0; e < r->es.n; e++) {
+		struct engine *en = &r->es.e[e];
+
+		if (!en->shipping || (en->nworkers == 0 && e > 0))
+			continue;
+		if (ship_upload(&en->ship, &en->ctx, r->cfg->image, r->agent_path, cache, err) < 0)
+			return -1;
+		any = true;
+		seconds += en->ship.seconds;
+		term_line(&r->term, "xdock: shipped %zu files (%.1f MB) to %s in %.2fs", en->ship.files,
+			  (double)en->ship.bytes / 1e6, docker_host(en->dk), en->ship.seconds);
+	}
+	if (any)
+		report_phase(&r->rep, "ship", seconds);
+	return 0;
+}
+
 /* Phase 3: network, containers (the database server initialises while
  * the workers start), databases, and each worker let go once its clone
  * exists. */
 static int
 start(struct run *r, struct error **err)
 {
-	struct provision *prov = &r->fleet.prov;
+	struct provision *prov = r->es.e[0].prov;
 	int64_t lap;
 
 	report_phase(&r->rep, "engine", seconds_since(r->t0));
-	if (r->shipping) {
-		cleanup_free char *cache = xasprintf("%s/.pytest_cache", run_history_dir(r));
-		struct run_ctx ctx = { .dk = r->dk, .run_id = r->run_id, .project_dir = r->project_dir,
-				       .labels = (const char *const *)r->labels, .user = r->user[0] ? r->user : NULL };
-
-		if (ship_upload(&r->ship, &ctx, r->cfg->image, r->agent_path, cache, err) < 0)
-			return -1;
-		report_phase(&r->rep, "ship", r->ship.seconds);
-		term_line(&r->term, "xdock: shipped %zu files (%.1f MB) to %s in %.2fs", r->ship.files,
-			  (double)r->ship.bytes / 1e6, docker_host(r->dk), r->ship.seconds);
-	}
+	if (ship(r, err) < 0)
+		return -1;
 	lap = util_now_ms();
 	if (fleet_network(&r->fleet, err) < 0)
 		return -1;
@@ -342,7 +346,7 @@ finish(struct run *r, struct error **err)
 	struct ledger *l = &r->ledger;
 	int code = -1;
 
-	if (r->shipping && r->fleet.ctl.container)
+	if (r->es.e[0].shipping && r->fleet.ctl.container && !r->es.e[0].lost)
 		run_fetch_results(r);
 	if (r->cfg->reruns_replay && !l->fatal && !l->interrupted)
 		flaky_classify(r->cfg, &r->rep);
@@ -423,8 +427,10 @@ teardown(struct run *r, const struct error *err)
 	}
 	if (r->fleet_on)
 		fleet_teardown(&r->fleet);
-	if (r->shipping)
-		ship_remove(&r->ship, r->dk);
+	for (size_t e = 0; e < r->es.n; e++)
+		if (!r->es.e[e].lost)
+			ship_remove(&r->es.e[e].ship, r->es.e[e].dk);
+	engines_say_left(&r->es, r->run_id);
 	cut = docker_cancelled(r->dk);
 	if (r->cancel.seen > 0)
 		r->interrupted = true;
@@ -451,8 +457,9 @@ cleanup(struct run *r, struct report *out)
 	else
 		report_release(&r->rep);
 	free(r->image_id);
-	ship_release(&r->ship);
-	docker_free(r->dk);
+	if (r->engines_on)
+		engines_close(&r->es);
+	free(r->at);
 	quarantine_release(&r->quarantine);
 	history_free(r->hist);
 	free(r->owner);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "controller.h"
 #include "docker.h"
+#include "engines.h"
 #include "fleet.h"
 #include "history.h"
 #include "ledger.h"
@@ -25,7 +26,10 @@
 
 struct run {
 	const struct config *cfg;   /* as parsed; never changed */
-	struct docker *dk;
+	struct docker *dk;          /* the first engine's client; the engines' */
+	struct engines es;          /* every engine of the run */
+	bool engines_on;            /* es opened (maybe in part): to close */
+	size_t *at;                 /* worker slot i runs on engine at[i] */
 	char run_id[16];
 	char *owner;
 	char *labels[3];
@@ -48,8 +52,6 @@ struct run {
 	bool fleet_on;              /* fleet made: teardown has something to do */
 	const struct sequence_plan *plan; /* replay, bisect: fixed sequences; NULL */
 	char *image_id;             /* what cfg->image meant at the start */
-	bool shipping;              /* the project travels to the engine (ship.h) */
-	struct ship ship;
 };
 
 /* The history lives in pytest's rootdir, next to .pytest_cache. */
