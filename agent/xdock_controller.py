@@ -27,8 +27,11 @@ Messages to xdock:
 Standard library, pytest, and xdist when the image has it.
 """
 
+import collections
 import importlib
+import json
 import os
+import select
 import sys
 import time
 import warnings
@@ -159,6 +162,116 @@ def _rebuild_warning(data):
     return warnings.WarningMessage(**kwargs)
 
 
+class _Commands:
+    """xdock's commands on XDOCK_CMD_FD, read a burst at a time: every
+    whole line that is here is decoded with one json.loads. When none is
+    left and the next read would wait, idle() runs and says how long to
+    wait for more before it runs again (None: until more comes). Lines
+    that are not JSON objects are skipped, as the channel's receive()
+    does."""
+
+    def __init__(self, fd, idle):
+        self.fd = fd
+        self.idle = idle
+        self.pending = b""
+        self.queue = collections.deque()
+        self.eof = False
+
+    def next(self):
+        """The next command as a dict, None at EOF."""
+        while not self.queue:
+            if self.eof:
+                return None
+            wait = 0
+            while not select.select([self.fd], [], [], wait)[0]:
+                wait = self.idle()
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                self.eof = True
+                self.pending, last = b"", self.pending
+                self._decode([last])
+                continue
+            lines = (self.pending + chunk).split(b"\n")
+            self.pending = lines.pop()
+            self._decode(lines)
+        return self.queue.popleft()
+
+    def _decode(self, lines):
+        lines = [line for line in lines if line.strip()]
+        if not lines:
+            return
+        blob = b"[" + b",".join(lines) + b"]"
+        # The hook only undoes bytes; a burst without them skips it.
+        hook = xdock_plugin.decode_object if xdock_plugin._BYTES.encode() in blob else None
+        try:
+            msgs = json.loads(blob, object_hook=hook)
+        except ValueError:
+            msgs = []
+            for line in lines:
+                try:
+                    msgs.append(json.loads(line, object_hook=hook))
+                except ValueError:
+                    pass
+        self.queue.extend(m for m in msgs if isinstance(m, dict))
+
+
+class _Burst:
+    """Stands for the terminal's stream while events are fed: what pytest
+    writes is kept and goes out in one write when no command is waiting
+    and _BURST_S passed since the last one (or every _BURST_S on a stream
+    that never pauses), not one write per report through the container's
+    stream, the engine and xdock. The text and its order are pytest's,
+    _BURST_S late at most; flush() waits for the burst's end."""
+
+    _BURST_S = 0.05
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.parts = []
+        self.since = time.monotonic()
+
+    def write(self, text):
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def due(self):
+        return self.parts and time.monotonic() - self.since >= self._BURST_S
+
+    def idle(self):
+        """Nothing to read: written out when due, else how long to wait
+        for more first (None: nothing kept, wait as long as it takes)."""
+        if not self.parts:
+            return None
+        left = self.since + self._BURST_S - time.monotonic()
+        if left > 0:
+            return left
+        self.release()
+        return None
+
+    def release(self):
+        self.since = time.monotonic()
+        if not self.parts:
+            return
+        parts, self.parts = self.parts, []
+        try:
+            self.stream.write("".join(parts))
+        except UnicodeEncodeError:
+            # What TerminalWriter.write does with text the stream cannot
+            # encode, part by part.
+            for part in parts:
+                try:
+                    self.stream.write(part)
+                except UnicodeEncodeError:
+                    self.stream.write(part.encode("unicode-escape").decode("ascii"))
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 try:
     # xdist's own, so the "!!! xdist.dsession.Interrupted: stopping after
     # N failures" line is the one xdist prints.
@@ -221,20 +334,11 @@ class XdockSession:
 
     @pytest.hookimpl
     def pytest_runtestloop(self):
-        while True:
-            msg = self.channel.receive()
-            if msg is None or msg.get("t") == "bye":
-                break
-            kind = msg.get("t")
-            node = self.nodes.get(msg.get("w"))
-            if node is None:
-                continue
-            if kind == "ev":
-                self._event(node, msg.get("e"), msg.get("d") or {})
-            elif kind == "rerun":
-                self.reruns[node.gateway.id] = msg.get("id")
-            elif kind == "crash":
-                self._crash(node, msg.get("id") or "", msg.get("reason") or "", bool(msg.get("rerun")))
+        burst = self._burst_begin()
+        try:
+            self._feed(_Commands(self.channel.cmd_fd, burst.idle if burst else lambda: None), burst)
+        finally:
+            self._burst_end(burst)
         for node in self.nodes.values():
             if not node.down and node.workerinfo:
                 node.down = True
@@ -244,10 +348,51 @@ class XdockSession:
             raise Interrupted(self.shouldstop)
         return True
 
-    def _event(self, node, name, data):
-        method = getattr(self, "_ev_" + str(name), None)
-        if method is not None:
-            method(node, data)
+    def _feed(self, commands, burst):
+        events = {name[4:]: getattr(self, name) for name in dir(self) if name.startswith("_ev_")}
+        nodes = self.nodes
+        while True:
+            msg = commands.next()
+            if msg is None:
+                break
+            kind = msg.get("t")
+            if kind == "bye":
+                break
+            node = nodes.get(msg.get("w"))
+            if node is None:
+                continue
+            if kind == "ev":
+                method = events.get(msg.get("e"))
+                if method is not None:
+                    method(node, msg.get("d") or {})
+            elif kind == "rerun":
+                self.reruns[node.gateway.id] = msg.get("id")
+            elif kind == "crash":
+                self._crash(node, msg.get("id") or "", msg.get("reason") or "", bool(msg.get("rerun")))
+            if burst is not None and burst.due():
+                burst.release()
+
+    def _burst_begin(self):
+        """The terminal's stream (and sys.stdout when it is the same, so a
+        plugin's print() keeps its place among pytest's lines) becomes a
+        _Burst for the loop."""
+        tw = getattr(self.terminal, "_tw", None)
+        if tw is None or getattr(tw, "_file", None) is None:
+            return None
+        burst = _Burst(tw._file)
+        self._burst_stdout = sys.stdout is tw._file
+        tw._file = burst
+        if self._burst_stdout:
+            sys.stdout = burst
+        return burst
+
+    def _burst_end(self, burst):
+        if burst is None:
+            return
+        self.terminal._tw._file = burst.stream
+        if self._burst_stdout and sys.stdout is burst:
+            sys.stdout = burst.stream
+        burst.release()
 
     def _ev_workerready(self, node, data):
         node.down = False

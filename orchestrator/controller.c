@@ -45,14 +45,41 @@ fail(struct controller *c, const char *why)
 		c->failure = xstrdup(why);
 }
 
+/* An event is about to be queued: the first one to wait starts the
+ * batch's clock. */
+static void
+batch_starts(struct controller *c)
+{
+	if (c->w->out.len == 0 || !c->queued_ms)
+		c->queued_ms = util_now_ms();
+}
+
 /* Queues a line to the controller unless its channel is gone. */
 static void
 send_line(struct controller *c, const char *data, size_t len)
 {
-	if (!c->w->attach || c->bye_sent)
+	if (!c->w->attach || c->bye_sent || len == 0)
 		return;
+	batch_starts(c);
 	if (buf_append(&c->w->out, data, len) < 0)
 		fail(c, "its command queue is full (it stopped reading)");
+}
+
+bool
+controller_send_due(struct controller *c, int64_t now, int *wait_ms)
+{
+	int64_t left;
+
+	if (c->w->out.len == 0) {
+		c->queued_ms = 0;
+		return false;
+	}
+	left = c->queued_ms + CONTROLLER_BATCH_MS - now;
+	if (!c->queued_ms || c->bye_sent || left <= 0)
+		return true;
+	if (left < *wait_ms)
+		*wait_ms = (int)left;
+	return false;
 }
 
 void
@@ -180,7 +207,10 @@ controller_event(struct controller *c, size_t wi, const char *name, const char *
 			fail(c, "one test sent more events than it can hold");
 		return;
 	}
-	if (c->w->attach && !c->bye_sent && forward(&c->w->out, name, rest) < 0)
+	if (!c->w->attach || c->bye_sent)
+		return;
+	batch_starts(c);
+	if (forward(&c->w->out, name, rest) < 0)
 		fail(c, "its command queue is full (it stopped reading)");
 }
 

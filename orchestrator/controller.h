@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "buf.h"
@@ -24,6 +25,7 @@ struct controller {
 	bool *input_sent;        /* per slot: given to the current container */
 	bool *admitted;          /* per slot: hello queued to the current container */
 	struct buf *held;        /* per slot: events of the running test */
+	int64_t queued_ms;       /* when the oldest event waiting in the queue came; 0: none waits */
 	bool ready;              /* hello answered */
 	bool bye_sent;
 	bool done;               /* its session loop ended */
@@ -59,6 +61,18 @@ void controller_settle(struct controller *c, size_t wi, const char *name, const 
  * go, then the crash, which the controller reports as xdist does. */
 void controller_crash(struct controller *c, size_t wi, const char *name, const char *nodeid, const char *reason,
 		      bool rerun);
+/* Events wait in the controller's queue up to this long, so that one
+ * write carries many tests' reports: each write is a wake-up of the
+ * engine, the agent and the controller's pytest, which is where most of
+ * its per-test cost went. The user sees the reports this much later at
+ * most, in the same order. */
+#define CONTROLLER_BATCH_MS 20
+
+/* Whether the controller's queue should be written now: it holds
+ * something other than events (hello, bye), or its oldest event waited
+ * CONTROLLER_BATCH_MS. When not, *wait_ms is lowered to when it will be. */
+bool controller_send_due(struct controller *c, int64_t now, int *wait_ms);
+
 /* No more events: the controller ends its session (summary, junitxml,
  * cache, coverage) and exits. */
 void controller_bye(struct controller *c);

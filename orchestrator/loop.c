@@ -323,7 +323,7 @@ service_controller(struct loop *lp, short revents)
 	struct error *e = NULL;
 	bool eof = false;
 	struct msg m;
-	int rc;
+	int rc, later = 0;
 
 	if (revents & POLLOUT && worker_flush(c, &e) < 0) {
 		error_free(e);
@@ -365,7 +365,7 @@ service_controller(struct loop *lp, short revents)
 			e = NULL;
 		}
 	}
-	if (c->attach && c->out.len > 0 && worker_flush(c, &e) < 0)
+	if (c->attach && controller_send_due(lp->ctl, util_now_ms(), &later) && worker_flush(c, &e) < 0)
 		error_free(e);
 }
 
@@ -401,15 +401,18 @@ read_held(struct loop *lp)
 	}
 }
 
-/* The controller's poll entry, or none when its channel is closed. */
+/* The controller's poll entry, or none when its channel is closed; its
+ * queue is written once its batch is due (*timeout lowered to then). */
 static bool
-controller_poll(struct loop *lp, struct pollfd *p)
+controller_poll(struct loop *lp, struct pollfd *p, int *timeout)
 {
 	struct worker *c = &lp->fleet->ctl;
+	bool send;
 
 	if (!c->attach)
 		return false;
-	*p = (struct pollfd){ .fd = docker_attach_fd(c->attach), .events = (short)(POLLIN | (c->out.len ? POLLOUT : 0)) };
+	send = controller_send_due(lp->ctl, util_now_ms(), timeout);
+	*p = (struct pollfd){ .fd = docker_attach_fd(c->attach), .events = (short)(POLLIN | (send ? POLLOUT : 0)) };
 	return true;
 }
 
@@ -448,11 +451,12 @@ drain_failed_controller(struct loop *lp)
 		return;
 	while (c->attach && !lp->ctl->exited && util_now_ms() < deadline) {
 		struct pollfd p[2] = { { .fd = lp->sigfd, .events = POLLIN } };
+		int timeout = 200;
 
 		read_held(lp);
-		if (!controller_poll(lp, &p[1]))
+		if (!controller_poll(lp, &p[1], &timeout))
 			break;
-		if (poll(p, 2, 200) < 0 && errno != EINTR)
+		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			break;
 		/* A signal is left for the teardown to hear. */
 		if (p[0].revents)
@@ -471,14 +475,14 @@ loop_run(struct loop *lp)
 
 	while (!all_exited(lp) && !lp->ledger->fatal && !lp->ledger->interrupted) {
 		size_t n = 0, ctl_at = 0;
-		int rc;
+		int rc, timeout = 1000;
 
 		read_held(lp);
 		check_controller(lp);
 		if (lp->ledger->fatal)
 			break;
 		pfd[n++] = (struct pollfd){ .fd = lp->sigfd, .events = POLLIN };
-		if (controller_poll(lp, &pfd[n]))
+		if (controller_poll(lp, &pfd[n], &timeout))
 			ctl_at = n++;
 		for (size_t i = 0; i < f->nw; i++) {
 			struct worker *w = &f->w[i];
@@ -489,7 +493,7 @@ loop_run(struct loop *lp)
 			pfd[n++] = (struct pollfd){ .fd = docker_attach_fd(w->attach),
 						    .events = (short)(POLLIN | (w->out.len ? POLLOUT : 0)) };
 		}
-		rc = poll(pfd, n, 1000);
+		rc = poll(pfd, n, timeout);
 		if (rc < 0 && errno != EINTR) {
 			ledger_fail(lp->ledger, EXIT_INTERNAL, "poll: %s", strerror(errno));
 			break;
@@ -524,12 +528,12 @@ loop_finish(struct loop *lp, struct error **err)
 	controller_bye(lp->ctl);
 	while (c->attach && !lp->ctl->failure && util_now_ms() < deadline) {
 		struct pollfd p[2] = { { .fd = lp->sigfd, .events = POLLIN } };
-		int rc;
+		int rc, timeout = 1000;
 
 		read_held(lp);
-		if (!controller_poll(lp, &p[1]))
+		if (!controller_poll(lp, &p[1], &timeout))
 			break;
-		rc = poll(p, 2, 1000);
+		rc = poll(p, 2, timeout);
 		if (rc < 0 && errno != EINTR)
 			return error_set(err, EXIT_INTERNAL, "poll: %s", strerror(errno));
 		if (p[0].revents && loop_signalled(lp))

@@ -1,0 +1,143 @@
+/* controller.c: what is queued for the controller and when it is due to
+ * be written: events batched for CONTROLLER_BATCH_MS, a running test's
+ * events held until its result, bye at once. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "controller.h"
+#include "util.h"
+
+struct fixture {
+	struct worker ctl;
+	struct worker w[2];
+	struct controller c;
+};
+
+/* The controller only asks whether a channel is open; the queue is what
+ * is looked at, so no container is needed. */
+static int
+setup(void **state)
+{
+	static char open_channel;
+	struct fixture *fx = xcalloc(1, sizeof(*fx));
+
+	worker_init(&fx->ctl, 0);
+	worker_init(&fx->w[0], 0);
+	worker_init(&fx->w[1], 1);
+	fx->ctl.attach = (struct docker_attach *)&open_channel;
+	controller_init(&fx->c, &fx->ctl, 2);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	controller_release(&fx->c);
+	fx->ctl.attach = NULL;
+	worker_release(&fx->ctl);
+	worker_release(&fx->w[0]);
+	worker_release(&fx->w[1]);
+	free(fx);
+	return 0;
+}
+
+static void
+test_empty_is_never_due(void **state)
+{
+	struct fixture *fx = *state;
+	int wait = 1000;
+
+	assert_false(controller_send_due(&fx->c, util_now_ms(), &wait));
+	assert_int_equal(wait, 1000);
+}
+
+static void
+test_events_wait_for_the_batch(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t now = util_now_ms();
+	int wait = 1000;
+
+	controller_event(&fx->c, 0, "gw0", "\"e\":\"workerready\",\"d\":{}}", false);
+	assert_true(fx->ctl.out.len > 0);
+	assert_false(controller_send_due(&fx->c, now, &wait));
+	assert_true(wait > 0 && wait <= CONTROLLER_BATCH_MS);
+	/* A later event does not restart the batch's clock. */
+	controller_event(&fx->c, 1, "gw1", "\"e\":\"workerready\",\"d\":{}}", false);
+	wait = 1000;
+	assert_true(controller_send_due(&fx->c, now + CONTROLLER_BATCH_MS + 5, &wait));
+	assert_non_null(strstr(fx->ctl.out.data, "{\"t\":\"ev\",\"w\":\"gw0\",\"e\":\"workerready\""));
+	assert_non_null(strstr(fx->ctl.out.data, "\"w\":\"gw1\""));
+}
+
+static void
+test_held_until_settled(void **state)
+{
+	struct fixture *fx = *state;
+	int wait = 1000;
+
+	controller_event(&fx->c, 0, "gw0", "\"e\":\"logstart\",\"d\":{}}", true);
+	assert_int_equal(fx->ctl.out.len, 0);
+	assert_false(controller_send_due(&fx->c, util_now_ms(), &wait));
+	controller_settle(&fx->c, 0, "gw0", "t.py::a", true);
+	/* The rerun note comes before the test's events. */
+	assert_true(strncmp(fx->ctl.out.data, "{\"t\":\"rerun\",\"w\":\"gw0\",\"id\":\"t.py::a\"}\n", 38) == 0);
+	assert_non_null(strstr(fx->ctl.out.data, "\"e\":\"logstart\""));
+	wait = 1000;
+	assert_false(controller_send_due(&fx->c, util_now_ms(), &wait));
+	assert_true(controller_send_due(&fx->c, util_now_ms() + CONTROLLER_BATCH_MS, &wait));
+}
+
+static void
+test_bye_is_due_at_once(void **state)
+{
+	struct fixture *fx = *state;
+	int wait = 1000;
+
+	controller_event(&fx->c, 0, "gw0", "\"e\":\"logstart\",\"d\":{}}", false);
+	controller_bye(&fx->c);
+	assert_true(controller_send_due(&fx->c, util_now_ms(), &wait));
+	assert_non_null(strstr(fx->ctl.out.data, "{\"t\":\"bye\"}"));
+}
+
+static void
+test_other_lines_are_due_at_once(void **state)
+{
+	struct fixture *fx = *state;
+	int wait = 1000;
+
+	/* What the loop queues itself (hello) does not wait for a batch. */
+	buf_printf(&fx->ctl.out, "{\"t\":\"hello\"}\n");
+	assert_true(controller_send_due(&fx->c, util_now_ms(), &wait));
+	/* Written: the queue is empty again, and the next event starts a
+	 * batch of its own. */
+	buf_reset(&fx->ctl.out);
+	assert_false(controller_send_due(&fx->c, util_now_ms(), &wait));
+	controller_event(&fx->c, 0, "gw0", "\"e\":\"logstart\",\"d\":{}}", false);
+	wait = 1000;
+	assert_false(controller_send_due(&fx->c, util_now_ms(), &wait));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_empty_is_never_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_wait_for_the_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_until_settled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bye_is_due_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_lines_are_due_at_once, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
