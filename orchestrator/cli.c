@@ -351,7 +351,7 @@ cli_usage(void)
 	buf_printf(&b, "usage: xdock run [options] [paths and pytest arguments, in any order...]\n"
 		       "       xdock replay gwN [--until NODEID] [--report FILE] [run options]\n"
 		       "       xdock bisect NODEID [--worker gwN] [--report FILE] [--serial] [run options]\n"
-		       "       xdock gc [--all] [--docker-host URL]\n"
+		       "       xdock gc [--all] [--db-url URL] [--docker-host URL]\n"
 		       "       xdock version [--docker-host URL]\n"
 		       "\n"
 		       "run options:\n");

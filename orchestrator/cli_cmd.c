@@ -85,7 +85,7 @@ cli_defaults(struct config *cfg)
 	cfg->db_setup_timeout = 3600;
 }
 
-/* `gc [--all] [--docker-host URL]`, `version [--docker-host URL]`. */
+/* `gc [--all] [--db-url URL] [--docker-host URL]`, `version [--docker-host URL]`. */
 static int
 parse_engine_cmd(int argc, char **argv, enum cli_command cmd, struct config *cfg, struct error **err)
 {
@@ -95,6 +95,10 @@ parse_engine_cmd(int argc, char **argv, enum cli_command cmd, struct config *cfg
 
 		if (cmd == CLI_GC && strcmp(a, "--all") == 0) {
 			cfg->gc_all = true;
+		} else if (cmd == CLI_GC && (strcmp(a, "--db-url") == 0 || strncmp(a, "--db-url=", 9) == 0)) {
+			if (!a[8] && i + 1 >= argc)
+				return error_set(err, EXIT_USAGE, "--db-url needs a value");
+			cfg->db_url = a[8] ? a + 9 : argv[++i];
 		} else if (strncmp(a, "--docker-host=", 14) == 0) {
 			cli_add_docker_host(cfg, a + 14, err);
 		} else if (strcmp(a, "--docker-host") == 0) {

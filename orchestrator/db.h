@@ -35,6 +35,15 @@ void db_free(struct db *db);
  * so that cancel_fd (readable: EXIT_INTERRUPTED; -1: none) is heard. */
 int db_lock(struct db *db, long long key, int cancel_fd, void (*waiting)(void *arg), void *arg, struct error **err);
 
+/* The two-int form of session-level advisory locks, pg_advisory_lock(class,
+ * id): a key space apart from db_lock's. db_try_lock_pair sets *got false
+ * when another session holds it; db_lock_pair waits for it, polling every
+ * 250 ms so that cancel_fd (readable: EXIT_INTERRUPTED; -1: none) is
+ * heard. Held until db_unlock_pair or the session's end. */
+int db_try_lock_pair(struct db *db, int class_id, int id, bool *got, struct error **err);
+int db_lock_pair(struct db *db, int class_id, int id, int cancel_fd, struct error **err);
+int db_unlock_pair(struct db *db, int class_id, int id, struct error **err);
+
 /* SET application_name: how other sessions see this one
  * (pg_stat_activity). */
 int db_set_application_name(struct db *db, const char *name, struct error **err);
@@ -51,5 +60,14 @@ int db_list(struct db *db, const char *prefix, char ***names, size_t *n, struct 
  * files it was built from. *comment NULL when none. */
 int db_comment_get(struct db *db, const char *name, char **comment, struct error **err);
 int db_comment_set(struct db *db, const char *name, const char *comment, struct error **err);
+/* A database and its comment. */
+struct db_commented {
+	char *name;
+	char *comment;
+};
+/* The databases whose comment starts with prefix, by name; caller frees
+ * with db_commented_free. */
+int db_list_commented(struct db *db, const char *prefix, struct db_commented **out, size_t *n, struct error **err);
+void db_commented_free(struct db_commented *l, size_t n);
 
 #endif

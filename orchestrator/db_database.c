@@ -236,3 +236,41 @@ db_comment_set(struct db *db, const char *name, const char *comment, struct erro
 		return error_wrap(err, "database \"%s\": set comment", name);
 	return 0;
 }
+
+int
+db_list_commented(struct db *db, const char *prefix, struct db_commented **out, size_t *n, struct error **err)
+{
+	cleanup_pgres PGresult *res = NULL;
+	struct db_commented *l;
+	int rows;
+
+	*out = NULL;
+	*n = 0;
+	res = db_exec_1(db,
+			"SELECT d.datname, c.description FROM pg_catalog.pg_database d"
+			" JOIN pg_catalog.pg_shdescription c ON c.objoid = d.oid"
+			" AND c.classoid = 'pg_catalog.pg_database'::regclass"
+			" WHERE left(c.description, length($1)) = $1 ORDER BY d.datname",
+			prefix, err);
+	if (!res)
+		return error_wrap(err, "list databases by comment");
+	rows = PQntuples(res);
+	l = xcalloc((size_t)rows + 1, sizeof(*l));
+	for (int i = 0; i < rows; i++) {
+		l[i].name = xstrdup(PQgetvalue(res, i, 0));
+		l[i].comment = xstrdup(PQgetvalue(res, i, 1));
+	}
+	*out = l;
+	*n = (size_t)rows;
+	return 0;
+}
+
+void
+db_commented_free(struct db_commented *l, size_t n)
+{
+	for (size_t i = 0; l && i < n; i++) {
+		free(l[i].name);
+		free(l[i].comment);
+	}
+	free(l);
+}

@@ -60,9 +60,15 @@ db_exec(struct db *db, const char *sql, struct error **err)
 }
 
 PGresult *
+db_exec_params(struct db *db, const char *sql, int n, const char *const *params, struct error **err)
+{
+	return checked(db, PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0), err);
+}
+
+PGresult *
 db_exec_1(struct db *db, const char *sql, const char *param, struct error **err)
 {
-	return checked(db, PQexecParams(db->conn, sql, 1, NULL, &param, NULL, NULL, 0), err);
+	return db_exec_params(db, sql, 1, &param, err);
 }
 
 /* libpq's escaped copy as a heap string of ours, so callers can use

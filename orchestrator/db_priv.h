@@ -36,6 +36,9 @@ bool db_result_ok(const PGresult *res);
 int db_result_error(struct db *db, const PGresult *res, struct error **err);
 /* Runs sql; the result (caller clears) or NULL with *err. */
 PGresult *db_exec(struct db *db, const char *sql, struct error **err);
+/* The same with n text parameters $1..$n, so values reach the server as
+ * data, never as SQL. */
+PGresult *db_exec_params(struct db *db, const char *sql, int n, const char *const *params, struct error **err);
 /* The same with one text parameter $1, so names reach the server as
  * data, never as SQL. */
 PGresult *db_exec_1(struct db *db, const char *sql, const char *param, struct error **err);

@@ -1,7 +1,8 @@
 /* Sweeping up after runs whose orchestrator is gone (SIGKILL, a lost CI
  * machine): containers and networks labelled xdock.run whose owner process
  * no longer exists. A run whose orchestrator is alive, or may be, is never
- * touched. `xdock gc --all` also stops the PostgreSQL kept by --reuse-db. */
+ * touched; with --db-url, the databases such runs left on that server.
+ * `xdock gc --all` also stops the PostgreSQL kept by --reuse-db. */
 #ifndef XDOCK_GC_H
 #define XDOCK_GC_H
 
@@ -54,5 +55,10 @@ enum gc_liveness gc_owner_liveness(const char *owner);
 int gc_run(struct docker *dk, const char *run_id, int *removed, struct error **err);
 /* Removes what dead runs left. *removed counts objects removed. */
 int gc_sweep(struct docker *dk, bool all, int *removed, struct error **err);
+/* On the server of url (--db-url), drops the databases a dead run left
+ * (gc_db.c): those marked as a run's (dbowner.h) whose run holds no
+ * advisory lock there and whose process /proc does not show alive.
+ * *dropped counts them. cancel_fd readable (-1: none) stops the connect. */
+int gc_db_sweep(const char *url, int cancel_fd, int *dropped, struct error **err);
 
 #endif

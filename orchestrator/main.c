@@ -9,6 +9,7 @@
 
 #include "bisect.h"
 #include "cli.h"
+#include "db_url.h"
 #include "docker.h"
 #include "engines.h"
 #include "error.h"
@@ -17,6 +18,19 @@
 #include "replay.h"
 #include "run.h"
 #include "version.h"
+
+/* xdock gc --db-url: the databases dead runs left on that server. */
+static int
+gc_databases(const char *url, struct error **err)
+{
+	cleanup_free char *masked = db_url_masked(url);
+	int dropped = 0;
+
+	if (gc_db_sweep(url, -1, &dropped, err) < 0)
+		return -1;
+	printf("xdock gc: dropped %d database%s on %s\n", dropped, dropped == 1 ? "" : "s", masked);
+	return EXIT_OK;
+}
 
 /* Every engine it is given (--docker-host again and again, or
  * XDOCK_DOCKER_HOSTS) is swept; one that does not answer is said and the
@@ -28,6 +42,14 @@ gc_command(const struct config *cfg, struct error **err)
 	size_t nhosts;
 	int total = 0, failed = 0;
 
+	/* A --db-url that cannot work is refused before anything goes. */
+	if (cfg->db_url) {
+		struct db_url u;
+
+		if (db_url_parse(cfg->db_url, &u, err) < 0)
+			return error_wrap(err, "--db-url");
+		db_url_release(&u);
+	}
 	engines_hosts(cfg, getenv(ENGINES_ENV), &hosts, &nhosts);
 	for (size_t i = 0; i < nhosts; i++) {
 		struct error *e = NULL;
@@ -54,6 +76,8 @@ gc_command(const struct config *cfg, struct error **err)
 	printf("xdock gc: removed %d object%s\n", total, total == 1 ? "" : "s");
 	if (failed)
 		return error_set(err, EXIT_INTERNAL, "gc: %d of %zu engines could not be swept", failed, nhosts);
+	if (cfg->db_url)
+		return gc_databases(cfg->db_url, err);
 	return EXIT_OK;
 }
 

@@ -1,15 +1,12 @@
 #include "provision.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <glob.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include <openssl/evp.h>
-
 #include "buf.h"
+#include "dbowner.h"
 
 static void
 env_push(char ***env, size_t *n, char *s)
@@ -111,6 +108,36 @@ say_waiting(void *arg)
 	fprintf(stderr, "xdock: another xdock run is using this database server; waiting for it to end\n");
 }
 
+/* The value of the label "key=value" among labels (key given with its
+ * '='); NULL when absent. */
+static const char *
+label_value(const char *const *labels, const char *key)
+{
+	for (size_t i = 0; labels && labels[i]; i++)
+		if (strncmp(labels[i], key, strlen(key)) == 0)
+			return labels[i] + strlen(key);
+	return NULL;
+}
+
+/* On a shared server: the run's own advisory lock, held to the end (a
+ * killed run's goes with its connection, wherever its process lived),
+ * and the mark its databases will carry: the run id and owner of its
+ * container labels. */
+static int
+claim(struct provision *p, const struct run_ctx *ctx, struct error **err)
+{
+	const char *owner = label_value(ctx->labels, "xdock.owner=");
+	bool got = false;
+
+	if (db_try_lock_pair(p->db, DBOWNER_CLASS_RUN, dbowner_key(ctx->run_id), &got, err) < 0)
+		return -1;
+	/* Only a run with the same id's hash could hold it. */
+	if (!got)
+		return error_set(err, EXIT_INTERNAL, "run %s: its lock on the server is taken", ctx->run_id);
+	p->mark = dbowner_mark(ctx->run_id, owner ? owner : "-");
+	return 0;
+}
+
 int
 provision_connect(struct provision *p, const struct run_ctx *ctx, struct error **err)
 {
@@ -133,101 +160,11 @@ provision_connect(struct provision *p, const struct run_ctx *ctx, struct error *
 	 * test_db_gwN of whichever run is on it: two runs at once would drop
 	 * each other's. One run at a time per server, the next waiting; a
 	 * killed run's lock goes with its connection. */
-	if ((p->mode == CLI_DB_URL || p->reused) && db_lock(p->db, PROVISION_LOCK_KEY, p->cancel_fd, say_waiting, NULL, err) < 0)
+	if ((p->mode == CLI_DB_URL || p->reused) &&
+	    (db_lock(p->db, PROVISION_LOCK_KEY, p->cancel_fd, say_waiting, NULL, err) < 0 || claim(p, ctx, err) < 0))
 		return error_wrap(err, "database");
 	p->connect_seconds = (double)(util_now_ms() - t0) / 1000.0;
 	return 0;
-}
-
-static void
-digest_update(EVP_MD_CTX *md, const void *p, size_t n)
-{
-	if (EVP_DigestUpdate(md, p, n) != 1)
-		abort(); /* only fails on a broken context or no memory */
-}
-
-/* A string and its NUL: "ab"+"c" and "a"+"bc" differ. */
-static void
-digest_str(EVP_MD_CTX *md, const char *s)
-{
-	digest_update(md, s ? s : "", strlen(s ? s : "") + 1);
-}
-
-/* SHA-256 of a file's content into out; false when it is no regular file
- * we can read (a directory: its name alone counts). */
-static bool
-digest_file(const char *path, unsigned char out[EVP_MAX_MD_SIZE])
-{
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	EVP_MD_CTX *md;
-	char chunk[65536];
-	ssize_t n;
-	unsigned len = 0;
-
-	if (fd < 0)
-		return false;
-	md = EVP_MD_CTX_new();
-	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		abort();
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		digest_update(md, chunk, (size_t)n);
-	if (EVP_DigestFinal_ex(md, out, &len) != 1)
-		abort();
-	EVP_MD_CTX_free(md);
-	return n == 0;
-}
-
-char *
-provision_key(const char *project_dir, const char *image_id, const char *setup, const char *pattern,
-	      struct error **err)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char sum[EVP_MAX_MD_SIZE];
-	char out[2 * EVP_MAX_MD_SIZE + 1];
-	unsigned len = 0;
-	EVP_MD_CTX *md;
-	glob_t g;
-	int rc;
-	cleanup_free char *full = NULL;
-
-	if (!pattern)
-		return NULL;
-	full = pattern[0] == '/' ? xstrdup(pattern) : xasprintf("%s/%s", project_dir, pattern);
-	rc = glob(full, GLOB_BRACE, NULL, &g);
-	if (rc != 0 && rc != GLOB_NOMATCH)
-		return error_set(err, EXIT_USAGE, "--db-setup-key %s: cannot expand", pattern), NULL;
-	if (rc == GLOB_NOMATCH) {
-		globfree(&g);
-		return error_set(err, EXIT_USAGE, "--db-setup-key %s: matches no file", pattern), NULL;
-	}
-	/* SHA-256, not a short hash: a collision would silently skip the
-	 * migrations. The test image counts (a new driver or ORM version can
-	 * migrate differently), and so does the command. */
-	md = EVP_MD_CTX_new();
-	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		abort();
-	digest_str(md, "xdock template v2");
-	digest_str(md, image_id);
-	digest_str(md, setup);
-	for (size_t i = 0; i < g.gl_pathc; i++) {
-		unsigned char fsum[EVP_MAX_MD_SIZE];
-		bool regular = digest_file(g.gl_pathv[i], fsum);
-
-		digest_str(md, g.gl_pathv[i]);
-		digest_update(md, regular ? "f" : "d", 1);
-		if (regular)
-			digest_update(md, fsum, 32);
-	}
-	globfree(&g);
-	if (EVP_DigestFinal_ex(md, sum, &len) != 1)
-		abort();
-	EVP_MD_CTX_free(md);
-	for (unsigned i = 0; i < len; i++) {
-		out[2 * i] = hex[sum[i] >> 4];
-		out[2 * i + 1] = hex[sum[i] & 15];
-	}
-	out[2 * len] = '\0';
-	return xasprintf("xdock-key:sha256:%s", out);
 }
 
 /* Runs --db-setup once in a container of the test image against the
@@ -299,6 +236,29 @@ out:
 	return rc;
 }
 
+/* Drops name and makes it again (from template_name; NULL: empty). On a
+ * shared server the name is held meanwhile (gc re-reads and drops under
+ * the same lock, so it never drops what a live run just made) and the
+ * new database carries the run's mark. */
+static int
+remake(struct provision *p, struct db *db, const char *name, const char *template_name, struct error **err)
+{
+	struct error *uerr = NULL;
+	int rc;
+
+	if (!p->mark || db != p->db)
+		return db_drop(db, name, err) < 0 || db_create(db, name, template_name, err) < 0 ? -1 : 0;
+	if (db_lock_pair(db, DBOWNER_CLASS_NAME, dbowner_key(name), p->cancel_fd, err) < 0)
+		return -1;
+	rc = 0;
+	if (db_drop(db, name, err) < 0 || db_create(db, name, template_name, err) < 0 ||
+	    db_comment_set(db, name, p->mark, err) < 0)
+		rc = -1;
+	db_unlock_pair(db, DBOWNER_CLASS_NAME, dbowner_key(name), &uerr);
+	error_free(uerr);
+	return rc;
+}
+
 /* Under --db-scope server, the workers' servers wait for a session named
  * p->ready on the run's server before they copy it: ours, renamed once
  * the template is built. Nothing is written to the server, so nothing is
@@ -345,9 +305,7 @@ provision_template(struct provision *p, const struct run_ctx *ctx, struct error 
 		p->template_seconds += (double)(util_now_ms() - t0) / 1000.0;
 		return announce(p, err);
 	}
-	if (exists && db_drop(p->db, PROVISION_TEMPLATE, err) < 0)
-		return error_wrap(err, "template");
-	if (db_create(p->db, PROVISION_TEMPLATE, NULL, err) < 0)
+	if (remake(p, p->db, PROVISION_TEMPLATE, NULL, err) < 0)
 		return error_wrap(err, "template");
 	/* A keyed template is a cache: it stays on the server for the
 	 * next run. */
@@ -357,6 +315,7 @@ provision_template(struct provision *p, const struct run_ctx *ctx, struct error 
 			return -1;
 		p->migrated = true;
 	}
+	/* The key replaces the run's mark: a cache outlives the run. */
 	if (key && db_comment_set(p->db, PROVISION_TEMPLATE, key, err) < 0)
 		return error_wrap(err, "template");
 	if (announce(p, err) < 0)
@@ -395,7 +354,7 @@ provision_clone(struct provision *p, const struct run_ctx *ctx, size_t slot, con
 		return 0;
 	if (slot < p->nservers && !(db = server_db(p, ctx, slot, err)))
 		return -1;
-	if (db_drop(db, name, err) < 0 || db_create(db, name, PROVISION_TEMPLATE, err) < 0)
+	if (remake(p, db, name, PROVISION_TEMPLATE, err) < 0)
 		return error_wrap(err, "clone %s", name);
 	for (size_t i = 0; i < p->ndbs; i++)
 		known |= strcmp(p->dbs[i], name) == 0;
@@ -461,6 +420,23 @@ provision_teardown_server(struct provision *p, const struct run_ctx *ctx, size_t
 	return dbserver_remove(&p->servers[slot].srv, ctx, err);
 }
 
+/* What stays on a shared server on purpose (--keep-dbs, the --reuse-db
+ * server's template) loses the run's mark: gc leaves it. Best effort. */
+static void
+unmark_kept(struct provision *p, bool keep_dbs, bool template_kept)
+{
+	struct error *e = NULL;
+
+	for (size_t i = 0; keep_dbs && i < p->ndbs; i++) {
+		db_comment_set(p->db, p->dbs[i], NULL, &e);
+		error_free(e);
+		e = NULL;
+	}
+	if (template_kept)
+		db_comment_set(p->db, PROVISION_TEMPLATE, NULL, &e);
+	error_free(e);
+}
+
 int
 provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error **err)
 {
@@ -478,6 +454,9 @@ provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error 
 		if (p->template_created && p->mode == CLI_DB_URL && !ctx->cfg->keep_dbs &&
 		    db_drop(p->db, PROVISION_TEMPLATE, err) < 0)
 			rc = -1;
+		if (p->mark)
+			unmark_kept(p, ctx->cfg->keep_dbs,
+				    p->template_created && (p->mode != CLI_DB_URL || ctx->cfg->keep_dbs));
 		db_free(p->db);
 		p->db = NULL;
 	}
@@ -491,6 +470,8 @@ provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error 
 		rc = -1;
 	free(p->ready);
 	p->ready = NULL;
+	free(p->mark);
+	p->mark = NULL;
 	for (size_t i = 0; i < p->ndbs; i++)
 		free(p->dbs[i]);
 	free(p->dbs);

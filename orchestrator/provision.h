@@ -34,6 +34,11 @@ struct provision {
 	struct provision_server *servers; /* --db-scope server: one per slot */
 	size_t nservers;            /* 0: every worker's database on srv */
 	char *ready;                /* the session name that says "template built" */
+	/* On a server other runs share (--db-url, --reuse-db): the comment
+	 * every database this run makes carries (dbowner.h), so that
+	 * `xdock gc --db-url` can tell a dead run's from a live one's. NULL
+	 * elsewhere. */
+	char *mark;
 	struct db *db;              /* admin connection */
 	struct db_url admin;        /* as the orchestrator reaches the server */
 	struct db_url worker;       /* as the workers reach it */
@@ -60,7 +65,9 @@ int provision_launch(struct provision *p, const struct run_ctx *ctx, struct erro
 int provision_launch_server(struct provision *p, const struct run_ctx *ctx, size_t slot, struct error **err);
 /* Waits until the server answers and opens the admin connection. An
  * embedded server that exits meanwhile ends the wait with its FATAL line
- * (a usage error when --db-option was given). */
+ * (a usage error when --db-option was given). On a shared server, waits
+ * for the server's lock (one run at a time), then takes the run's own
+ * advisory lock, held to the end, which tells gc the run is alive. */
 int provision_connect(struct provision *p, const struct run_ctx *ctx, struct error **err);
 /* Builds (or finds, cached by --db-setup-key) the template database. */
 int provision_template(struct provision *p, const struct run_ctx *ctx, struct error **err);
@@ -73,7 +80,8 @@ int provision_clone(struct provision *p, const struct run_ctx *ctx, size_t slot,
  * (heap strings, NULL-terminated array grown with xrealloc). */
 void provision_env(const struct provision *p, size_t slot, const char *name, char ***env, size_t *nenv);
 /* Drops worker databases (unless keep, or the run's own embedded server
- * goes anyway), the template (unless cached), removes the embedded server
+ * goes anyway), the template (unless cached; what stays on a shared
+ * server on purpose loses the run's mark, so gc leaves it), removes the embedded server
  * (unless reused: then it only leaves the run network). The one place the
  * server's container is removed. Best effort: reports the first failure
  * but always tries everything. */

@@ -5,12 +5,14 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "dbowner.h"
 #include "gc.h"
 
 #define BOOT "d83cee26-9da3-40c4-82dd-d235039de69a"
@@ -169,6 +171,53 @@ test_start_time_is_field_22(void **state)
 	assert_int_equal(strtoull(strrchr(me, ':') + 1, NULL, 10), want);
 }
 
+/* The mark a run's database carries on a shared server: written and read
+ * back; anything else (a cache key, a user's comment, a damaged mark) is
+ * not a run's, so gc never judges it. */
+static void
+test_database_mark(void **state)
+{
+	cleanup_free char *owner = gc_owner_self();
+	cleanup_free char *mark = dbowner_mark("0a1b2c3d4e5f", owner);
+	char *run = NULL, *o = NULL;
+	static const char *const foreign[] = {
+		"xdock-key:sha256:00ff", "my own database", "", "xdock.run=", "xdock.run=abc",
+		"xdock.run=abc xdock.owner=", "xdock.run= xdock.owner=h:b:1:2:3", "xdock.run=abc xdock.owner=a b",
+		"xdock.run=abc  xdock.owner=h:b:1:2:3",
+	};
+	(void)state;
+
+	assert_int_equal(strncmp(mark, DBOWNER_MARK_PREFIX, strlen(DBOWNER_MARK_PREFIX)), 0);
+	assert_int_equal(dbowner_parse(mark, &run, &o), 0);
+	assert_string_equal(run, "0a1b2c3d4e5f");
+	assert_string_equal(o, owner);
+	/* The owner read back is judged as the container label is. */
+	assert_int_equal(gc_owner_liveness(o), GC_ALIVE);
+	free(run);
+	free(o);
+	for (size_t i = 0; i < ARRAY_SIZE(foreign); i++) {
+		assert_int_equal(dbowner_parse(foreign[i], &run, &o), -1);
+		assert_null(run);
+		assert_null(o);
+	}
+	assert_int_equal(dbowner_parse(NULL, &run, &o), -1);
+}
+
+/* The lock ids: the same string, the same id (the run and gc compute it
+ * apart); FNV-1a's published values, negative ones included (the
+ * server's int4). */
+static void
+test_lock_keys(void **state)
+{
+	(void)state;
+	assert_int_equal(dbowner_key(""), (int)(int32_t)0x811c9dc5u);
+	assert_int_equal(dbowner_key("a"), (int)(int32_t)0xe40c292cu);
+	assert_int_equal(dbowner_key("foobar"), (int)(int32_t)0xbf9cf968u);
+	assert_true(dbowner_key("a") < 0);
+	assert_int_equal(dbowner_key("test_db_gw1"), dbowner_key("test_db_gw1"));
+	assert_int_not_equal(dbowner_key("test_db_gw1"), dbowner_key("test_db_gw2"));
+}
+
 int
 main(void)
 {
@@ -182,6 +231,8 @@ main(void)
 		cmocka_unit_test(test_unreadable_labels_are_not_judged),
 		cmocka_unit_test(test_self_on_this_machine),
 		cmocka_unit_test(test_start_time_is_field_22),
+		cmocka_unit_test(test_database_mark),
+		cmocka_unit_test(test_lock_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

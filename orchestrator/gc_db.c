@@ -1,0 +1,106 @@
+/* The database half of gc: on a server given by --db-url, drops the
+ * databases whose run is dead. A database is a run's when its comment
+ * carries the run's mark (dbowner.h); the run is dead when no session
+ * holds its advisory lock (a run holds it from its connection to its end,
+ * and the server frees it when the connection drops, wherever the run's
+ * process lived) and our own /proc does not show its process alive. */
+#include "gc.h"
+
+#include <string.h>
+
+#include "db.h"
+#include "dbowner.h"
+
+/* Drops d if it still carries the mark it was listed with: a live run may
+ * have made it again under the same name meanwhile. 1: dropped. */
+static int
+drop_if_unchanged(struct db *db, const struct db_commented *d, struct error **err)
+{
+	cleanup_free char *now = NULL;
+	bool exists = false;
+
+	if (db_exists(db, d->name, &exists, err) < 0)
+		return -1;
+	if (!exists)
+		return 0;
+	if (db_comment_get(db, d->name, &now, err) < 0)
+		return -1;
+	if (!now || strcmp(now, d->comment) != 0)
+		return 0;
+	if (db_drop(db, d->name, err) < 0)
+		return -1;
+	return 1;
+}
+
+/* 1: dropped, 0: left (not a run's, its run alive or maybe alive, its
+ * name being made again), -1 with *err. */
+static int
+sweep_one(struct db *db, const struct db_commented *d, struct error **err)
+{
+	cleanup_free char *run = NULL, *owner = NULL;
+	bool run_free = false, name_free = false;
+	struct error *uerr = NULL;
+	int rc = 0;
+
+	if (dbowner_parse(d->comment, &run, &owner) < 0)
+		return 0;
+	/* A process we see alive keeps its databases even if its session
+	 * dropped. */
+	if (gc_owner_liveness(owner) == GC_ALIVE)
+		return 0;
+	if (db_try_lock_pair(db, DBOWNER_CLASS_RUN, dbowner_key(run), &run_free, err) < 0)
+		return -1;
+	if (!run_free)
+		return 0;
+	if (db_try_lock_pair(db, DBOWNER_CLASS_NAME, dbowner_key(d->name), &name_free, err) < 0)
+		rc = -1;
+	else if (name_free)
+		rc = drop_if_unchanged(db, d, err);
+	if (name_free)
+		db_unlock_pair(db, DBOWNER_CLASS_NAME, dbowner_key(d->name), &uerr);
+	db_unlock_pair(db, DBOWNER_CLASS_RUN, dbowner_key(run), &uerr);
+	error_free(uerr);
+	return rc;
+}
+
+int
+gc_db_sweep(const char *url, int cancel_fd, int *dropped, struct error **err)
+{
+	cleanup_free char *admin = NULL;
+	struct db_url u;
+	struct db *db;
+	struct db_commented *l = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	*dropped = 0;
+	if (db_url_parse(url, &u, err) < 0)
+		return error_wrap(err, "--db-url");
+	/* The maintenance database when the URL names none, as a run does. */
+	admin = db_url_format(&u, NULL, 0, u.dbname ? NULL : "postgres");
+	db_url_release(&u);
+	/* A given server should answer at once, as for a run. */
+	if (!(db = db_connect(admin, 5000, cancel_fd, err)))
+		return error_wrap(err, "--db-url");
+	if (db_list_commented(db, DBOWNER_MARK_PREFIX, &l, &n, err) < 0) {
+		db_free(db);
+		return error_wrap(err, "--db-url");
+	}
+	/* Best effort: every database is tried, the first failure kept. */
+	for (size_t i = 0; i < n; i++) {
+		struct error *e = NULL;
+		int r = sweep_one(db, &l[i], &e);
+
+		if (r > 0)
+			++*dropped;
+		if (r < 0 && rc == 0) {
+			*err = e;
+			e = NULL;
+			rc = -1;
+		}
+		error_free(e);
+	}
+	db_commented_free(l, n);
+	db_free(db);
+	return rc;
+}

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# xdock gc --db-url: the databases a killed run left on a shared server go,
+# a live run's stay. Run A (-n 3) is SIGKILLed in its test: its template and
+# test_db_gw0..2 stay on the server, each marked in its COMMENT with A's run
+# id and owner. Run B (-n 1) then takes the server (A's lock went with its
+# connection), re-creates the template and test_db_gw0 as its own and is
+# held in its test. gc from a sibling PID namespace, where neither run's
+# process can be seen (so only the advisory lock B holds on the server tells
+# the runs apart), drops A's gw1 and gw2 and leaves B's; a gc from ours drops
+# nothing more; B, whose test reads its database before and after, passes.
+. "$(dirname "$0")/lib.sh"
+
+docker run -d --label "xdock.test=t-gc-db-$$" --tmpfs /var/lib/postgresql/data -p 127.0.0.1::5432 \
+	xdock/postgres:15 >"$T_TMP/pg.id"
+pg=$(cat "$T_TMP/pg.id")
+apid=
+bpid=
+cleanup() {
+	[ -n "$apid" ] && kill -9 "$apid" 2>/dev/null
+	[ -n "$bpid" ] && kill -9 "$bpid" 2>/dev/null
+	docker rm -f "$pg" >/dev/null 2>&1
+	rm -rf "$T_TMP"
+}
+trap cleanup EXIT
+port=$(docker port "$pg" 5432/tcp | head -n 1 | sed 's/.*://')
+url="postgresql://xdock:xdock@127.0.0.1:$port/postgres"
+for _ in $(seq 300); do
+	docker exec "$pg" pg_isready -q -h 127.0.0.1 && break
+	sleep 0.2
+done
+q() { docker exec -e PGPASSWORD=xdock "$pg" psql -U xdock -h 127.0.0.1 -d postgres -Atc "$1" 2>/dev/null; }
+# name, then the run id of its mark ("-" when unmarked), one line each
+marks() {
+	q "select datname || ' ' || coalesce(substring(shobj_description(oid, 'pg_database') from '^xdock\.run=([0-9a-f]+) '), '-')
+	   from pg_database where datname like 'test_db_%' order by 1"
+}
+
+# wait_for DESC CMD...: up to 120 s.
+wait_for() {
+	local desc=$1
+	shift
+	for _ in $(seq 1200); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	echo "     timed out waiting: $desc" >&2
+	return 1
+}
+
+mkdir -p "$T_TMP/p"
+cd "$T_TMP/p" || exit 1
+cat >migrate.py <<'PY'
+import os
+
+import psycopg2
+
+c = psycopg2.connect(os.environ["DATABASE_URL"])
+with c.cursor() as cur:
+    cur.execute("CREATE TABLE seeded (x int)")
+    cur.execute("INSERT INTO seeded VALUES (1)")
+c.commit()
+c.close()
+PY
+cat >test_hold.py <<'PY'
+import os
+import time
+
+import psycopg2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def seeded(cur):
+    cur.execute("SELECT count(*) FROM seeded")
+    return cur.fetchone()[0]
+
+
+def test_database_stays_mine():
+    phase = os.environ["PHASE"]
+    c = psycopg2.connect(os.environ["DATABASE_URL"])
+    c.autocommit = True
+    with c.cursor() as cur:
+        assert seeded(cur) == 1
+        open(os.path.join(HERE, "started-" + phase), "w").close()
+        for _ in range(1800):
+            if os.path.exists(os.path.join(HERE, "release-" + phase)):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("never released")
+        # A gc that dropped this database would have ended this session.
+        assert seeded(cur) == 1
+    c.close()
+PY
+# exec: the background job's pid is xdock's own (its owner label's).
+xd() { exec "$XDOCK_BIN" run -p no:cacheprovider --db-url "$url" --db-setup "python3 migrate.py" "$@" .; }
+
+# A gc given a URL libpq cannot read: a usage error naming it, masked.
+"$XDOCK_BIN" gc --db-url "postgresql://u:topsecret@[::1/postgres" >"$T_TMP/gc-bad.out" 2>"$T_TMP/gc-bad.err"
+rc=$?
+check "gc with a bad --db-url: exit 4 (got $rc)" eq "$rc" 4
+check "gc with a bad --db-url: refused before anything was swept" eq "$(wc -c <"$T_TMP/gc-bad.out")" 0
+check "gc with a bad --db-url: one line naming the problem" \
+	bash -c "[ \$(wc -l <'$T_TMP/gc-bad.err') = 1 ] && grep -q 'matching \"]\"' '$T_TMP/gc-bad.err'"
+check "gc with a bad --db-url: password masked" \
+	bash -c "! grep -q topsecret '$T_TMP/gc-bad.err' && grep -q 'u:\*\*\*@' '$T_TMP/gc-bad.err'"
+
+xd -n 3 --env PHASE=a >"$T_TMP/a.out" 2>"$T_TMP/a.err" &
+apid=$!
+a_ready() { [ -e started-a ] && [ "$(q "select count(*) from pg_database where datname like 'test_db_gw%'")" = 3 ]; }
+check "run A: in its test with three worker databases" wait_for "run A" a_ready
+runa=$(marks | awk '$1 == "test_db_gw0" { print $2 }')
+check "run A's databases are marked with its run id" eq "$(marks | awk -v r="$runa" '$2 == r' | wc -l)" 4
+owner=$(q "select shobj_description(oid, 'pg_database') from pg_database where datname = 'test_db_gw1'")
+check "the mark names run A's process as its container labels do ($owner)" \
+	eq "$(echo "$owner" | sed -n 's/.* xdock\.owner=[^:]*:[^:]*:[^:]*:\([0-9]*\):.*/\1/p')" "$apid"
+kill -9 "$apid"
+wait "$apid" 2>/dev/null
+apid=
+check "after SIGKILL run A's four databases are left" eq "$(marks | awk -v r="$runa" '$2 == r' | wc -l)" 4
+
+xd -n 1 --env PHASE=b >"$T_TMP/b.out" 2>"$T_TMP/b.err" &
+bpid=$!
+check "run B: in its test" wait_for "run B" test -e started-b
+runb=$(marks | awk '$1 == "test_db_gw0" { print $2 }')
+check "run B re-made the template and gw0 as its own (run $runb)" \
+	eq "$(marks | tr '\n' ' ')" "test_db_gw0 $runb test_db_gw1 $runa test_db_gw2 $runa test_db_template $runb "
+
+unshare --pid --fork --mount-proc "$XDOCK_BIN" gc --db-url "$url" >"$T_TMP/gc-sibling.out" 2>"$T_TMP/gc-sibling.err"
+rc=$?
+check "gc in a sibling namespace: exit 0 (got $rc)" eq "$rc" 0
+check "gc in a sibling namespace: says it dropped two databases" \
+	grep -q "dropped 2 databases on postgresql://xdock:\*\*\*@127.0.0.1:$port/postgres" "$T_TMP/gc-sibling.out"
+check "gc in a sibling namespace: the killed run's databases are gone, the live run's are there" \
+	eq "$(marks | tr '\n' ' ')" "test_db_gw0 $runb test_db_template $runb "
+"$XDOCK_BIN" gc --db-url "$url" >"$T_TMP/gc-host.out" 2>"$T_TMP/gc-host.err"
+rc=$?
+check "gc in our namespace: exit 0 (got $rc)" eq "$rc" 0
+check "gc in our namespace: dropped nothing more" grep -q "dropped 0 databases" "$T_TMP/gc-host.out"
+check "gc in our namespace: the live run's databases are there" \
+	eq "$(marks | tr '\n' ' ')" "test_db_gw0 $runb test_db_template $runb "
+
+touch release-b
+wait "$bpid"
+rc=$?
+bpid=
+check "run B passed: its database was never dropped under it (rc $rc)" eq "$rc" 0
+check "run B: no database left on the server" eq "$(marks | wc -l)" 0
+check "run A: nothing left (gc removed its containers)" no_leftovers_of "$runa"
+check "run B: nothing left" no_leftovers_of "$runb"
+finish
