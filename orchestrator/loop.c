@@ -501,7 +501,9 @@ loop_run(struct loop *lp)
 		if (pfd[0].revents && loop_signalled(lp))
 			break;
 		for (size_t k = 1; k < n; k++) {
-			if (!pfd[k].revents)
+			/* A worker whose engine was found lost while another was
+			 * served is detached already. */
+			if (!pfd[k].revents || (k != ctl_at && !f->w[who[k]].attach))
 				continue;
 			if (k == ctl_at)
 				service_controller(lp, pfd[k].revents);

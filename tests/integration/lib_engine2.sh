@@ -9,6 +9,8 @@
 #                            E2_PID; stopped and removed when the test exits
 #   e2 ARGS...               the docker CLI against it (unix socket)
 #   engine2_kill             SIGKILL to its dockerd only ("the engine is lost")
+#   engine2_lose             the same, and engine2_stop will not start it
+#                            again: it ends what the dead engine left by PID
 #   engine2_restart          a killed engine started again on the same roots
 #   engine2_stop             everything removed; the machine as it was
 #
@@ -28,6 +30,7 @@
 E2_PID=
 E2_DIR=
 E2_UP=0
+E2_NORESTART=0
 
 # Opt-in: a second dockerd on a machine whose first engine others use is
 # a hazard to them. A second dockerd has been seen to delete the first
@@ -139,6 +142,32 @@ engine2_kill() {
 	E2_UP=0
 }
 
+# A lost engine is never started again: a second dockerd killed and
+# started again is when the first engine's docker0 was seen to go.
+engine2_lose() {
+	engine2_kill
+	E2_NORESTART=1
+}
+
+# What a killed engine left running, ended without it: the processes of
+# its containers (its data root lists their ids; cgroupfs puts each under
+# docker/<id> of every controller), then their cgroups.
+_e2_reap() {
+	local id d p i
+	for id in $(ls "$E2_DIR/data/containers" 2>/dev/null); do
+		for i in 1 2 3 4 5; do
+			p=$(cat /sys/fs/cgroup/*/docker/"$id"/cgroup.procs 2>/dev/null | sort -u)
+			[ -n "$p" ] || break
+			# shellcheck disable=SC2086
+			kill -KILL $p 2>/dev/null
+			sleep 0.2
+		done
+		for d in /sys/fs/cgroup/*/docker/"$id"; do
+			[ -d "$d" ] && rmdir "$d" 2>/dev/null
+		done
+	done
+}
+
 engine2_restart() {
 	_e2_dockerd
 }
@@ -158,7 +187,9 @@ engine2_stop() {
 	local i p m
 	trap - EXIT
 	[ -n "$E2_DIR" ] || return 0
-	if [ "$E2_UP" = 0 ] && [ -d "$E2_DIR/data" ] && [ -z "$(_e2_orphans)" ]; then
+	if [ "$E2_UP" = 0 ] && [ "${E2_NORESTART:-0}" = 1 ]; then
+		_e2_reap
+	elif [ "$E2_UP" = 0 ] && [ -d "$E2_DIR/data" ] && [ -z "$(_e2_orphans)" ]; then
 		:
 	elif [ "$E2_UP" = 0 ] && [ -d "$E2_DIR/data" ]; then
 		# Killed with containers still running: a start on the same
