@@ -430,12 +430,19 @@ class XdockSession:
         return rep
 
     def _ev_collectreport(self, node, data):
-        rep = self._report(data.get("data"))
-        # Every worker collects the same tree: one report per error.
-        key = (rep.nodeid, str(rep.longrepr))
-        if key in self.collect_errors:
-            return
-        self.collect_errors.add(key)
+        raw = data.get("data")
+        # Every worker collects the same tree. xdist keeps one report per
+        # error when its longrepr travels as a value (an import error's
+        # text, a skip's tuple); a traceback comes back as a new object
+        # from each worker, and xdist's check by dict key then reports it
+        # once per worker. (Read before rebuilding: that rewrites raw.)
+        traceback = isinstance(raw, dict) and isinstance(raw.get("longrepr"), dict)
+        rep = self._report(raw)
+        if not traceback:
+            key = (rep.nodeid, str(rep.longrepr))
+            if key in self.collect_errors:
+                return
+            self.collect_errors.add(key)
         self.config.hook.pytest_collectreport(report=rep)
         self._count(rep)
 

@@ -522,7 +522,33 @@ def pytest_cmdline_main(config):
         opt.distload = False
         opt.numprocesses = None
         opt.maxprocesses = None
+        _worker_basetemp(config)
     yield
+
+
+def _worker_basetemp(config):
+    """xdist's controller gives each worker `<basetemp>/popen-gwN` (its
+    own --basetemp, or pytest's numbered directory): tmp_path is
+    `.../popen-gw0/test_x0` there, and two workers given one --basetemp do
+    not remove each other's directory when they start."""
+    name = "popen-" + os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    given = config.option.basetemp
+    if given:
+        # The controller makes the directory under xdist; here nobody has.
+        given = os.path.abspath(given)
+        try:
+            os.makedirs(given, exist_ok=True)
+        except OSError:
+            return  # pytest says why when it makes its own
+        config.option.basetemp = os.path.join(given, name)
+        return
+    try:
+        from _pytest.tmpdir import TempPathFactory
+
+        base = TempPathFactory.from_config(config, _ispytest=True).getbasetemp()
+    except Exception:
+        return  # pytest's own default then
+    config.option.basetemp = str(base / name)
 
 
 @pytest.hookimpl(tryfirst=True)

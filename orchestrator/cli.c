@@ -316,7 +316,7 @@ static const struct {
 	{ "--tx", "--tx: xdock's workers are containers of --image, not execnet gateways" },
 	{ "--rsyncdir", "--rsyncdir: the project is mounted into the containers, nothing is copied" },
 	{ "--rsyncignore", "--rsyncignore: the project is mounted into the containers, nothing is copied" },
-	{ "--looponfail", "--looponfail is not supported by xdock (run it again)" },
+	{ "--looponfail", "--looponfail/-f: xdock does not watch the files to run the failures again; run it again yourself" },
 	{ "--testrunuid", "--testrunuid: xdock gives every run its own id" },
 };
 

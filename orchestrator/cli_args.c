@@ -131,7 +131,15 @@ parse_short(struct config *cfg, const char *const *args, size_t n, size_t *i, st
 		const struct opt *o = cli_find_short(a[j]);
 		const char *rest = a + j + 1;
 		const char *v;
+		const char *shorthand = NULL;
 
+		if (a[j] == 'f')
+			return error_set(err, EXIT_USAGE, "%s", cli_refused("--looponfail", strlen("--looponfail")));
+		if (a[j] == 'd') {
+			/* xdist's "-d": a shorthand for --dist load. */
+			o = cli_find_long("--dist", strlen("--dist"));
+			shorthand = "load";
+		}
 		if (!o && !cli_pytest_valued_short(a[j])) {
 			if (np + 1 >= sizeof(pending))
 				return error_set(err, EXIT_USAGE, "option cluster too long: \"%.40s...\"", a);
@@ -162,6 +170,11 @@ parse_short(struct config *cfg, const char *const *args, size_t n, size_t *i, st
 			return 0;
 		}
 		whole = false;
+		if (shorthand) {
+			if (cli_apply(cfg, o, shorthand, err) < 0)
+				return -1;
+			continue;
+		}
 		if (!o->meta) {
 			if (cli_apply(cfg, o, NULL, err) < 0)
 				return -1;

@@ -83,16 +83,53 @@ note_origin(struct config *c, const char *what, const char *from)
 	free(prev);
 }
 
+/* pytest's options whose value is a path it takes from the directory it
+ * was started in. */
+static const char *const cwd_path_opts[] = { "-c", "--config-file", "--rootdir", "--confcutdir", "--basetemp",
+					     "--ignore", "--log-file", "--cov-config" };
+
+/* The length of the option a starts with when it is one of those ("-c"
+ * also as "-cFILE", a long one also as "--opt=FILE"), or 0. */
+static size_t
+cwd_path_opt(const char *a)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(cwd_path_opts); k++) {
+		size_t len = strlen(cwd_path_opts[k]);
+
+		if (strncmp(a, cwd_path_opts[k], len) == 0 &&
+		    (a[len] == '\0' || a[len] == '=' || (a[1] != '-' && a[len] != '\0')))
+			return len;
+	}
+	return 0;
+}
+
 /* From outside the project the workers start in the rootdir: relative
- * paths on the command line are made absolute, so they name the same
- * files there. */
+ * paths on the command line (the path arguments and the values of the
+ * options above, in any spelling) are made absolute, so they name the
+ * same files there. */
 static void
 absolute_paths(struct config *c, const char *cwd)
 {
 	for (size_t i = 0; i < c->npytest_args; i++) {
 		const char *a = c->pytest_args[i];
-		bool path = a == c->inifile_arg || a == c->rootdir_arg;
+		size_t len = a[0] == '-' ? cwd_path_opt(a) : 0;
+		bool path = false;
 
+		if (len && a[len] == '\0') {
+			if (i + 1 >= c->npytest_args)
+				break;
+			a = c->pytest_args[++i];
+			path = true;
+		} else if (len) {
+			const char *v = a + len + (a[len] == '=');
+			cleanup_free char *abs = NULL;
+
+			if (v[0] == '/' || v[0] == '\0')
+				continue;
+			abs = rootdir_abspath(cwd, v);
+			c->pytest_args[i] = cli_own(c, xasprintf("%.*s%s", (int)(v - a), a, abs));
+			continue;
+		}
 		for (size_t k = 0; k < c->npositional && !path; k++)
 			path = c->positional[k] == a;
 		if (!path || a[0] == '/' || strcmp(a, "-") == 0)

@@ -365,6 +365,10 @@ finish(struct run *r, struct error **err)
 		if (r->rep.exit_code == EXIT_OK && r->ctl.exited && r->ctl.exit_status == EXIT_TESTS_FAILED &&
 		    !forgiven_failures(&r->rep))
 			r->rep.exit_code = EXIT_TESTS_FAILED;
+		/* --fixtures, --markers, --version, --cache-show: pytest
+		 * answers without a session, exit 0; no tests is no failure. */
+		if (r->rep.exit_code == EXIT_NO_TESTS && r->ctl.exited && r->ctl.exit_status == EXIT_OK)
+			r->rep.exit_code = EXIT_OK;
 		code = r->rep.exit_code;
 	}
 	/* The controller did not get to its summary (interrupted, a fatal

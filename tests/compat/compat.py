@@ -9,7 +9,9 @@ normalised), the lastfailed cache, the coverage total, pytest's summary
 counts.
 
 Run: tests/compat/compat.py [CASE...]   (ctest -L compat runs them all)
-     tests/compat/compat.py --table     the docs/usage.md table it checks
+     tests/compat/compat.py --table     the docs/usage.md tables it checks
+     tests/compat/compat.py --check-options   every option of `pytest --help`
+                                        (host and test image) has a row
 Environment: XDOCK_BIN, XDOCK_AGENT (as the integration tests), XDOCK_SRC.
 Needs a python3 with pytest, pytest-xdist and pytest-cov (Debian's).
 """
@@ -243,6 +245,203 @@ STDIO = {
     """,
 }
 
+# Flags that change what runs or how it ends: each step's flags leave a
+# mark on the outcomes, so a flag xdock dropped shows up as a difference.
+PASSTHRU = {
+    "pytest.ini": """
+        [pytest]
+        markers =
+            slow: a slow one
+            compatmark: the compat suite's own marker
+    """,
+    "conftest.py": """
+        import pytest
+
+        @pytest.fixture
+        def proj_fix():
+            return 1
+    """,
+    "myplug.py": """
+        import pytest
+
+        @pytest.fixture
+        def plug_fix():
+            return 2
+    """,
+    "test_flags.py": """
+        import logging
+        import warnings
+        import pytest
+
+        @pytest.mark.slow
+        def test_slow():
+            pass
+
+        def test_fast():
+            print("out of test_fast")
+
+        @pytest.mark.xfail(reason="known")
+        def test_xfail_passes():
+            pass
+
+        @pytest.mark.xfail(reason="known")
+        def test_xfail_fails():
+            assert 0
+
+        def test_warns():
+            warnings.warn(UserWarning("careful"))
+
+        def test_conftest_fixture(proj_fix):
+            assert proj_fix == 1
+
+        def test_plugin_fixture(request):
+            assert request.getfixturevalue("plug_fix") == 2
+
+        def test_logs_and_fails():
+            logging.getLogger("compat").warning("a warning logged")
+            logging.getLogger("compat").info("an info logged")
+            print("printed before failing")
+            x = [1, 2]
+            assert x == [1, 3]
+
+        @pytest.mark.unregistered_mark
+        def test_unregistered():
+            pass
+
+        def test_tmp(tmp_path):
+            assert tmp_path.parent.name.startswith("popen-gw")
+    """,
+    "sub/conftest.py": """
+        import pytest
+
+        @pytest.fixture
+        def sub_fix():
+            return 3
+    """,
+    "sub/test_sub.py": """
+        def test_in_sub(sub_fix):
+            assert sub_fix == 3
+
+        def test_sub_fails():
+            assert 0
+    """,
+    "tpkg/__init__.py": "",
+    "tpkg/test_inpkg.py": """
+        def test_in_package():
+            pass
+    """,
+    "venv/bin/activate": "",
+    "venv/test_in_venv.py": """
+        def test_in_venv():
+            pass
+    """,
+}
+
+DOCTESTS = {
+    "mod.py": '''
+        def double(x):
+            """
+            >>> double(2)
+            4
+            >>> double(3)
+            7
+            >>> double(4)
+            8
+            """
+            return 2 * x
+    ''',
+    "broken_import.py": """
+        import no_such_module_for_doctest
+    """,
+    "notes.txt": """
+        >>> 1 + 1
+        2
+    """,
+    "extra.rst": """
+        >>> 2 + 2
+        5
+    """,
+    "test_plain.py": """
+        def test_plain():
+            pass
+    """,
+}
+
+STRICT_CONFIG = {
+    "pytest.ini": """
+        [pytest]
+        no_such_ini_key = 1
+    """,
+    "test_s.py": """
+        def test_s():
+            pass
+    """,
+}
+
+STEPWISE = {
+    "test_steps.py": """
+        def test_1():
+            pass
+
+        def test_2():
+            assert 0
+
+        def test_3():
+            assert 0
+
+        def test_4():
+            pass
+    """,
+}
+
+# Relative -c, --rootdir and --confcutdir, given from outside the project
+# and from a subdirectory of it: pytest takes them from where it runs.
+PATHS = {
+    "cfg/custom.ini": """
+        [pytest]
+        python_files = check_*.py test_*.py
+    """,
+    "tests/conftest.py": """
+        import pytest
+
+        @pytest.fixture
+        def top_fix():
+            return 1
+    """,
+    "tests/check_only.py": """
+        def test_found_by_custom_ini():
+            pass
+    """,
+    "tests/sub/test_paths.py": """
+        def test_uses_top(top_fix):
+            assert top_fix == 1
+
+        def test_plain():
+            pass
+    """,
+}
+
+# What pytest answers without a test session.
+INFO = {
+    "pytest.ini": """
+        [pytest]
+        markers =
+            compatmark: the compat suite's own marker
+    """,
+    "conftest.py": '''
+        import pytest
+
+        @pytest.fixture
+        def proj_fix():
+            """The compat suite's own fixture."""
+            return 1
+    ''',
+    "test_info.py": """
+        def test_info(proj_fix):
+            pass
+    """,
+}
+
 # -- what is compared ------------------------------------------------------
 
 
@@ -346,6 +545,16 @@ COMPARE = {
     "stdio": lambda r: {name: sorted(l for l in r[name].splitlines() if l.startswith(("out-", "err-")))
                         for name in ("out", "err")},
     "files": lambda r: sorted(f for f in os.listdir(r["dir"]) if f.startswith("seen-")),
+    "sections": lambda r: sorted(set(re.sub(r" [a-z_0-9]+ -+$", "", l)
+                                     for l in r["out"].splitlines() if re.match(r"^-+ Captured ", l))),
+    "verbose": lambda r: sorted(re.findall(r"^\[gw\d+\] \[ *\d+%\] (\w+) (\S+)", r["out"], re.M)),
+    "project_info": lambda r: [l for l in r["out"].splitlines()
+                               if "compatmark" in l or l.startswith(("proj_fix", "pytest ", "cachedir:"))
+                               or "fixtures used by" in l or "The compat suite" in l],
+    # Outside the project pytest prints node ids from where it runs, xdock
+    # from the rootdir (a documented difference): file::test and outcome.
+    "outcomes_by_file": lambda r: sorted((k.rsplit("/", 1)[-1], v) for k, v in _outcomes(r["out"]).items()),
+    "usage_error": lambda r: [l for l in r["err"].splitlines() if l.startswith(("ERROR:", "__main__.py: error"))],
 }
 
 # -- the cases: (flag or row, project, steps, what must match) -------------
@@ -354,10 +563,11 @@ COMPARE = {
 
 
 class Case:
-    def __init__(self, name, row, files, steps, compare, xdock_does="same as pytest-xdist", env=None):
+    def __init__(self, name, row, files, steps, compare, xdock_does="same as pytest-xdist", env=None, cwd="."):
         self.name, self.row, self.files, self.steps = name, row, files, steps
         self.compare, self.xdock_does = compare, xdock_does
         self.env = env or {}
+        self.cwd = cwd  # where both run, relative to the project
 
 
 N2 = ["-n", "2"]
@@ -395,7 +605,8 @@ CASES = [
     Case("addopts_n", "`addopts = -n 2` in pytest.ini (never starts xdist inside a worker)", ADDOPTS_N,
          [([], ["-n", "2"])], ["exit", "summary"]),
     Case("collect_error", "a collection error: reported, the other tests still run, exit 1 (xdist's rule, "
-         "not plain pytest's \"Interrupted\")", COLLECT_ERROR,
+         "not plain pytest's \"Interrupted\"); reported once when its report is text (an import error), once "
+         "per worker when it is a traceback (case `selection`'s `-W error`), as xdist's", COLLECT_ERROR,
          [(N2 + ["-rA"], None), (N2 + ["--continue-on-collection-errors", "-rA"], None)],
          ["exit", "summary", "errors", "outcomes"]),
     Case("auto_env", "`-n auto` with `PYTEST_XDIST_AUTO_NUM_WORKERS` (xdist's own "
@@ -406,6 +617,59 @@ CASES = [
          [(N2, None)], ["exit", "summary", "stdio"]),
     Case("collect_error_x", "a collection error with `-x` / `--maxfail`: nothing runs, exit 2", COLLECT_ERROR,
          [(N2 + ["-x"], None), (N2 + ["--maxfail=2"], None)], ["exit", "summary", "errors", "interrupted"]),
+    Case("selection", "`-k`, `-m`, `--deselect`, `--ignore`, `--ignore-glob`, `--runxfail`, `-o`, `-W`, "
+         "`--strict-markers`, `--noconftest`, `--confcutdir`, `-p`, `--pyargs`, `--keep-duplicates`, "
+         "`--collect-in-virtualenv`, `--import-mode`, `--basetemp` (each worker in `popen-gwN` below it)",
+         PASSTHRU,
+         [(N2 + ["-rA", "-k", "not slow", "--deselect", "test_flags.py::test_fast", "--ignore=sub",
+                 "--runxfail", "-o", "xfail_strict=true", "-W", "error::UserWarning", "--basetemp=bt"], None),
+          (N2 + ["-rA", "-m", "not slow", "--strict-markers", "--ignore-glob=*sub*", "-p", "myplug",
+                 "--override-ini=xfail_strict=true", "--pythonwarnings=error::UserWarning", "--strict"], None),
+          (N2 + ["-rA", "--noconftest", "--confcutdir=sub", "--import-mode=importlib", "--pyargs", "tpkg",
+                 "--keep-duplicates", "tpkg", "--collect-in-virtualenv", "venv", "sub"], None)],
+         ["exit", "summary", "outcomes"]),
+    Case("output_flags", "`--assert=plain`, `--show-capture`, `--full-trace`, `--no-showlocals`, "
+         "`--code-highlight`, `--log-level`, `--log-format`, `--log-date-format`, `--log-cli-*`, "
+         "`--log-file*`, `--log-auto-indent`, `--disable-warnings`, `-s`/`--capture`, `--setup-show`, "
+         "`--trace`, `--pdbcls`, `--debug`, `--trace-config`, `--pastebin`", PASSTHRU,
+         [(N2 + ["-rA", "--assert=plain", "--show-capture=stdout", "--full-trace", "--no-showlocals",
+                 "--code-highlight=no", "-p", "myplug", "--capture=sys", "--debug=dbg.log", "--trace-config",
+                 "--pastebin=failed"], None),
+          (N2 + ["-rA", "--log-level=INFO", "--log-format=%(levelname)s %(message)s", "--log-date-format=%H",
+                 "--log-cli-level=ERROR", "--log-cli-format=%(message)s", "--log-cli-date-format=%H",
+                 "--log-file=log.txt", "--log-file-level=INFO", "--log-file-format=%(message)s",
+                 "--log-file-date-format=%H", "--log-auto-indent=on", "-p", "myplug", "--disable-warnings", "-s",
+                 "--setup-show", "--trace", "--pdbcls=pdb:Pdb"], None)],
+         ["exit", "summary", "outcomes", "short_summary", "sections", "warnings"]),
+    Case("verbosity", "`-v`, `-vv`, `--verbosity=N`, `-q`", BASIC,
+         [(N2 + ["-vv"], None), (N2 + ["--verbosity=2", "-q"], None)],
+         ["exit", "summary", "verbose"]),
+    Case("doctest", "`--doctest-modules`, `--doctest-glob`, `--doctest-report`, "
+         "`--doctest-continue-on-failure`, `--doctest-ignore-import-errors`", DOCTESTS,
+         [(N2 + ["-rA", "--doctest-modules"], None),
+          (N2 + ["-rA", "--doctest-modules", "--doctest-continue-on-failure", "--doctest-report=udiff",
+                 "--doctest-ignore-import-errors", "--doctest-glob=*.rst"], None)],
+         ["exit", "summary", "outcomes", "errors"]),
+    Case("strict_config", "`--strict-config` (an unknown ini key: xdist's controller refuses it)",
+         STRICT_CONFIG, [(N2 + ["--strict-config"], None)], ["exit", "summary", "usage_error"]),
+    Case("stepwise", "`--sw`/`--stepwise` on a fresh cache", STEPWISE,
+         [(N2 + ["-rA", "--sw"], None)], ["exit", "summary", "outcomes", "lastfailed"]),
+    Case("paths_outside", "relative `-c`, `--rootdir`, `--confcutdir` given from outside the project "
+         "(taken from the directory xdock runs in)", PATHS,
+         [(N2 + ["-rA", "-c", "project/cfg/custom.ini", "--confcutdir=project/tests/sub", "project/tests"], None),
+          (N2 + ["-rA", "--rootdir=project/tests", "-cproject/cfg/custom.ini", "project/tests/sub"], None),
+          (N2 + ["-rA", "--rootdir", "project", "--confcutdir", "project/tests", "project/tests"], None)],
+         ["exit", "summary", "outcomes_by_file"], cwd=".."),
+    Case("paths_inside", "relative `-c`, `--rootdir`, `--confcutdir` given from a subdirectory of the project",
+         PATHS,
+         [(N2 + ["-rA", "-c../../cfg/custom.ini", "--confcutdir=.", ".."], None),
+          (N2 + ["-rA", "--rootdir=..", "-c", "../../cfg/custom.ini", "."], None)],
+         ["exit", "summary", "outcomes"], cwd="tests/sub"),
+    Case("info", "`--version`/`-V`, `--markers`, `--fixtures`/`--funcargs`, `--cache-show`, `--setup-plan`, "
+         "`--setup-only`, `--fixtures-per-test`: pytest answers without running tests, exit 0", INFO,
+         [(N2 + ["-V"], None), (N2 + ["--markers"], None), (N2 + ["--funcargs"], None),
+          (N2 + ["--cache-show"], None), (N2 + ["--setup-only"], None), (N2 + ["--fixtures-per-test"], None)],
+         ["exit", "summary", "project_info"]),
 ]
 
 # Rows that are decided without a run here, with the reason.
@@ -415,6 +679,151 @@ STATIC_ROWS = [
     ("`-v`, `-q`", "passed to the controller, which prints the progress and summary"),
     ("`--json-report`", "xdock's own JSON report, written from the workers' results"),
 ]
+
+# -- every option of `pytest --help` ---------------------------------------
+# (spellings, what xdock does, the case or test that shows it). "same" rows
+# name a case above (the suite checks that it exists); the others say why.
+SAME = "same as pytest-xdist"
+OPTIONS = [
+    # general
+    (("-k",), SAME, "selection"),
+    (("-m",), SAME, "selection"),
+    (("--markers",), SAME, "info"),
+    (("-x", "--exitfirst"), "xdock's own (the same meaning): stops the workers, the controller reports as xdist's",
+     "collect_error_x"),
+    (("--fixtures", "--funcargs"), SAME, "info"),
+    (("--fixtures-per-test",), SAME, "info"),
+    (("--pdb",), "refused with pytest-xdist's message and exit 4, as xdist refuses it under `-n`", "t_project_layout.sh"),
+    (("--pdbcls",), SAME + " (no debugger starts without `--pdb`)", "output_flags"),
+    (("--trace",), SAME + " (no terminal reaches a worker's debugger: it reads end of input and goes on, as in "
+     "xdist's workers)", "output_flags"),
+    (("--capture", "-s"), SAME + " (the workers' output is not shown while tests run, as under xdist)",
+     "output_flags"),
+    (("--runxfail",), SAME, "selection"),
+    (("--lf", "--last-failed", "--ff", "--failed-first", "--nf", "--new-first", "--cache-clear", "--lfnf",
+      "--last-failed-no-failures"), SAME, "cache"),
+    (("--cache-show",), SAME, "info"),
+    (("--sw", "--stepwise"), SAME, "stepwise"),
+    (("--sw-skip", "--stepwise-skip"), "passed to pytest as under xdist; a later run's outcome is not compared: "
+     "with pytest 7.2 every worker and the controller write the stepwise cache, the last one wins, under xdist "
+     "and xdock alike", "—"),
+    # reporting
+    (("--durations", "--durations-min"), SAME, "durations"),
+    (("-v", "--verbose", "-q", "--quiet", "--verbosity"), SAME, "verbosity"),
+    (("--no-header", "--no-summary"), SAME, "no_header_summary"),
+    (("-r",), SAME, "report_chars"),
+    (("--disable-warnings", "--disable-pytest-warnings"), SAME, "output_flags"),
+    (("-l", "--showlocals", "--tb", "--color"), SAME, "tb_styles"),
+    (("--no-showlocals", "--show-capture", "--full-trace", "--code-highlight"), SAME, "output_flags"),
+    (("--pastebin",), SAME + " (sent by the controller; a container has no route out, so the upload fails as "
+     "on a host offline)", "output_flags"),
+    (("--junit-xml", "--junit-prefix"), SAME + " (`--junitxml`/`--junit-xml` is also xdock's option: the "
+     "controller's junitxml writes it)", "junitxml"),
+    # pytest-warnings
+    (("-W", "--pythonwarnings"), SAME, "selection"),
+    (("--maxfail",), "xdock's own (the same meaning): stops the workers after N failures", "collect_error_x"),
+    (("--strict-config",), SAME, "strict_config"),
+    (("--strict-markers", "--strict"), SAME, "selection"),
+    (("-c", "--rootdir"), SAME + " (relative to the directory xdock runs in)", "paths_outside"),
+    (("--continue-on-collection-errors",), SAME, "collect_error"),
+    # collection
+    (("--collect-only", "--co"), SAME, "collect_only"),
+    (("--pyargs", "--ignore", "--ignore-glob", "--deselect", "--noconftest", "--keep-duplicates",
+      "--collect-in-virtualenv", "--import-mode"), SAME, "selection"),
+    (("--confcutdir",), SAME + " (relative to the directory xdock runs in)", "paths_inside"),
+    (("--doctest-modules", "--doctest-report", "--doctest-glob", "--doctest-ignore-import-errors",
+      "--doctest-continue-on-failure"), SAME, "doctest"),
+    # session debugging and configuration
+    (("--basetemp",), SAME + ": each worker's tmp_path under `<basetemp>/popen-gwN`", "selection"),
+    (("-V", "--version"), SAME, "info"),
+    (("-h", "--help"), "xdock's own: `xdock run --help` lists xdock's options; `pytest --help` lists pytest's",
+     "test_cli"),
+    (("-p",), SAME, "selection"),
+    (("--trace-config", "--debug"), SAME + " (each worker's pytest writes its own trace, as xdist's workers "
+     "do)", "output_flags"),
+    (("-o", "--override-ini"), SAME, "selection"),
+    (("--assert",), SAME, "output_flags"),
+    (("--setup-only", "--setup-plan"), SAME, "info"),
+    (("--setup-show",), SAME, "output_flags"),
+
+    # logging
+    (("--log-level", "--log-format", "--log-date-format", "--log-cli-level", "--log-cli-format",
+      "--log-cli-date-format", "--log-file", "--log-file-level", "--log-file-format", "--log-file-date-format",
+      "--log-auto-indent"), SAME, "output_flags"),
+    # pytest-cov
+    (("--cov", "--cov-reset", "--cov-report", "--cov-config", "--no-cov-on-fail", "--no-cov",
+      "--cov-fail-under", "--cov-append", "--cov-branch", "--cov-context"), SAME, "coverage"),
+    # pytest-django (in the test image, not on the host: compared by t_django.sh with xdist in a container)
+    (("--reuse-db",), "taken over by xdock with pytest-django's meaning: the embedded server and the template "
+     "are kept between runs", "t_reuse_db.sh"),
+    (("--create-db", "--ds", "--dc", "--no-migrations", "--migrations", "--liveserver", "--fail-on-template-vars"),
+     "passed to pytest-django in every worker and the controller; the host has no pytest-django, so not "
+     "compared here", "—"),
+    # pytest-xdist
+    (("-n", "--numprocesses"), "xdock's own (the same meaning): that many worker containers; `auto` as xdist's",
+     "auto_env"),
+    (("--maxprocesses",), "xdock's own (the same meaning)", "auto_env"),
+    (("--max-worker-restart",), "xdock's own (the same meaning): crashed workers are replaced, at most N times",
+     "t_faults.sh"),
+    (("--dist", "-d"), "xdock's own (the same meaning; `-d` is `--dist load`); xdock's scheduler, see "
+     "scheduling.md", "t_dist_modes.sh"),
+    (("--tx", "--rsyncdir", "--rsyncignore"), "not applicable, exit 4 saying why: the workers are containers of "
+     "`--image` with the project mounted, not execnet gateways", "test_cli"),
+    (("--testrunuid",), "not applicable, exit 4 saying why: xdock gives every run its own id", "test_cli"),
+    (("-f", "--looponfail"), "not applicable, exit 4 saying why: xdock does not watch the files (run it again)",
+     "test_cli"),
+]
+
+
+def help_options(text):
+    """Every option spelling `pytest --help` prints: "-k", "--lf", ..."""
+    got = set()
+    for line in text.splitlines():
+        m = re.match(r"^  (-[^ ].*?)(?:  |$)", line)
+        if not m:
+            continue
+        for part in re.split(r", (?=-)", m.group(1)):
+            got.add(re.split(r"[ =\[]", part, 1)[0])
+    return got
+
+
+def check_options():
+    """Every option of pytest --help (the host's and the test image's) has a
+    row; every row names real options, and a case or test that exists."""
+    helps = {"host": [HOST_PY, "-m", "pytest", "--help"],
+             "image": ["docker", "run", "--rm", "--network", "none", (IMAGE[1] if IMAGE else "xdock/python:bookworm"),
+                       "python3", "-m", "pytest", "--help"]}
+    tmp = tempfile.mkdtemp(prefix="xdock-compat-help.")
+    problems = []
+    have = {}
+    try:
+        for name, argv in helps.items():
+            p = subprocess.run(argv, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+            if p.returncode != 0:
+                problems.append("%s: pytest --help failed: %s" % (name, p.stderr.strip()[-300:]))
+                continue
+            for opt in help_options(p.stdout):
+                have.setdefault(opt, name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    listed = {}
+    for spellings, does, proof in OPTIONS:
+        for s in spellings:
+            if s in listed:
+                problems.append("%s has two rows" % s)
+            listed[s] = proof
+        known = {c.name for c in CASES} | {"—"}
+        if proof not in known and not os.path.exists(os.path.join(SRC, "tests", "integration", proof)) \
+                and proof not in ("test_cli",):
+            problems.append("the row of %s names %s, which is neither a case nor a test" % (spellings[0], proof))
+        if does.startswith(SAME) and proof not in {c.name for c in CASES}:
+            problems.append("the row of %s says \"same\" without a compat case" % spellings[0])
+    if not problems or have:
+        for opt in sorted(set(have) - set(listed)):
+            problems.append("pytest --help (%s) has %s; the options table has no row for it" % (have[opt], opt))
+        for opt in sorted(set(listed) - set(have)):
+            problems.append("the options table lists %s, which pytest --help does not have" % opt)
+    return problems
 
 
 def _write(root, files):
@@ -447,8 +856,11 @@ def run_case(case, tmp):
             xdock_args = host_args
         # xdock's own -n goes first; the rest is pytest's.
         xargs = xdock_args[2:] if xdock_args[:2] == N2 else xdock_args
-        host = _run([HOST_PY, "-m", "pytest"] + host_args, host_dir, case.env)
-        xd = _run([XDOCK, "run", "-n", "2", "--db", "none"] + IMAGE + xargs, xdock_dir, case.env)
+        host = _run([HOST_PY, "-m", "pytest"] + host_args, os.path.normpath(os.path.join(host_dir, case.cwd)),
+                    case.env)
+        xd = _run([XDOCK, "run", "-n", "2", "--db", "none"] + IMAGE + xargs,
+                  os.path.normpath(os.path.join(xdock_dir, case.cwd)), case.env)
+        host["dir"], xd["dir"] = host_dir, xdock_dir
         for what in case.compare:
             try:
                 want = COMPARE[what](host)
@@ -472,6 +884,15 @@ def table():
         lines.append("| %s | %s | `tests/compat` case `%s` |" % (c.row, c.xdock_does, c.name))
     for row, does in STATIC_ROWS:
         lines.append("| %s | %s | — |" % (row, does))
+    lines += ["", "Every option `pytest --help` prints with the test image's plugins (pytest-xdist, pytest-cov, "
+              "pytest-django), checked both ways by `compat.py --check-options`:", "",
+              "| option | what xdock does | proven by |", "|---|---|---|"]
+    for spellings, does, proof in OPTIONS:
+        if proof in {c.name for c in CASES}:
+            proof = "`tests/compat` case `%s`" % proof
+        elif proof != "—":
+            proof = "`%s`" % proof
+        lines.append("| %s | %s | %s |" % (", ".join("`%s`" % o for o in spellings), does, proof))
     return "\n".join(lines) + "\n"
 
 
@@ -495,6 +916,13 @@ def main(argv):
     if argv[1:2] == ["--table"]:
         sys.stdout.write(table())
         return 0
+    if argv[1:2] == ["--check-options"]:
+        # Quick (two `pytest --help`): the tables cannot drift from pytest.
+        problems = check_docs() + check_options()
+        for msg in problems:
+            print("FAIL - %s" % msg)
+        print("compat options: %d problems" % len(problems))
+        return 1 if problems else 0
     wanted = set(argv[1:])
     unknown = wanted - {c.name for c in CASES}
     if unknown:

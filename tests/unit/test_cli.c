@@ -198,6 +198,14 @@ test_numprocesses(void **state)
 	assert_int_equal(cfg.dist, SCHED_NO);
 	cli_release(&cfg);
 
+	/* xdist's -d is --dist load, also in a cluster; the last one wins. */
+	PARSE_OK(&cfg, "run", "--dist", "each", "-xd", "-rA");
+	assert_int_equal(cfg.dist, SCHED_LOAD);
+	assert_int_equal(cfg.maxfail, 1);
+	assert_int_equal(cfg.npytest_args, 1);
+	assert_string_equal(cfg.pytest_args[0], "-rA");
+	cli_release(&cfg);
+
 	PARSE_USAGE("-n", "run", "-n");
 	/* pytest-xdist's -n 0 (no distribution): one worker. */
 	PARSE_OK(&cfg, "run", "-n", "0");
@@ -604,6 +612,10 @@ test_refused(void **state)
 	PARSE_USAGE("--tx", "run", "--tx", "popen");
 	PARSE_USAGE("--rsyncdir", "run", "--rsyncdir=x");
 	PARSE_USAGE("--looponfail", "run", "--looponfail");
+	PARSE_USAGE("--looponfail", "run", "-f");
+	PARSE_USAGE("--looponfail", "run", "-xf");
+	PARSE_USAGE("--testrunuid", "run", "--testrunuid=abc");
+	PARSE_USAGE("--rsyncignore", "run", "--rsyncignore", "x");
 }
 
 static void
