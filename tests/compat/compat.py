@@ -705,8 +705,8 @@ OPTIONS = [
     (("--cache-show",), SAME, "info"),
     (("--sw", "--stepwise"), SAME, "stepwise"),
     (("--sw-skip", "--stepwise-skip"), "passed to pytest as under xdist; a later run's outcome is not compared: "
-     "with pytest 7.2 every worker and the controller write the stepwise cache, the last one wins, under xdist "
-     "and xdock alike", "—"),
+     "the controller records the first failure it hears of, which with parallel workers depends on timing, "
+     "under xdist and xdock alike", "—"),
     # reporting
     (("--durations", "--durations-min"), SAME, "durations"),
     (("-v", "--verbose", "-q", "--quiet", "--verbosity"), SAME, "verbosity"),
