@@ -8,6 +8,7 @@
 # process can be seen (so only the advisory lock B holds on the server tells
 # the runs apart), drops A's gw1 and gw2 and leaves B's; a gc from ours drops
 # nothing more; B, whose test reads its database before and after, passes.
+# A --keep-dbs run's databases lose the mark at its end: gc leaves them.
 . "$(dirname "$0")/lib.sh"
 
 docker run -d --label "xdock.test=t-gc-db-$$" --tmpfs /var/lib/postgresql/data -p 127.0.0.1::5432 \
@@ -146,6 +147,16 @@ rc=$?
 bpid=
 check "run B passed: its database was never dropped under it (rc $rc)" eq "$rc" 0
 check "run B: no database left on the server" eq "$(marks | wc -l)" 0
+# --keep-dbs keeps the databases on purpose: unmarked at the end, gc leaves them.
+touch release-c
+(xd -n 1 --keep-dbs --env PHASE=c) >"$T_TMP/c.out" 2>"$T_TMP/c.err"
+rc=$?
+check "--keep-dbs run passed (rc $rc)" eq "$rc" 0
+check "--keep-dbs: its databases are kept, unmarked" eq "$(marks | tr '\n' ' ')" "test_db_gw0 - test_db_template - "
+"$XDOCK_BIN" gc --db-url "$url" >"$T_TMP/gc-keep.out" 2>"$T_TMP/gc-keep.err"
+check "--keep-dbs: gc dropped none of them" grep -q "dropped 0 databases" "$T_TMP/gc-keep.out"
+check "--keep-dbs: still there after gc" eq "$(marks | wc -l)" 2
+
 check "run A: nothing left (gc removed its containers)" no_leftovers_of "$runa"
 check "run B: nothing left" no_leftovers_of "$runb"
 finish
