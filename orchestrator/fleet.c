@@ -109,6 +109,7 @@ fleet_init(struct fleet *f, const struct config *cfg, size_t nw, struct engines 
 		f->at[i] = at[i];
 		free(rep->workers[i].engine);
 		rep->workers[i].engine = xstrdup(engines_name(es, at[i]));
+		rep->workers[i].engine_index = at[i];
 	}
 	build_agent_cmd(f);
 	fleet_controller_cmd(f);
@@ -229,6 +230,7 @@ relocate(struct fleet *f, size_t i, struct error **err)
 	f->at[i] = to;
 	free(f->rep->workers[i].engine);
 	f->rep->workers[i].engine = xstrdup(engines_name(f->es, to));
+	f->rep->workers[i].engine_index = to;
 	return 0;
 }
 

@@ -333,6 +333,7 @@ report_json(const struct report *r, FILE *out, struct error **err)
 		cJSON_AddStringToObject(o, "name", w->name);
 		add_str(o, "database", w->database);
 		add_str(o, "engine", w->engine);
+		cJSON_AddNumberToObject(o, "engine_index", (double)w->engine_index);
 		add_str(o, "container", w->container);
 		cJSON_AddNumberToObject(o, "tests", (double)w->tests);
 		cJSON_AddItemToArray(workers, o);

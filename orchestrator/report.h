@@ -50,6 +50,7 @@ struct report_worker {
 	char *database;         /* NULL with --db none */
 	char *container;        /* full id */
 	char *engine;           /* the engine's address it last ran on */
+	size_t engine_index;    /* that engine's place among the run's (one address may be given twice) */
 	size_t tests;           /* tests it ran */
 };
 

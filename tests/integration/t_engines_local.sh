@@ -43,8 +43,8 @@ check "all passed, as on one engine" eq "$(json "$T_TMP/report.json" 'r["summary
 check "gw0 and gw1, one database each" eq \
 	"$(json "$T_TMP/report.json" '",".join(w["name"] + ":" + w["database"] for w in r["workers"])')" \
 	gw0:test_db_gw0,gw1:test_db_gw1
-check "the report names each worker's engine" eq "$(json "$T_TMP/report.json" '[w["engine"] for w in r["workers"]]')" \
-	"['$SOCK', '$SOCK']"
+check "the report names each worker's engine and its place" eq "$(json "$T_TMP/report.json" '[(w["engine"], w["engine_index"]) for w in r["workers"]]')" \
+	"[('$SOCK', 0), ('$SOCK', 1)]"
 check "both workers wrote their server's id" test -s "$T_TMP/demo/servers/gw0" -a -s "$T_TMP/demo/servers/gw1"
 check "two engines, two PostgreSQL servers" test "$(cat "$T_TMP/demo/servers/gw0")" != "$(cat "$T_TMP/demo/servers/gw1")"
 run_id=$(json "$T_TMP/report.json" 'r["run_id"]')
