@@ -259,6 +259,70 @@ test_decode_len(void **state)
 	error_free(err);
 }
 
+/* Events are checked without cJSON's tree (a syntax pass), then kept as
+ * the bytes after the prefix: as strict as a parse, never looser. */
+static void
+expect_event(const char *line, const char *rest)
+{
+	struct msg m;
+	struct error *err = NULL;
+
+	if (decode(line, &m, &err) != 0)
+		fail_msg("%s: %s", line, err->msg);
+	assert_int_equal(m.kind, MSG_EVENT);
+	assert_string_equal(m.text, rest);
+	msg_release(&m);
+}
+
+static void
+test_decode_event(void **state)
+{
+	(void)state;
+	expect_event("{\"t\":\"ev\",\"e\":\"logstart\",\"d\":{\"nodeid\":\"t.py::a\",\"location\":[\"t.py\",0,\"a\"]}}",
+		     "\"e\":\"logstart\",\"d\":{\"nodeid\":\"t.py::a\",\"location\":[\"t.py\",0,\"a\"]}}");
+	expect_event("{\"t\":\"ev\",\"e\":\"x\",\"d\":{\"a\":[1,-0.5,2e10,1E-3,0,true,false,null,\"\\u00e9\\n\\\"\"],"
+		     "\"b\":{},\"c\":[]}} ",
+		     "\"e\":\"x\",\"d\":{\"a\":[1,-0.5,2e10,1E-3,0,true,false,null,\"\\u00e9\\n\\\"\"],\"b\":{},\"c\":[]}} ");
+	/* "e" nested deeper does not count; the top level's first does. */
+	expect_error("{\"t\":\"ev\",\"d\":{\"e\":\"x\"}}", "not an event");
+	expect_error("{\"t\":\"ev\",\"e\":1}", "not an event");
+	expect_error("{\"t\":\"ev\",\"e\":[\"x\"],\"e\":\"y\"}", "not an event");
+	expect_error("{\"t\":\"ev\",\"d\":1}", "not an event");
+	/* Not JSON: cut, trailing bytes, bad literals, numbers, strings. */
+	expect_error("{\"t\":\"ev\",\"e\":\"x\"", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\"}{}", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\",}", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\",\"d\":[1,]}", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\",\"d\":NaN}", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\",\"d\":tru}", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\",\"d\":01}", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\",\"d\":1.}", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\",\"d\":-}", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\",\"d\":\"\\q\"}", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\",\"d\":\"\\u12g4\"}", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\",\"d\":\"a\tb\"}", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\",\"d\":{1:2}}", "not a JSON object");
+	expect_error("{\"t\":\"ev\",\"e\":\"x\",\"d\":{\"a\" 2}}", "not a JSON object");
+}
+
+/* Nesting past cJSON's limit fails as it did under cJSON. */
+static void
+test_decode_event_depth(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, "{\"t\":\"ev\",\"e\":\"x\",\"d\":");
+	for (int i = 0; i < 1200; i++)
+		buf_printf(&b, "[");
+	for (int i = 0; i < 1200; i++)
+		buf_printf(&b, "]");
+	buf_printf(&b, "}");
+	expect_error(b.data, "not a JSON object");
+	buf_release(&b);
+}
+
 static void
 test_decode_errors(void **state)
 {
@@ -458,6 +522,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_outcome_names),
 		cmocka_unit_test(test_decode_hello),
+		cmocka_unit_test(test_decode_event),
+		cmocka_unit_test(test_decode_event_depth),
 		cmocka_unit_test(test_decode_collected),
 		cmocka_unit_test(test_decode_start_done),
 		cmocka_unit_test(test_decode_result),
