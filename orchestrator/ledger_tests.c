@@ -213,6 +213,10 @@ ledger_work_orphaned(const struct ledger *l)
 
 		if (w->state != LEDGER_IDLE && w->state != LEDGER_EXITED && !w->bye_sent)
 			return false;
+		/* Done before any bye: the worker's session runs nothing by
+		 * itself (--collect-only); a replacement would do the same. */
+		if (w->done && !w->bye_sent)
+			return false;
 	}
 	return true;
 }

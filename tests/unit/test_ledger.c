@@ -577,6 +577,27 @@ test_work_orphaned(void **state)
 	fix_close(&f);
 }
 
+/* --collect-only: each worker's session says done without a bye and ends;
+ * the tests it never ran are nobody's lost work, so no replacement. */
+static void
+test_collect_only_orphans_nothing(void **state)
+{
+	struct fix f;
+
+	(void)state;
+	fix_open(&f, SCHED_LOAD, 0, 0);
+	for (size_t i = 0; i < NW; i++)
+		collect(&f, i);
+	for (size_t i = 0; i < NW; i++) {
+		assert_false(f.l.w[i].bye_sent);
+		assert_int_equal(feedf(&f, i, "{\"t\":\"done\"}"), 0);
+		ledger_worker_gone(&f.l, i, "exited", NULL, 0);
+	}
+	assert_true(ledger_work_left(&f.l));
+	assert_false(ledger_work_orphaned(&f.l));
+	fix_close(&f);
+}
+
 int
 main(void)
 {
@@ -595,6 +616,7 @@ main(void)
 		cmocka_unit_test(test_dist_each),
 		cmocka_unit_test(test_finish_reasons),
 		cmocka_unit_test(test_work_orphaned),
+		cmocka_unit_test(test_collect_only_orphans_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
