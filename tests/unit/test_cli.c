@@ -122,6 +122,7 @@ test_commands(void **state)
 	PARSE_OK(&cfg, "version", "--docker-host", "unix:///x.sock");
 	assert_int_equal(cfg.command, CLI_VERSION);
 	assert_string_equal(cfg.docker_host, "unix:///x.sock");
+	cli_release(&cfg);
 	PARSE_USAGE("version: unknown argument \"--all\"", "version", "--all");
 	PARSE_OK(&cfg, "--version");
 	assert_int_equal(cfg.command, CLI_VERSION);
@@ -145,8 +146,10 @@ test_commands(void **state)
 	assert_int_equal(cfg.command, CLI_GC);
 	assert_true(cfg.gc_all);
 	assert_string_equal(cfg.docker_host, "tcp://h:2376");
+	cli_release(&cfg);
 	PARSE_OK(&cfg, "gc", "--docker-host=unix:///x.sock");
 	assert_string_equal(cfg.docker_host, "unix:///x.sock");
+	cli_release(&cfg);
 	PARSE_USAGE("--nope", "gc", "--nope");
 	PARSE_USAGE("--docker-host needs a value", "gc", "--docker-host");
 	PARSE_USAGE("\"frobnicate\"", "frobnicate");
