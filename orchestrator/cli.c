@@ -173,10 +173,10 @@ set_exitfirst(struct config *cfg, const char *v, struct error **err)
 int
 cli_add_docker_host(struct config *cfg, const char *v, struct error **err)
 {
-	(void)err;
+	if (cfg->ndocker_hosts == CLI_MAX_ENGINES)
+		return error_set(err, EXIT_USAGE, "--docker-host: at most %d engines", CLI_MAX_ENGINES);
 	if (!cfg->docker_host)
 		cfg->docker_host = v;
-	cfg->docker_hosts = xrealloc(cfg->docker_hosts, (cfg->ndocker_hosts + 1) * sizeof(*cfg->docker_hosts));
 	cfg->docker_hosts[cfg->ndocker_hosts++] = v;
 	return 0;
 }

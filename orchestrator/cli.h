@@ -27,6 +27,9 @@ enum cli_db_env { CLI_DB_ENV_ALL, CLI_DB_ENV_URL, CLI_DB_ENV_NONE };
 /* --db-scope: what one worker has of its own, a database or a server. */
 enum cli_db_scope { CLI_DB_SCOPE_DATABASE, CLI_DB_SCOPE_SERVER };
 
+/* --docker-host given more often than this is a usage error. */
+#define CLI_MAX_ENGINES 16
+
 struct config {
 	enum cli_command command;
 	int workers;               /* 0 with workers_auto: the engine's NCPU */
@@ -49,7 +52,7 @@ struct config {
 	int max_worker_restart;    /* -1: 4 x workers, as pytest-xdist */
 	const char *docker_host;   /* the first --docker-host; NULL: DOCKER_HOST or the local socket */
 	/* Every --docker-host, in order: a run's engines (engines.h). */
-	const char **docker_hosts;
+	const char *docker_hosts[CLI_MAX_ENGINES];
 	size_t ndocker_hosts;
 	bool ship;                 /* ship the project even to a local engine */
 	const char *agent;         /* NULL: next to the xdock binary */

@@ -320,9 +320,6 @@ cli_release(struct config *cfg)
 	free(cfg->worker_args);
 	free(cfg->positional);
 	free(cfg->env);
-	free(cfg->docker_hosts);
-	cfg->docker_hosts = NULL;
-	cfg->ndocker_hosts = 0;
 	free(cfg->db_options);
 	cfg->db_options = NULL;
 	cfg->ndb_options = 0;

@@ -100,11 +100,13 @@ parse_engine_cmd(int argc, char **argv, enum cli_command cmd, struct config *cfg
 				return error_set(err, EXIT_USAGE, "--db-url needs a value");
 			cfg->db_url = a[8] ? a + 9 : argv[++i];
 		} else if (strncmp(a, "--docker-host=", 14) == 0) {
-			cli_add_docker_host(cfg, a + 14, err);
+			if (cli_add_docker_host(cfg, a + 14, err) < 0)
+				return -1;
 		} else if (strcmp(a, "--docker-host") == 0) {
 			if (i + 1 >= argc)
 				return error_set(err, EXIT_USAGE, "--docker-host needs a value");
-			cli_add_docker_host(cfg, argv[++i], err);
+			if (cli_add_docker_host(cfg, argv[++i], err) < 0)
+				return -1;
 		} else {
 			return error_set(err, EXIT_USAGE, "%s: unknown argument \"%s\"", argv[1], a);
 		}
