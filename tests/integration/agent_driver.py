@@ -325,8 +325,11 @@ class Driver:
                    "test test_last_of_module", "teardown test_basic",
                    "setup test_other", "test test_other", "teardown test_other"]
         check(ev == want_ev, "module fixture: set up and torn down once, at the right time", ev)
-        check(not os.listdir(self.tmp) or os.listdir(self.tmp) == ["events.log"],
-              "plugin temp dir removed", os.listdir(self.tmp))
+        # What may stay in $TMPDIR: the test's own events.log and pytest's
+        # basetemp (pytest-of-<user>, made for the worker as xdist's
+        # controller makes it, and kept by pytest's own retention).
+        left = [n for n in os.listdir(self.tmp) if n != "events.log" and not n.startswith("pytest-of-")]
+        check(not left, "plugin temp dir removed", os.listdir(self.tmp))
 
     def t_output_cap(self):
         a = self.spawn(["test_weird.py::test_noisy"], agent_opts=["--output-cap", "1000"])
