@@ -1,10 +1,10 @@
 /* Client for the Docker Engine API over libcurl: a unix socket or tcp(+TLS)
- * per DOCKER_HOST/DOCKER_TLS_VERIFY/DOCKER_CERT_PATH. Only this module and
- * docker_attach.c include curl.h. The API version is negotiated from
- * GET /_ping and GET /version, never hard-coded. All calls are blocking REST
- * calls on one easy handle, each with a time limit for its kind (see
- * docker_priv.h) and an optional cancel fd; attach streams get their own
- * handles. */
+ * per DOCKER_HOST/DOCKER_TLS_VERIFY/DOCKER_CERT_PATH. Only docker.c,
+ * docker_call.c and docker_attach.c include curl.h. The API version is
+ * negotiated from GET /_ping and GET /version, never hard-coded. All calls
+ * are blocking REST calls on one easy handle, each with a time limit for
+ * its kind (see docker_priv.h) and an optional cancel fd; attach streams
+ * get their own handles. */
 #ifndef XDOCK_DOCKER_H
 #define XDOCK_DOCKER_H
 

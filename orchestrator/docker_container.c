@@ -1,5 +1,5 @@
 /* The container endpoints of the Docker client: create, start, wait, kill,
- * remove, inspect, logs. The transport is docker.c's. */
+ * remove, inspect, logs. One call is docker_call.c's. */
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Images, networks and volumes, and the label-filtered listings gc and
- * the run use to find what is theirs. The transport is docker.c's. */
+ * the run use to find what is theirs. One call is docker_call.c's. */
 #include <stdio.h>
 #include <string.h>
 

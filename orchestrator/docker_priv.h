@@ -1,9 +1,10 @@
 /* Internals shared by the files of the Docker client: docker.c (where the
- * engine is, the REST transport), docker_container.c and docker_object.c
- * (the endpoints), docker_stream.c (archives and image tarballs, streamed),
- * docker_attach.c (the attach channel) and docker_json.c (request bodies
- * and reply parsing with cJSON). Other modules see docker.h only. No
- * curl.h or cJSON.h here: CURL is void in curl.h. */
+ * engine is, the API version, the client's life), docker_call.c (one REST
+ * call), docker_container.c and docker_object.c (the endpoints),
+ * docker_stream.c (archives and image tarballs, streamed), docker_attach.c
+ * (the attach channel) and docker_json.c (request bodies and reply parsing
+ * with cJSON). Other modules see docker.h only. No curl.h or cJSON.h here:
+ * CURL is void in curl.h. */
 #ifndef XDOCK_DOCKER_PRIV_H
 #define XDOCK_DOCKER_PRIV_H
 
@@ -29,6 +30,24 @@
  * limit by the caller. */
 #define DOCKER_TIMEOUT_QUICK_MS 30000
 #define DOCKER_TIMEOUT_SLOW_MS 120000
+
+/* libcurl's CURL_ERROR_SIZE (docker_call.c checks it). */
+#define DOCKER_ERRBUF_SIZE 256
+
+/* A client: docker.c fills it, docker_call.c performs calls with it. */
+struct docker {
+	void *curl;          /* a CURL *: REST calls only; attach gets its own handles */
+	char *host;          /* as given or found, for messages */
+	char *unix_path;     /* socket path, NULL for tcp */
+	char *base_url;      /* see docker_base_url() */
+	char *host_header;
+	bool tls;
+	bool tls_verify;
+	char *ca, *cert, *key;   /* NULL: not used (see parse_host in docker.c) */
+	struct docker_cancel *cancel;  /* NULL: calls run to their limit */
+	char api[16];        /* "1.41", from the engine */
+	char errbuf[DOCKER_ERRBUF_SIZE]; /* the last call's curl error */
+};
 
 /* One request in flight: where its body goes and what came back. */
 struct docker_call {
