@@ -51,6 +51,11 @@ int db_set_application_name(struct db *db, const char *name, struct error **err)
 int db_exists(struct db *db, const char *name, bool *exists, struct error **err);
 /* CREATE DATABASE name [TEMPLATE template]. */
 int db_create(struct db *db, const char *name, const char *template_name, struct error **err);
+/* The same, made under staging and carrying comment once it has name:
+ * killed at any moment, it leaves staging (with no comment) or name with
+ * its comment, never name without it. */
+int db_create_marked(struct db *db, const char *name, const char *template_name, const char *staging,
+		     const char *comment, struct error **err);
 /* DROP DATABASE IF EXISTS name WITH (FORCE): ends sessions still connected
  * (a crashed worker's, say). */
 int db_drop(struct db *db, const char *name, struct error **err);

@@ -140,6 +140,38 @@ db_create(struct db *db, const char *name, const char *template_name, struct err
 }
 
 int
+db_create_marked(struct db *db, const char *name, const char *template_name, const char *staging,
+		 const char *comment, struct error **err)
+{
+	cleanup_free char *qname = NULL, *qstaging = NULL, *qval = NULL, *sql = NULL;
+	cleanup_pgres PGresult *res = NULL;
+	struct error *derr = NULL;
+
+	if (check_name(name, err) < 0 || check_name(staging, err) < 0)
+		return error_wrap(err, "create database");
+	if (!(qname = db_ident(db, name, err)) || !(qstaging = db_ident(db, staging, err)) ||
+	    !(qval = db_literal(db, comment, err)))
+		return error_wrap(err, "create database \"%s\"", name);
+	/* CREATE DATABASE cannot run inside a transaction block, so no
+	 * transaction holds it and its COMMENT together: a process killed
+	 * between the two would leave a database nobody can attribute. So it
+	 * is made under staging, a name that says whose it is, and the
+	 * comment and the rename to name (both transactional) are one
+	 * statement string: the server runs such a string as one implicit
+	 * transaction, all or nothing. */
+	if (db_create(db, staging, template_name, err) < 0)
+		return error_wrap(err, "create database \"%s\"", name);
+	sql = xasprintf("COMMENT ON DATABASE %s IS %s; ALTER DATABASE %s RENAME TO %s", qstaging, qval, qstaging,
+			qname);
+	res = db_exec(db, sql, err);
+	if (res)
+		return 0;
+	db_drop(db, staging, &derr);
+	error_free(derr);
+	return error_wrap(err, "create database \"%s\": mark and rename", name);
+}
+
+int
 db_drop(struct db *db, const char *name, struct error **err)
 {
 	cleanup_free char *qname = NULL, *sql = NULL;

@@ -36,6 +36,29 @@ dbowner_parse(const char *comment, char **run_id, char **owner)
 	return 0;
 }
 
+char *
+dbowner_staging(const char *run_id, const char *name)
+{
+	return xasprintf(DBOWNER_STAGING_PREFIX "%s.%08x", run_id, (unsigned)dbowner_key(name));
+}
+
+int
+dbowner_parse_staging(const char *dbname, char **run_id)
+{
+	const char *id, *dot;
+
+	*run_id = NULL;
+	if (!dbname || strncmp(dbname, DBOWNER_STAGING_PREFIX, strlen(DBOWNER_STAGING_PREFIX)) != 0)
+		return -1;
+	id = dbname + strlen(DBOWNER_STAGING_PREFIX);
+	dot = strrchr(id, '.');
+	if (!dot || dot == id || strlen(dot + 1) != 8 || strspn(dot + 1, "0123456789abcdef") != 8 ||
+	    memchr(id, '.', (size_t)(dot - id)))
+		return -1;
+	*run_id = xstrndup(id, (size_t)(dot - id));
+	return 0;
+}
+
 int
 dbowner_key(const char *s)
 {

@@ -14,11 +14,22 @@
 /* What every mark starts with, for listing them. */
 #define DBOWNER_MARK_PREFIX "xdock.run="
 
+/* What the name a database is made under starts with (dbowner_staging). */
+#define DBOWNER_STAGING_PREFIX "xdock.new."
+
 /* The comment that marks a database as run_id's. Caller frees. */
 char *dbowner_mark(const char *run_id, const char *owner);
 /* Reads a mark: 0 with heap copies of the run id and owner (caller
  * frees), -1 for any other comment (a template's cache key, a user's own). */
 int dbowner_parse(const char *comment, char **run_id, char **owner);
+/* The name run_id makes the database name under before it is marked
+ * and renamed ("xdock.new.<run id>.<8 hex digits of name's key>"): the
+ * name itself says whose it is while there is no comment yet. Caller
+ * frees. */
+char *dbowner_staging(const char *run_id, const char *name);
+/* Reads such a name: 0 with a heap copy of the run id, -1 for any other
+ * name. */
+int dbowner_parse_staging(const char *dbname, char **run_id);
 /* A string's advisory-lock id: 32-bit FNV-1a, as a signed int (the
  * server's int4). Two runs sharing one is as likely as 1 in 2^32 and only
  * keeps a dead run's databases a while longer. */

@@ -60,5 +60,8 @@ int gc_sweep(struct docker *dk, bool all, int *removed, struct error **err);
  * advisory lock there and whose process /proc does not show alive.
  * *dropped counts them. cancel_fd readable (-1: none) stops the connect. */
 int gc_db_sweep(const char *url, int cancel_fd, int *dropped, struct error **err);
+/* The same over a connection already made. */
+struct db;
+int gc_db_sweep_on(struct db *db, int *dropped, struct error **err);
 
 #endif

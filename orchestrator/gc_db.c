@@ -3,7 +3,8 @@
  * carries the run's mark (dbowner.h); the run is dead when no session
  * holds its advisory lock (a run holds it from its connection to its end,
  * and the server frees it when the connection drops, wherever the run's
- * process lived) and our own /proc does not show its process alive. */
+ * process lived) and our own /proc does not show its process alive. A
+ * database still under its staging name (dbowner.h) is its run's too. */
 #include "gc.h"
 
 #include <string.h>
@@ -63,15 +64,77 @@ sweep_one(struct db *db, const struct db_commented *d, struct error **err)
 	return rc;
 }
 
+/* A database left under its staging name (dbowner.h): its run was
+ * killed between CREATE DATABASE and the statement that marks and renames
+ * it. No run but its own makes that name, so its run's lock alone says
+ * whether it is still on its way. 1: dropped. */
+static int
+sweep_staging(struct db *db, const char *name, struct error **err)
+{
+	cleanup_free char *run = NULL;
+	struct error *uerr = NULL;
+	bool run_free = false;
+	int rc = 0;
+
+	if (dbowner_parse_staging(name, &run) < 0)
+		return 0;
+	if (db_try_lock_pair(db, DBOWNER_CLASS_RUN, dbowner_key(run), &run_free, err) < 0)
+		return -1;
+	if (!run_free)
+		return 0;
+	rc = db_drop(db, name, err) < 0 ? -1 : 1;
+	db_unlock_pair(db, DBOWNER_CLASS_RUN, dbowner_key(run), &uerr);
+	error_free(uerr);
+	return rc;
+}
+
+/* Keeps the first failure in *err, counts drops. */
+static void
+tally(int r, struct error **e, int *dropped, int *rc, struct error **err)
+{
+	if (r > 0)
+		++*dropped;
+	if (r < 0 && *rc == 0) {
+		*err = *e;
+		*e = NULL;
+		*rc = -1;
+	}
+	error_free(*e);
+	*e = NULL;
+}
+
+int
+gc_db_sweep_on(struct db *db, int *dropped, struct error **err)
+{
+	struct db_commented *l = NULL;
+	char **staged = NULL;
+	size_t n = 0, nstaged = 0;
+	struct error *e = NULL;
+	int rc = 0;
+
+	*dropped = 0;
+	if (db_list_commented(db, DBOWNER_MARK_PREFIX, &l, &n, err) < 0)
+		return -1;
+	/* Best effort: every database is tried, the first failure kept. */
+	for (size_t i = 0; i < n; i++)
+		tally(sweep_one(db, &l[i], &e), &e, dropped, &rc, err);
+	db_commented_free(l, n);
+	if (db_list(db, DBOWNER_STAGING_PREFIX, &staged, &nstaged, rc < 0 ? &e : err) < 0) {
+		error_free(e);
+		return -1;
+	}
+	for (size_t i = 0; i < nstaged; i++)
+		tally(sweep_staging(db, staged[i], &e), &e, dropped, &rc, err);
+	util_strv_free(staged, nstaged);
+	return rc;
+}
+
 int
 gc_db_sweep(const char *url, int cancel_fd, int *dropped, struct error **err)
 {
 	cleanup_free char *admin = NULL;
 	struct db_url u;
 	struct db *db;
-	struct db_commented *l = NULL;
-	size_t n = 0;
-	int rc = 0;
 
 	*dropped = 0;
 	if (db_url_parse(url, &u, err) < 0)
@@ -82,25 +145,10 @@ gc_db_sweep(const char *url, int cancel_fd, int *dropped, struct error **err)
 	/* A given server should answer at once, as for a run. */
 	if (!(db = db_connect(admin, 5000, cancel_fd, err)))
 		return error_wrap(err, "--db-url");
-	if (db_list_commented(db, DBOWNER_MARK_PREFIX, &l, &n, err) < 0) {
+	if (gc_db_sweep_on(db, dropped, err) < 0) {
 		db_free(db);
 		return error_wrap(err, "--db-url");
 	}
-	/* Best effort: every database is tried, the first failure kept. */
-	for (size_t i = 0; i < n; i++) {
-		struct error *e = NULL;
-		int r = sweep_one(db, &l[i], &e);
-
-		if (r > 0)
-			++*dropped;
-		if (r < 0 && rc == 0) {
-			*err = e;
-			e = NULL;
-			rc = -1;
-		}
-		error_free(e);
-	}
-	db_commented_free(l, n);
 	db_free(db);
-	return rc;
+	return 0;
 }

@@ -135,6 +135,7 @@ claim(struct provision *p, const struct run_ctx *ctx, struct error **err)
 	if (!got)
 		return error_set(err, EXIT_INTERNAL, "run %s: its lock on the server is taken", ctx->run_id);
 	p->mark = dbowner_mark(ctx->run_id, owner ? owner : "-");
+	p->run_id = xstrdup(ctx->run_id);
 	return 0;
 }
 
@@ -243,6 +244,7 @@ out:
 static int
 remake(struct provision *p, struct db *db, const char *name, const char *template_name, struct error **err)
 {
+	cleanup_free char *staging = NULL;
 	struct error *uerr = NULL;
 	int rc;
 
@@ -250,9 +252,9 @@ remake(struct provision *p, struct db *db, const char *name, const char *templat
 		return db_drop(db, name, err) < 0 || db_create(db, name, template_name, err) < 0 ? -1 : 0;
 	if (db_lock_pair(db, DBOWNER_CLASS_NAME, dbowner_key(name), p->cancel_fd, err) < 0)
 		return -1;
+	staging = dbowner_staging(p->run_id, name);
 	rc = 0;
-	if (db_drop(db, name, err) < 0 || db_create(db, name, template_name, err) < 0 ||
-	    db_comment_set(db, name, p->mark, err) < 0)
+	if (db_drop(db, name, err) < 0 || db_create_marked(db, name, template_name, staging, p->mark, err) < 0)
 		rc = -1;
 	db_unlock_pair(db, DBOWNER_CLASS_NAME, dbowner_key(name), &uerr);
 	error_free(uerr);
@@ -472,6 +474,8 @@ provision_teardown(struct provision *p, const struct run_ctx *ctx, struct error 
 	p->ready = NULL;
 	free(p->mark);
 	p->mark = NULL;
+	free(p->run_id);
+	p->run_id = NULL;
 	for (size_t i = 0; i < p->ndbs; i++)
 		free(p->dbs[i]);
 	free(p->dbs);

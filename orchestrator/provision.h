@@ -39,6 +39,7 @@ struct provision {
 	 * `xdock gc --db-url` can tell a dead run's from a live one's. NULL
 	 * elsewhere. */
 	char *mark;
+	char *run_id;               /* with mark: the staging names' (dbowner.h) */
 	struct db *db;              /* admin connection */
 	struct db_url admin;        /* as the orchestrator reaches the server */
 	struct db_url worker;       /* as the workers reach it */

@@ -203,6 +203,38 @@ test_database_mark(void **state)
 	assert_int_equal(dbowner_parse(NULL, &run, &o), -1);
 }
 
+/* The staging name a database is made under before it is marked: it
+ * names its run alone, fits PostgreSQL's 63 bytes, and is told apart from
+ * every other name. */
+static void
+test_staging_name(void **state)
+{
+	cleanup_free char *s = dbowner_staging("0a1b2c3d4e5f", "test_db_gw12");
+	char *run = NULL;
+	static const char *const foreign[] = {
+		"test_db_gw0", "xdock.new.", "xdock.new.abc", "xdock.new..0123abcd", "xdock.new.abc.0123abc",
+		"xdock.new.abc.0123abcz", "xdock.new.a.b.0123abcd", "xdock.new.abc.0123abcd0", "Xdock.new.abc.0123abcd",
+	};
+	(void)state;
+
+	assert_int_equal(strncmp(s, DBOWNER_STAGING_PREFIX, strlen(DBOWNER_STAGING_PREFIX)), 0);
+	assert_true(strlen(s) <= 63);
+	assert_int_equal(dbowner_parse_staging(s, &run), 0);
+	assert_string_equal(run, "0a1b2c3d4e5f");
+	free(run);
+	/* Two names of one run stage apart. */
+	{
+		cleanup_free char *t = dbowner_staging("0a1b2c3d4e5f", "test_db_template");
+
+		assert_string_not_equal(s, t);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(foreign); i++) {
+		assert_int_equal(dbowner_parse_staging(foreign[i], &run), -1);
+		assert_null(run);
+	}
+	assert_int_equal(dbowner_parse_staging(NULL, &run), -1);
+}
+
 /* The lock ids: the same string, the same id (the run and gc compute it
  * apart); FNV-1a's published values, negative ones included (the
  * server's int4). */
@@ -233,6 +265,7 @@ main(void)
 		cmocka_unit_test(test_start_time_is_field_22),
 		cmocka_unit_test(test_database_mark),
 		cmocka_unit_test(test_lock_keys),
+		cmocka_unit_test(test_staging_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
