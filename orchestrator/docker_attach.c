@@ -146,92 +146,113 @@ refused(struct docker_attach *a, const char *id, int status, struct buf *b, size
 			 msg ? msg : "the engine refused the upgrade");
 }
 
-struct docker_attach *
-docker_attach_open(struct docker *dk, const char *id, struct error **err)
+/* An id or a name; anything else could change the request line. */
+static int
+check_id(const char *id, struct error **err)
 {
-	struct docker_attach *a = xcalloc(1, sizeof(*a));
-	int64_t deadline = util_now_ms() + DOCKER_CONNECT_TIMEOUT * 1000;
+	for (const char *p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+			return error_set(err, EXIT_USAGE, "docker: attach: bad container id \"%s\"", id);
+	if (!*id)
+		return error_set(err, EXIT_USAGE, "docker: attach: empty container id");
+	return 0;
+}
+
+/* A connection to the engine on a->curl, CONNECT_ONLY, and its socket. */
+static int
+connect_only(struct docker_attach *a, struct docker *dk, struct error **err)
+{
 	cleanup_free char *url = xasprintf("%s/", docker_base_url(dk));
-	cleanup_free char *req = NULL;
-	struct buf head;
-	const char *end;
-	int status = 0;
 	CURLcode rc;
 
-	buf_init(&a->pending, HEAD_MAX);
-	buf_init(&head, HEAD_MAX);
-	a->fd = CURL_SOCKET_BAD;
-	/* An id or a name; anything else could change the request line. */
-	for (const char *p = id; *p; p++) {
-		if (!isalnum((unsigned char)*p) && !strchr("_.-", *p)) {
-			error_set(err, EXIT_USAGE, "docker: attach: bad container id \"%s\"", id);
-			goto fail;
-		}
-	}
-	if (!*id) {
-		error_set(err, EXIT_USAGE, "docker: attach: empty container id");
-		goto fail;
-	}
 	a->curl = curl_easy_init();
-	if (!a->curl) {
-		error_set(err, EXIT_INTERNAL, "docker: cannot initialise libcurl");
-		goto fail;
-	}
+	if (!a->curl)
+		return error_set(err, EXIT_INTERNAL, "docker: cannot initialise libcurl");
 	docker_curl_setup(dk, a->curl);
 	curl_easy_setopt(a->curl, CURLOPT_URL, url);
 	curl_easy_setopt(a->curl, CURLOPT_CONNECT_ONLY, 1L);
 	curl_easy_setopt(a->curl, CURLOPT_ERRORBUFFER, a->errbuf);
 	rc = curl_easy_perform(a->curl);
-	if (rc != CURLE_OK) {
-		error_set(err, EXIT_INTERNAL, "docker: attach: cannot reach the engine at %s: %s", docker_host(dk),
-			  a->errbuf[0] ? a->errbuf : curl_easy_strerror(rc));
-		goto fail;
-	}
-	if (curl_easy_getinfo(a->curl, CURLINFO_ACTIVESOCKET, &a->fd) != CURLE_OK || a->fd == CURL_SOCKET_BAD) {
-		error_set(err, EXIT_INTERNAL, "docker: attach: no socket from libcurl");
-		goto fail;
-	}
-	req = xasprintf("POST /v%s/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
-			"Host: %s\r\n"
-			"User-Agent: xdock\r\n"
-			"Content-Length: 0\r\n"
-			"Connection: Upgrade\r\n"
-			"Upgrade: tcp\r\n"
-			"\r\n",
-			docker_api_version(dk), id, docker_host_header(dk));
-	if (send_all(a, req, strlen(req), deadline, err) < 0)
-		goto fail;
+	if (rc != CURLE_OK)
+		return error_set(err, EXIT_INTERNAL, "docker: attach: cannot reach the engine at %s: %s", docker_host(dk),
+				 a->errbuf[0] ? a->errbuf : curl_easy_strerror(rc));
+	if (curl_easy_getinfo(a->curl, CURLINFO_ACTIVESOCKET, &a->fd) != CURLE_OK || a->fd == CURL_SOCKET_BAD)
+		return error_set(err, EXIT_INTERNAL, "docker: attach: no socket from libcurl");
+	return 0;
+}
+
+static int
+send_request(struct docker_attach *a, struct docker *dk, const char *id, int64_t deadline, struct error **err)
+{
+	cleanup_free char *req = xasprintf("POST /v%s/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+					   "Host: %s\r\n"
+					   "User-Agent: xdock\r\n"
+					   "Content-Length: 0\r\n"
+					   "Connection: Upgrade\r\n"
+					   "Upgrade: tcp\r\n"
+					   "\r\n",
+					   docker_api_version(dk), id, docker_host_header(dk));
+
+	return send_all(a, req, strlen(req), deadline, err);
+}
+
+/* Reads the reply head into head. 0 when the engine upgraded the
+ * connection: the stream bytes that came with the head are moved to
+ * a->pending. */
+static int
+read_reply(struct docker_attach *a, const char *id, struct buf *head, struct error **err)
+{
 	/* The reply is the engine's work, not the network's: Podman (4.3)
 	 * answers an attach only once it holds the container's lock, which
 	 * its clean-up of other containers can keep for seconds on a busy
 	 * machine. A quick call's limit, not the connect limit. */
-	deadline = util_now_ms() + DOCKER_TIMEOUT_QUICK_MS;
-	switch (recv_until(a, &head, have_head_cb, NULL, deadline, err)) {
+	int64_t deadline = util_now_ms() + DOCKER_TIMEOUT_QUICK_MS;
+	const char *end;
+	int status = 0;
+
+	switch (recv_until(a, head, have_head_cb, NULL, deadline, err)) {
 	case 1:
 		break;
 	case 0:
-		error_set(err, EXIT_INTERNAL, "docker: attach %.*s: the engine closed the connection",
-			  strlen(id) == 64 ? 12 : 64, id);
-		goto fail;
+		return error_set(err, EXIT_INTERNAL, "docker: attach %.*s: the engine closed the connection",
+				 strlen(id) == 64 ? 12 : 64, id);
 	default:
-		goto fail;
+		return -1;
 	}
-	end = memmem(head.data, head.len, "\r\n\r\n", 4) + 4;
-	if (sscanf(head.data, "HTTP/1.%*d %d", &status) != 1) {
-		error_set(err, EXIT_INTERNAL, "docker: attach %.*s: not an HTTP reply", strlen(id) == 64 ? 12 : 64, id);
-		goto fail;
-	}
-	if (status != 101 && status != 200) {
-		refused(a, id, status, &head, (size_t)(end - head.data), deadline, err);
-		goto fail;
-	}
-	buf_append(&a->pending, end, head.len - (size_t)(end - head.data));
+	end = memmem(head->data, head->len, "\r\n\r\n", 4) + 4;
+	if (sscanf(head->data, "HTTP/1.%*d %d", &status) != 1)
+		return error_set(err, EXIT_INTERNAL, "docker: attach %.*s: not an HTTP reply", strlen(id) == 64 ? 12 : 64,
+				 id);
+	if (status != 101 && status != 200)
+		return refused(a, id, status, head, (size_t)(end - head->data), deadline, err);
+	buf_append(&a->pending, end, head->len - (size_t)(end - head->data));
+	return 0;
+}
+
+struct docker_attach *
+docker_attach_open(struct docker *dk, const char *id, struct error **err)
+{
+	struct docker_attach *a = xcalloc(1, sizeof(*a));
+	int64_t deadline = util_now_ms() + DOCKER_CONNECT_TIMEOUT * 1000;
+	struct buf head;
+	int rc;
+
+	buf_init(&a->pending, HEAD_MAX);
+	buf_init(&head, HEAD_MAX);
+	a->fd = CURL_SOCKET_BAD;
+	rc = check_id(id, err);
+	if (rc == 0)
+		rc = connect_only(a, dk, err);
+	if (rc == 0)
+		rc = send_request(a, dk, id, deadline, err);
+	if (rc == 0)
+		rc = read_reply(a, id, &head, err);
 	buf_release(&head);
+	if (rc < 0) {
+		docker_attach_free(a);
+		return NULL;
+	}
 	return a;
-fail:
-	buf_release(&head);
-	docker_attach_free(a);
-	return NULL;
 }
 
 void

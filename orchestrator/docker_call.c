@@ -164,16 +164,15 @@ docker_call_release(struct docker_call *c)
 	buf_release(&c->body);
 }
 
-int
-docker_call_do(struct docker_call *c, const char *method, const char *path, bool versioned, const char *json, struct error **err)
+/* The call's whole limit in *limit: its own, or less when the client's
+ * deadline is nearer (0: none). -1 when the call is interrupted or out of
+ * time before it starts. */
+static int
+call_limit(struct docker_call *c, const char *method, const char *path, long *limit, struct error **err)
 {
 	struct docker *dk = c->dk;
-	cleanup_free char *url = versioned ? xasprintf("%s/v%s%s", dk->base_url, dk->api, path)
-					   : xasprintf("%s%s", dk->base_url, path);
-	struct curl_slist *hdrs = NULL;
-	long limit = c->timeout_ms;
-	CURLcode rc;
 
+	*limit = c->timeout_ms;
 	if (docker_cancelled(dk))
 		return error_set(err, EXIT_INTERRUPTED, "docker: %s %s: interrupted", method, path);
 	if (deadline(dk)) {
@@ -181,27 +180,28 @@ docker_call_do(struct docker_call *c, const char *method, const char *path, bool
 
 		if (left <= 0)
 			return error_set(err, EXIT_INTERNAL, "docker: %s %s: out of time", method, path);
-		if (limit == 0 || left < limit)
-			limit = (long)left;
+		if (*limit == 0 || left < *limit)
+			*limit = (long)left;
 	}
-	curl_easy_reset(dk->curl);
-	docker_curl_setup(dk, dk->curl);
-	dk->errbuf[0] = '\0';
-	curl_easy_setopt(dk->curl, CURLOPT_ERRORBUFFER, dk->errbuf);
-	curl_easy_setopt(dk->curl, CURLOPT_URL, url);
-	curl_easy_setopt(dk->curl, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(dk->curl, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(dk->curl, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(dk->curl, CURLOPT_HEADERDATA, c);
-	if (limit > 0)
-		curl_easy_setopt(dk->curl, CURLOPT_TIMEOUT_MS, limit);
+	return 0;
+}
+
+/* The method and its body on the handle: c->source's, streamed; a POST's
+ * JSON (or none); nothing for the others. Returns the headers to free once
+ * the call is over (NULL: none). */
+static struct curl_slist *
+set_body(struct docker_call *c, const char *method, const char *json)
+{
+	CURL *h = c->dk->curl;
+	struct curl_slist *hdrs = NULL;
+
 	if (c->source) {
 		/* Streamed: chunked, so its size need not be known up front. */
-		curl_easy_setopt(dk->curl, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(dk->curl, CURLOPT_READFUNCTION, read_cb);
-		curl_easy_setopt(dk->curl, CURLOPT_READDATA, c);
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(h, CURLOPT_READDATA, c);
 		if (strcmp(method, "PUT") != 0)
-			curl_easy_setopt(dk->curl, CURLOPT_CUSTOMREQUEST, method);
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 		hdrs = curl_slist_append(hdrs, "Expect:");
 		hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
 		if (hdrs && c->content_type) {
@@ -211,23 +211,33 @@ docker_call_do(struct docker_call *c, const char *method, const char *path, bool
 		}
 		if (!hdrs)
 			abort();
-		curl_easy_setopt(dk->curl, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	} else if (strcmp(method, "POST") == 0) {
 		/* Always a Content-Length, even 0: some endpoints insist. */
-		curl_easy_setopt(dk->curl, CURLOPT_POST, 1L);
-		curl_easy_setopt(dk->curl, CURLOPT_POSTFIELDS, json ? json : "");
-		curl_easy_setopt(dk->curl, CURLOPT_POSTFIELDSIZE, (long)(json ? strlen(json) : 0));
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, json ? json : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(json ? strlen(json) : 0));
 		hdrs = curl_slist_append(hdrs, "Expect:");
 		if (json)
 			hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 		if (!hdrs)
 			abort();
-		curl_easy_setopt(dk->curl, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	} else if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(dk->curl, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	}
-	rc = curl_easy_perform(dk->curl);
-	curl_slist_free_all(hdrs);
+	return hdrs;
+}
+
+/* What a finished transfer (rc, under limit) means: 0 with c->status when
+ * a reply came; else the error of the reply's cap, the body's source or
+ * sink, the user, the time limit or the connection. */
+static int
+call_result(struct docker_call *c, const char *method, const char *path, CURLcode rc, long limit,
+	    struct error **err)
+{
+	struct docker *dk = c->dk;
+
 	if (c->too_big)
 		return error_set(err, EXIT_INTERNAL, "docker: %s %s: reply larger than %zu bytes", method, path, c->body.max);
 	if (c->source_failed)
@@ -257,6 +267,35 @@ docker_call_do(struct docker_call *c, const char *method, const char *path, bool
 	}
 	curl_easy_getinfo(dk->curl, CURLINFO_RESPONSE_CODE, &c->status);
 	return 0;
+}
+
+int
+docker_call_do(struct docker_call *c, const char *method, const char *path, bool versioned, const char *json, struct error **err)
+{
+	struct docker *dk = c->dk;
+	cleanup_free char *url = versioned ? xasprintf("%s/v%s%s", dk->base_url, dk->api, path)
+					   : xasprintf("%s%s", dk->base_url, path);
+	struct curl_slist *hdrs;
+	long limit;
+	CURLcode rc;
+
+	if (call_limit(c, method, path, &limit, err) < 0)
+		return -1;
+	curl_easy_reset(dk->curl);
+	docker_curl_setup(dk, dk->curl);
+	dk->errbuf[0] = '\0';
+	curl_easy_setopt(dk->curl, CURLOPT_ERRORBUFFER, dk->errbuf);
+	curl_easy_setopt(dk->curl, CURLOPT_URL, url);
+	curl_easy_setopt(dk->curl, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(dk->curl, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(dk->curl, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(dk->curl, CURLOPT_HEADERDATA, c);
+	if (limit > 0)
+		curl_easy_setopt(dk->curl, CURLOPT_TIMEOUT_MS, limit);
+	hdrs = set_body(c, method, json);
+	rc = curl_easy_perform(dk->curl);
+	curl_slist_free_all(hdrs);
+	return call_result(c, method, path, rc, limit, err);
 }
 
 bool
