@@ -286,12 +286,129 @@ decode_event(const char *line, size_t len, struct msg *m, struct error **err)
 	return 0;
 }
 
+static int
+decode_hello(const cJSON *root, struct msg *m, struct error **err)
+{
+	double v = -1, pid = 0;
+
+	if (get_int(root, "v", true, &v, err) < 0 || get_int(root, "pid", false, &pid, err) < 0)
+		return -1;
+	m->version = (int)v;
+	m->pid = (long)pid;
+	return 0;
+}
+
+static int
+decode_start(const cJSON *root, struct msg *m, struct error **err)
+{
+	double i = -1;
+
+	if (get_int(root, "i", true, &i, err) < 0)
+		return -1;
+	m->index = (long)i;
+	return 0;
+}
+
+static int
+decode_result(const cJSON *root, struct msg *m, struct error **err)
+{
+	cleanup_free char *outcome = NULL;
+	double i = -1;
+
+	if (get_int(root, "i", true, &i, err) < 0 || get_str(root, "outcome", &outcome, err) < 0 ||
+	    get_num(root, "duration", false, &m->duration, err) < 0 || get_str(root, "when", &m->when, err) < 0 ||
+	    get_str(root, "longrepr", &m->text, err) < 0 || get_str(root, "stdout", &m->out, err) < 0 ||
+	    get_str(root, "stderr", &m->err, err) < 0)
+		return -1;
+	m->index = (long)i;
+	m->outcome = outcome ? outcome_parse(outcome) : OUTCOME_NONE;
+	if (m->outcome == OUTCOME_NONE)
+		return error_set(err, EXIT_INTERNAL, "unknown outcome \"%s\"", outcome ? outcome : "(none)");
+	return 0;
+}
+
+static int
+decode_done(const cJSON *root, struct msg *m, struct error **err)
+{
+	(void)root, (void)m, (void)err;
+	return 0;
+}
+
+/* crash and exit: the test it happened in, if any (-1: none). */
+static int
+decode_end(const cJSON *root, struct msg *m, struct error **err)
+{
+	double i = -1, status = 0, sig = 0;
+
+	if (get_int(root, "i", false, &i, err) < 0 || get_int(root, "status", false, &status, err) < 0 ||
+	    get_int(root, "signal", false, &sig, err) < 0 || get_str(root, "reason", &m->text, err) < 0 ||
+	    get_str(root, "output", &m->out, err) < 0)
+		return -1;
+	m->index = (long)i;
+	m->status = (int)status;
+	m->signal = (int)sig;
+	m->timeout = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "timeout"));
+	return 0;
+}
+
+static int
+decode_input(const cJSON *root, struct msg *m, struct error **err)
+{
+	const cJSON *in = cJSON_GetObjectItemCaseSensitive(root, "input");
+
+	if (get_str(root, "w", &m->text, err) < 0)
+		return -1;
+	if (!m->text || !cJSON_IsObject(in))
+		return error_set(err, EXIT_INTERNAL, "input without a worker or an object");
+	m->out = cJSON_PrintUnformatted(in);
+	if (!m->out)
+		abort();
+	return 0;
+}
+
+static int
+decode_stderr(const cJSON *root, struct msg *m, struct error **err)
+{
+	if (get_str(root, "text", &m->text, err) < 0)
+		return -1;
+	if (!m->text)
+		m->text = xstrdup("");
+	return 0;
+}
+
+static int
+decode_error(const cJSON *root, struct msg *m, struct error **err)
+{
+	if (get_str(root, "message", &m->text, err) < 0)
+		return -1;
+	if (!m->text)
+		m->text = xstrdup("(no message)");
+	return 0;
+}
+
+/* Every kind the orchestrator reads but events (decode_event), by its "t". */
+static const struct {
+	const char *t;
+	enum msg_kind kind;
+	int (*decode)(const cJSON *root, struct msg *m, struct error **err);
+} kinds[] = {
+	{ "hello", MSG_HELLO, decode_hello },
+	{ "collected", MSG_COLLECTED, decode_collected },
+	{ "start", MSG_START, decode_start },
+	{ "result", MSG_RESULT, decode_result },
+	{ "done", MSG_DONE, decode_done },
+	{ "crash", MSG_CRASH, decode_end },
+	{ "exit", MSG_EXIT, decode_end },
+	{ "input", MSG_INPUT, decode_input },
+	{ "stderr", MSG_STDERR, decode_stderr },
+	{ "error", MSG_ERROR, decode_error },
+};
+
 int
 msg_decode(const char *line, size_t len, struct msg *m, struct error **err)
 {
 	cleanup_cjson cJSON *root = NULL;
 	const cJSON *t;
-	double num = -1;
 	/* The line is len bytes, not a C string: quote at most 80 of them. */
 	int shown = len < 80 ? (int)len : 80;
 
@@ -305,97 +422,23 @@ msg_decode(const char *line, size_t len, struct msg *m, struct error **err)
 	t = cJSON_GetObjectItemCaseSensitive(root, "t");
 	if (!cJSON_IsString(t))
 		return error_set(err, EXIT_INTERNAL, "message without \"t\": %.*s", shown, line);
-
-	if (strcmp(t->valuestring, "hello") == 0) {
-		m->kind = MSG_HELLO;
-		if (get_int(root, "v", true, &num, err) < 0)
-			goto bad;
-		m->version = (int)num;
-		num = 0;
-		if (get_int(root, "pid", false, &num, err) < 0)
-			goto bad;
-		m->pid = (long)num;
-	} else if (strcmp(t->valuestring, "collected") == 0) {
-		m->kind = MSG_COLLECTED;
-		if (decode_collected(root, m, err) < 0)
-			goto bad;
-	} else if (strcmp(t->valuestring, "start") == 0) {
-		m->kind = MSG_START;
-		if (get_int(root, "i", true, &num, err) < 0)
-			goto bad;
-		m->index = (long)num;
-	} else if (strcmp(t->valuestring, "result") == 0) {
-		cleanup_free char *outcome = NULL;
-
-		m->kind = MSG_RESULT;
-		if (get_int(root, "i", true, &num, err) < 0 || get_str(root, "outcome", &outcome, err) < 0 ||
-		    get_num(root, "duration", false, &m->duration, err) < 0 || get_str(root, "when", &m->when, err) < 0 ||
-		    get_str(root, "longrepr", &m->text, err) < 0 || get_str(root, "stdout", &m->out, err) < 0 ||
-		    get_str(root, "stderr", &m->err, err) < 0)
-			goto bad;
-		m->index = (long)num;
-		m->outcome = outcome ? outcome_parse(outcome) : OUTCOME_NONE;
-		if (m->outcome == OUTCOME_NONE) {
-			error_set(err, EXIT_INTERNAL, "unknown outcome \"%s\"", outcome ? outcome : "(none)");
-			goto bad;
-		}
-	} else if (strcmp(t->valuestring, "done") == 0) {
-		m->kind = MSG_DONE;
-	} else if (strcmp(t->valuestring, "crash") == 0 || strcmp(t->valuestring, "exit") == 0) {
-		double status = 0, sig = 0;
-
-		m->kind = t->valuestring[0] == 'c' ? MSG_CRASH : MSG_EXIT;
-		if (get_int(root, "i", false, &num, err) < 0 || get_int(root, "status", false, &status, err) < 0 ||
-		    get_int(root, "signal", false, &sig, err) < 0 || get_str(root, "reason", &m->text, err) < 0 ||
-		    get_str(root, "output", &m->out, err) < 0)
-			goto bad;
-		m->index = (long)num;
-		m->status = (int)status;
-		m->signal = (int)sig;
-		m->timeout = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "timeout"));
-	} else if (strcmp(t->valuestring, "ev") == 0) {
-		size_t pfx = strlen(PROTO_PFX_EVENT);
-
-		/* Forwarded as bytes: its fields must follow the exact prefix. */
-		m->kind = MSG_EVENT;
-		if (len <= pfx || memcmp(line, PROTO_PFX_EVENT, pfx) != 0 ||
-		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "e"))) {
-			error_set(err, EXIT_INTERNAL, "not an event: %.*s", shown, line);
-			goto bad;
-		}
-		m->text = xstrndup(line + pfx, len - pfx);
-	} else if (strcmp(t->valuestring, "input") == 0) {
-		const cJSON *in = cJSON_GetObjectItemCaseSensitive(root, "input");
-
-		m->kind = MSG_INPUT;
-		if (get_str(root, "w", &m->text, err) < 0)
-			goto bad;
-		if (!m->text || !cJSON_IsObject(in)) {
-			error_set(err, EXIT_INTERNAL, "input without a worker or an object");
-			goto bad;
-		}
-		m->out = cJSON_PrintUnformatted(in);
-		if (!m->out)
-			abort();
-	} else if (strcmp(t->valuestring, "stderr") == 0) {
-		m->kind = MSG_STDERR;
-		if (get_str(root, "text", &m->text, err) < 0)
-			goto bad;
-		if (!m->text)
-			m->text = xstrdup("");
-	} else if (strcmp(t->valuestring, "error") == 0) {
-		m->kind = MSG_ERROR;
-		if (get_str(root, "message", &m->text, err) < 0)
-			goto bad;
-		if (!m->text)
-			m->text = xstrdup("(no message)");
-	} else {
-		return error_set(err, EXIT_INTERNAL, "unknown message \"%.40s\"", t->valuestring);
+	/* An event is forwarded as bytes, so its fields must follow the exact
+	 * prefix: one in any other form (reordered, spaced) is refused. */
+	if (strcmp(t->valuestring, "ev") == 0) {
+		error_set(err, EXIT_INTERNAL, "not an event: %.*s", shown, line);
+		return error_wrap(err, "message \"ev\"");
 	}
-	return 0;
-bad:
-	msg_release(m);
-	return error_wrap(err, "message \"%.20s\"", t->valuestring);
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		if (strcmp(t->valuestring, kinds[i].t) != 0)
+			continue;
+		m->kind = kinds[i].kind;
+		if (kinds[i].decode(root, m, err) < 0) {
+			msg_release(m);
+			return error_wrap(err, "message \"%.20s\"", t->valuestring);
+		}
+		return 0;
+	}
+	return error_set(err, EXIT_INTERNAL, "unknown message \"%.40s\"", t->valuestring);
 }
 
 void
