@@ -419,6 +419,85 @@ junit_names(const char *id, char **classname, const char **name)
 	*classname = buf_steal(&b);
 }
 
+/* The element a test's outcome is written as and its message; no tag for
+ * a test that passed. */
+static void
+junit_tag(const struct report_test *t, const char **tag, const char **msg)
+{
+	*tag = *msg = NULL;
+	switch (t->outcome) {
+	case OUTCOME_FAILED: *tag = "failure"; *msg = "failed"; break;
+	case OUTCOME_CRASHED: *tag = "failure"; *msg = "worker crashed"; break;
+	case OUTCOME_TIMEOUT: *tag = "failure"; *msg = "timeout"; break;
+	case OUTCOME_ERROR: *tag = "error"; *msg = "error"; break;
+	case OUTCOME_SKIPPED: *tag = "skipped"; *msg = "skipped"; break;
+	case OUTCOME_XFAILED: *tag = "skipped"; *msg = "expected failure"; break;
+	case OUTCOME_NONE: *tag = "skipped"; *msg = t->reason ? t->reason : "not run"; break;
+	default: break;
+	}
+}
+
+/* pytest's record_property shape: CI tools show it. */
+static void
+junit_flaky(const struct report *r, const struct report_test *t, struct buf *b)
+{
+	buf_printf(b, "<properties><property name=\"flaky\" value=\"%s\"/>", t->flaky_kind ? t->flaky_kind : "true");
+	for (size_t k = 0; k < t->nattempts; k++) {
+		const struct report_attempt *a = &t->attempts[k];
+
+		if (a->worker >= 0 && (size_t)a->worker < r->nworkers)
+			buf_printf(b, "<property name=\"failed_on\" value=\"%s\"/>", r->workers[a->worker].name);
+	}
+	buf_printf(b, "</properties>");
+}
+
+/* <name>text</name>, nothing when text is empty. */
+static void
+junit_output(struct buf *b, const char *name, const char *text)
+{
+	if (!text || !*text)
+		return;
+	buf_printf(b, "<%s>", name);
+	xml_text(b, text);
+	buf_printf(b, "</%s>", name);
+}
+
+static void
+junit_case(const struct report *r, const struct report_test *t, struct buf *b)
+{
+	cleanup_free char *classname = NULL;
+	const char *name, *tag, *msg;
+
+	junit_names(t->id, &classname, &name);
+	buf_printf(b, "<testcase classname=\"");
+	xml_text(b, classname);
+	buf_printf(b, "\" name=\"");
+	xml_text(b, name);
+	buf_printf(b, "\" file=\"");
+	xml_text(b, t->file);
+	buf_printf(b, "\" time=\"%.3f\"", t->duration);
+	if (t->worker >= 0 && (size_t)t->worker < r->nworkers)
+		buf_printf(b, " worker=\"%s\"", r->workers[t->worker].name);
+	junit_tag(t, &tag, &msg);
+	if (!tag && !t->flaky && !(t->out && *t->out) && !(t->err && *t->err)) {
+		buf_printf(b, "/>\n");
+		return;
+	}
+	buf_printf(b, ">");
+	if (t->flaky)
+		junit_flaky(r, t, b);
+	if (tag) {
+		buf_printf(b, "<%s message=\"", tag);
+		xml_text(b, msg);
+		buf_printf(b, "\">");
+		xml_text(b, t->longrepr);
+		buf_printf(b, "</%s>", tag);
+	}
+	junit_output(b, "system-out", t->out);
+	junit_output(b, "system-err", t->err);
+	buf_printf(b, "</testcase>\n");
+}
+
 int
 report_junit(const struct report *r, struct buf *b, struct error **err)
 {
@@ -436,67 +515,8 @@ report_junit(const struct report *r, struct buf *b, struct error **err)
 		   "time=\"%.3f\" timestamp=\"%s\">\n",
 		   c[OUTCOME_ERROR] + r->ncollect_errors, c[OUTCOME_FAILED] + c[OUTCOME_CRASHED] + c[OUTCOME_TIMEOUT],
 		   c[OUTCOME_SKIPPED] + c[OUTCOME_XFAILED] + c[OUTCOME_NONE], r->ntests, r->wall, stamp);
-	for (size_t i = 0; i < r->ntests; i++) {
-		const struct report_test *t = &r->tests[i];
-		cleanup_free char *classname = NULL;
-		const char *name, *tag = NULL, *msg = NULL;
-
-		junit_names(t->id, &classname, &name);
-		buf_printf(b, "<testcase classname=\"");
-		xml_text(b, classname);
-		buf_printf(b, "\" name=\"");
-		xml_text(b, name);
-		buf_printf(b, "\" file=\"");
-		xml_text(b, t->file);
-		buf_printf(b, "\" time=\"%.3f\"", t->duration);
-		if (t->worker >= 0 && (size_t)t->worker < r->nworkers)
-			buf_printf(b, " worker=\"%s\"", r->workers[t->worker].name);
-		switch (t->outcome) {
-		case OUTCOME_FAILED: tag = "failure"; msg = "failed"; break;
-		case OUTCOME_CRASHED: tag = "failure"; msg = "worker crashed"; break;
-		case OUTCOME_TIMEOUT: tag = "failure"; msg = "timeout"; break;
-		case OUTCOME_ERROR: tag = "error"; msg = "error"; break;
-		case OUTCOME_SKIPPED: tag = "skipped"; msg = "skipped"; break;
-		case OUTCOME_XFAILED: tag = "skipped"; msg = "expected failure"; break;
-		case OUTCOME_NONE: tag = "skipped"; msg = t->reason ? t->reason : "not run"; break;
-		default: break;
-		}
-		if (!tag && !t->flaky && !(t->out && *t->out) && !(t->err && *t->err)) {
-			buf_printf(b, "/>\n");
-			continue;
-		}
-		buf_printf(b, ">");
-		if (t->flaky) {
-			/* pytest's record_property shape: CI tools show it. */
-			buf_printf(b, "<properties><property name=\"flaky\" value=\"%s\"/>",
-				   t->flaky_kind ? t->flaky_kind : "true");
-			for (size_t k = 0; k < t->nattempts; k++) {
-				const struct report_attempt *a = &t->attempts[k];
-
-				if (a->worker >= 0 && (size_t)a->worker < r->nworkers)
-					buf_printf(b, "<property name=\"failed_on\" value=\"%s\"/>", r->workers[a->worker].name);
-			}
-			buf_printf(b, "</properties>");
-		}
-		if (tag) {
-			buf_printf(b, "<%s message=\"", tag);
-			xml_text(b, msg);
-			buf_printf(b, "\">");
-			xml_text(b, t->longrepr);
-			buf_printf(b, "</%s>", tag);
-		}
-		if (t->out && *t->out) {
-			buf_printf(b, "<system-out>");
-			xml_text(b, t->out);
-			buf_printf(b, "</system-out>");
-		}
-		if (t->err && *t->err) {
-			buf_printf(b, "<system-err>");
-			xml_text(b, t->err);
-			buf_printf(b, "</system-err>");
-		}
-		buf_printf(b, "</testcase>\n");
-	}
+	for (size_t i = 0; i < r->ntests; i++)
+		junit_case(r, &r->tests[i], b);
 	for (size_t i = 0; i < r->ncollect_errors; i++) {
 		buf_printf(b, "<testcase classname=\"\" name=\"collection\"><error message=\"collection failure\">");
 		xml_text(b, r->collect_errors[i]);
