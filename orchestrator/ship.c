@@ -52,20 +52,38 @@ ship_init(struct ship *s, const char *run_id)
 	s->agent_volume = xasprintf("xdock-%s-agent", run_id);
 }
 
-int
-ship_upload(struct ship *s, const struct run_ctx *ctx, const char *image, const char *agent_path,
-	    const char *cache_dir, struct error **err)
+/* The archive's entries: the agent, then the project's root and its files
+ * with their directories. *n receives how many. */
+static struct tar_entry *
+archive_entries(const struct ship_list *l, const char *project_dir, const char *agent_path, size_t *n)
+{
+	const char *base = project_dir + 1;
+	size_t cap = l->n * 2 + 8;
+	struct tar_entry *e = xcalloc(cap, sizeof(*e));
+
+	*n = 0;
+	e[(*n)++] = (struct tar_entry){ .name = xstrdup("xdock"), .dir = true };
+	e[(*n)++] = (struct tar_entry){ .name = xstrdup("xdock/agent"), .path = xstrdup(agent_path) };
+	e[(*n)++] = (struct tar_entry){ .name = xstrdup(base), .dir = true };
+	for (size_t i = 0; i < l->n; i++) {
+		add_parents(&e, n, &cap, base, l->files[i], i ? l->files[i - 1] : NULL);
+		if (*n == cap) {
+			cap *= 2;
+			e = xrealloc(e, cap * sizeof(*e));
+		}
+		e[(*n)++] = (struct tar_entry){ .name = xasprintf("%s/%s", base, l->files[i]),
+						.path = xasprintf("%s/%s", project_dir, l->files[i]) };
+	}
+	return e;
+}
+
+/* The run's two volumes, and a helper container that mounts them: it is
+ * only created, never started, and the archive is unpacked into it. */
+static int
+make_helper(struct ship *s, const struct run_ctx *ctx, const char *image, char **helper, struct error **err)
 {
 	struct docker *dk = ctx->dk;
-	const char *base = ctx->project_dir + 1;
-	struct ship_list l;
-	struct tar_entry *e = NULL;
-	size_t n = 0, cap = 0;
-	cleanup_free char *helper = NULL;
 	cleanup_free char *name = xasprintf("xdock-%s-ship", ctx->run_id);
-	struct tar_writer w;
-	int64_t t0 = util_now_ms();
-	int rc = -1;
 	const char *cmd[] = { "/xdock/agent", NULL };
 	struct docker_mount mounts[3] = { { 0 } };
 	struct docker_container_spec spec = {
@@ -76,65 +94,69 @@ ship_upload(struct ship *s, const struct run_ctx *ctx, const char *image, const 
 		.network = "none",
 	};
 
-	if (ship_list_make(&l, ctx->project_dir, cache_dir, err) < 0)
-		return error_wrap(err, "ship");
-	/* The agent, then the project's root and its files with their
-	 * directories. */
-	cap = l.n * 2 + 8;
-	e = xcalloc(cap, sizeof(*e));
-	e[n++] = (struct tar_entry){ .name = xstrdup("xdock"), .dir = true };
-	e[n++] = (struct tar_entry){ .name = xstrdup("xdock/agent"), .path = xstrdup(agent_path) };
-	e[n++] = (struct tar_entry){ .name = xstrdup(base), .dir = true };
-	for (size_t i = 0; i < l.n; i++) {
-		add_parents(&e, &n, &cap, base, l.files[i], i ? l.files[i - 1] : NULL);
-		if (n == cap) {
-			cap *= 2;
-			e = xrealloc(e, cap * sizeof(*e));
-		}
-		e[n++] = (struct tar_entry){ .name = xasprintf("%s/%s", base, l.files[i]),
-					     .path = xasprintf("%s/%s", ctx->project_dir, l.files[i]) };
-	}
-	s->files = l.n;
-	ship_list_release(&l);
-
 	if (docker_volume_create(dk, s->project_volume, ctx->labels, err) < 0 ||
 	    docker_volume_create(dk, s->agent_volume, ctx->labels, err) < 0) {
 		s->created = true;
-		error_wrap(err, "ship: volume");
-		goto out;
+		return error_wrap(err, "ship: volume");
 	}
 	s->created = true;
 	mounts[0] = (struct docker_mount){ s->agent_volume, "/xdock", false, true };
 	mounts[1] = (struct docker_mount){ s->project_volume, ctx->project_dir, false, true };
 	spec.mounts = mounts;
-	if (docker_container_create(dk, &spec, &helper, err) < 0) {
-		error_wrap(err, "ship");
-		goto out;
-	}
-	{
-		const char *user = ctx->user;
-		unsigned uid = 0, gid = 0;
+	if (docker_container_create(dk, &spec, helper, err) < 0)
+		return error_wrap(err, "ship");
+	return 0;
+}
 
-		if (user && sscanf(user, "%u:%u", &uid, &gid) != 2)
-			uid = gid = 0;
-		tar_writer_init(&w, e, n, uid, gid);
-	}
+/* The entries as one tar stream into the helper's '/', owned by user
+ * ("uid:gid"; NULL: root). */
+static int
+put_entries(struct ship *s, struct docker *dk, const char *helper, const char *user, const struct tar_entry *e,
+	    size_t n, struct error **err)
+{
+	struct tar_writer w;
+	unsigned uid = 0, gid = 0;
+	int rc = 0;
+
+	if (user && sscanf(user, "%u:%u", &uid, &gid) != 2)
+		uid = gid = 0;
+	tar_writer_init(&w, e, n, uid, gid);
 	if (docker_container_put_archive(dk, helper, "/", tar_writer_read, &w, err) < 0) {
 		if (w.err) {
 			error_free(*err);
 			*err = steal_ptr(&w.err);
 		}
-		error_wrap(err, "ship: upload to %s", docker_host(dk));
+		rc = error_wrap(err, "ship: upload to %s", docker_host(dk));
 	} else {
 		s->bytes = w.bytes;
-		rc = 0;
 	}
 	tar_writer_release(&w);
-out:
+	return rc;
+}
+
+int
+ship_upload(struct ship *s, const struct run_ctx *ctx, const char *image, const char *agent_path,
+	    const char *cache_dir, struct error **err)
+{
+	struct ship_list l;
+	struct tar_entry *e;
+	size_t n = 0;
+	cleanup_free char *helper = NULL;
+	int64_t t0 = util_now_ms();
+	int rc;
+
+	if (ship_list_make(&l, ctx->project_dir, cache_dir, err) < 0)
+		return error_wrap(err, "ship");
+	e = archive_entries(&l, ctx->project_dir, agent_path, &n);
+	s->files = l.n;
+	ship_list_release(&l);
+	rc = make_helper(s, ctx, image, &helper, err);
+	if (rc == 0)
+		rc = put_entries(s, ctx->dk, helper, ctx->user, e, n, err);
 	if (helper) {
 		struct error *re = NULL;
 
-		docker_container_remove(dk, helper, true, &re);
+		docker_container_remove(ctx->dk, helper, true, &re);
 		error_free(re);
 	}
 	entries_free(e, n);
