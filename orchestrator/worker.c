@@ -33,12 +33,90 @@ worker_release(struct worker *w)
 	w->dbname = w->container = NULL;
 }
 
+/* The container's environment: xdist's variables (a worker's only),
+ * xdock's, where the worker's database is, then the user's --env. */
+static char **
+start_env(const struct worker *w, const struct worker_setup *ws, const char *const *db_env, size_t *n)
+{
+	char **env = NULL;
+
+	*n = 0;
+	/* The controller is no worker: conftests that look for these must
+	 * see it as xdist's controller. */
+	if (!ws->controller) {
+		util_strv_push(&env, n, xasprintf("PYTEST_XDIST_WORKER=%s", w->name));
+		util_strv_push(&env, n, xasprintf("PYTEST_XDIST_WORKER_COUNT=%zu", ws->nworkers));
+	}
+	if (ws->with_controller && !ws->controller)
+		util_strv_push(&env, n, xstrdup("XDOCK_CONTROLLER=1"));
+	util_strv_push(&env, n, xasprintf("PYTEST_XDIST_TESTRUNUID=%s", ws->run_id));
+	util_strv_push(&env, n, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
+	util_strv_push(&env, n, xstrdup("XDOCK=1"));
+	for (size_t i = 0; db_env && db_env[i]; i++)
+		util_strv_push(&env, n, xstrdup(db_env[i]));
+	/* Given last, so the user can override what xdock sets. */
+	for (size_t i = 0; ws->env && ws->env[i]; i++)
+		util_strv_push(&env, n, xstrdup(ws->env[i]));
+	return env;
+}
+
+/* The run's labels and the worker's name. */
+static char **
+start_labels(const struct worker *w, const struct worker_setup *ws, size_t *n)
+{
+	char **labels = NULL;
+
+	*n = 0;
+	for (size_t i = 0; ws->labels[i]; i++)
+		util_strv_push(&labels, n, xstrdup(ws->labels[i]));
+	util_strv_push(&labels, n, xasprintf("xdock.worker=%s", w->name));
+	return labels;
+}
+
+/* The agent and its arguments. */
+static char **
+start_entrypoint(const struct worker_setup *ws, size_t *n)
+{
+	char **entry = NULL;
+
+	*n = 0;
+	util_strv_push(&entry, n, xstrdup("/xdock/agent"));
+	for (size_t i = 0; ws->agent_cmd[i]; i++)
+		util_strv_push(&entry, n, xstrdup(ws->agent_cmd[i]));
+	return entry;
+}
+
+/* Creates the container, attaches to it, starts it. */
+static int
+launch(struct worker *w, struct docker *dk, const struct docker_container_spec *spec, struct error **err)
+{
+	cleanup_free char *id = NULL;
+
+	if (docker_container_create(dk, spec, &id, err) < 0)
+		return error_wrap(err, "worker %s: create container", w->name);
+	w->container = xstrdup(id);
+	/* Attach before start, so not one byte of output is lost. */
+	w->attach = docker_attach_open(dk, id, err);
+	if (!w->attach)
+		return error_wrap(err, "worker %s: attach %.12s", w->name, id);
+	if (docker_container_start(dk, id, err) < 0)
+		return error_wrap(err, "worker %s: start %.12s", w->name, id);
+	w->started_ms = util_now_ms();
+	w->heard_ms = w->started_ms;
+	/* Bytes that came with the upgrade reply are held by the attach
+	 * handle and would never wake poll(). */
+	w->fresh = true;
+	return 0;
+}
+
 int
 worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws, const char *const *db_env,
 	     struct error **err)
 {
-	char **env = NULL, **labels = NULL, **entry = NULL;
-	size_t nenv = 0, nlabels = 0, nentry = 0;
+	size_t nenv, nlabels, nentry;
+	char **env = start_env(w, ws, db_env, &nenv);
+	char **labels = start_labels(w, ws, &nlabels);
+	char **entry = start_entrypoint(ws, &nentry);
 	const struct docker_mount bound[] = {
 		{ ws->agent_path, "/xdock/agent", true, false },
 		{ ws->project_dir, ws->project_dir, false, false },
@@ -52,18 +130,20 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 		{ ws->project_volume, ws->project_dir, false, true },
 		{ NULL, NULL, false, false },
 	};
-	const struct docker_mount *mounts = ws->project_volume ? shipped : bound;
 	cleanup_free char *name = xasprintf("xdock-%s-%s", ws->run_id, w->name);
 	/* One host name for the whole run, as xdist's workers share their
 	 * controller's: plugins that compare it (pytest-cov: a worker on the
 	 * controller's host leaves its data file to the controller instead
 	 * of combining the shared directory's files itself) see one host. */
 	cleanup_free char *host = xasprintf("xdock-%s", ws->run_id);
-	cleanup_free char *id = NULL;
-	int rc = -1;
 	struct docker_container_spec spec = {
 		.name = name,
 		.image = ws->image,
+		.cmd = NULL,
+		.entrypoint = (const char *const *)entry,
+		.env = (const char *const *)env,
+		.mounts = ws->project_volume ? shipped : bound,
+		.labels = (const char *const *)labels,
 		.working_dir = ws->workdir,
 		.hostname = ws->network && strcmp(ws->network, "host") == 0 ? NULL : host,
 		.user = ws->user,
@@ -74,57 +154,8 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 		.nano_cpus = ws->nano_cpus,
 		.pids_limit = 4096,
 	};
+	int rc = launch(w, dk, &spec, err);
 
-	/* The controller is no worker: conftests that look for these must
-	 * see it as xdist's controller. */
-	if (!ws->controller) {
-		util_strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER=%s", w->name));
-		util_strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_WORKER_COUNT=%zu", ws->nworkers));
-	}
-	if (ws->with_controller && !ws->controller)
-		util_strv_push(&env, &nenv, xstrdup("XDOCK_CONTROLLER=1"));
-	util_strv_push(&env, &nenv, xasprintf("PYTEST_XDIST_TESTRUNUID=%s", ws->run_id));
-	util_strv_push(&env, &nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
-	util_strv_push(&env, &nenv, xstrdup("XDOCK=1"));
-	for (size_t i = 0; db_env && db_env[i]; i++)
-		util_strv_push(&env, &nenv, xstrdup(db_env[i]));
-	/* Given last, so the user can override what xdock sets. */
-	for (size_t i = 0; ws->env && ws->env[i]; i++)
-		util_strv_push(&env, &nenv, xstrdup(ws->env[i]));
-	for (size_t i = 0; ws->labels[i]; i++)
-		util_strv_push(&labels, &nlabels, xstrdup(ws->labels[i]));
-	util_strv_push(&labels, &nlabels, xasprintf("xdock.worker=%s", w->name));
-	util_strv_push(&entry, &nentry, xstrdup("/xdock/agent"));
-	for (size_t i = 0; ws->agent_cmd[i]; i++)
-		util_strv_push(&entry, &nentry, xstrdup(ws->agent_cmd[i]));
-	spec.env = (const char *const *)env;
-	spec.mounts = mounts;
-	spec.labels = (const char *const *)labels;
-	spec.entrypoint = (const char *const *)entry;
-	spec.cmd = NULL;
-
-	if (docker_container_create(dk, &spec, &id, err) < 0) {
-		error_wrap(err, "worker %s: create container", w->name);
-		goto out;
-	}
-	w->container = xstrdup(id);
-	/* Attach before start, so not one byte of output is lost. */
-	w->attach = docker_attach_open(dk, id, err);
-	if (!w->attach) {
-		error_wrap(err, "worker %s: attach %.12s", w->name, id);
-		goto out;
-	}
-	if (docker_container_start(dk, id, err) < 0) {
-		error_wrap(err, "worker %s: start %.12s", w->name, id);
-		goto out;
-	}
-	w->started_ms = util_now_ms();
-	w->heard_ms = w->started_ms;
-	/* Bytes that came with the upgrade reply are held by the attach
-	 * handle and would never wake poll(). */
-	w->fresh = true;
-	rc = 0;
-out:
 	util_strv_free(env, nenv);
 	util_strv_free(labels, nlabels);
 	util_strv_free(entry, nentry);
