@@ -165,64 +165,14 @@ first_failure(const struct sequence_lane *l, size_t *pos)
 	return -1;
 }
 
-long
-sequence_find(const struct sequence *s, const char *worker, const char *id, size_t *pos)
-{
-	long fallback = -1;
-	size_t fpos = 0;
-
-	for (size_t i = 0; i < s->nlanes; i++) {
-		const struct sequence_lane *l = &s->lanes[i];
-
-		if (l->round != 0 || (worker && strcmp(l->worker, worker) != 0))
-			continue;
-		if (!id) {
-			if (first_failure(l, pos) == 0)
-				return (long)i;
-			if (fallback < 0 && l->n > 0) {
-				fallback = (long)i;
-				fpos = l->n - 1;
-			}
-			continue;
-		}
-		for (size_t k = 0; k < l->n; k++) {
-			if (strcmp(l->e[k].id, id) != 0)
-				continue;
-			if (report_is_failure(l->e[k].outcome)) {
-				*pos = k;
-				return (long)i;
-			}
-			if (fallback < 0) {
-				fallback = (long)i;
-				fpos = k;
-			}
-		}
-	}
-	if (fallback >= 0)
-		*pos = fpos;
-	return fallback;
-}
-
-long
-sequence_find_failure(const struct sequence *s, const char *id, size_t *pos)
-{
-	for (size_t i = 0; i < s->nlanes; i++) {
-		const struct sequence_lane *l = &s->lanes[i];
-
-		for (size_t k = 0; l->round == 0 && k < l->n; k++) {
-			if (strcmp(l->e[k].id, id) == 0 && report_is_failure(l->e[k].outcome)) {
-				*pos = k;
-				return (long)i;
-			}
-		}
-	}
-	return -1;
-}
-
-long
-sequence_find_round(const struct sequence *s, int round, const char *worker, const char *id, size_t *pos)
+/* The lane of round `round` (on worker `worker`; NULL: any) where id ran,
+ * its first failing run preferred, else its first run (fail_only: none).
+ * Returns the lane and sets *pos to the entry, or -1. */
+static long
+find_run(const struct sequence *s, int round, const char *worker, const char *id, bool fail_only, size_t *pos)
 {
 	long found = -1;
+	size_t fpos = 0;
 
 	for (size_t i = 0; i < s->nlanes; i++) {
 		const struct sequence_lane *l = &s->lanes[i];
@@ -236,13 +186,52 @@ sequence_find_round(const struct sequence *s, int round, const char *worker, con
 				*pos = k;
 				return (long)i;
 			}
-			if (found < 0) {
+			if (found < 0 && !fail_only) {
 				found = (long)i;
-				*pos = k;
+				fpos = k;
 			}
 		}
 	}
+	if (found >= 0)
+		*pos = fpos;
 	return found;
+}
+
+long
+sequence_find(const struct sequence *s, const char *worker, const char *id, size_t *pos)
+{
+	long fallback = -1;
+	size_t fpos = 0;
+
+	if (id)
+		return find_run(s, 0, worker, id, false, pos);
+	for (size_t i = 0; i < s->nlanes; i++) {
+		const struct sequence_lane *l = &s->lanes[i];
+
+		if (l->round != 0 || (worker && strcmp(l->worker, worker) != 0))
+			continue;
+		if (first_failure(l, pos) == 0)
+			return (long)i;
+		if (fallback < 0 && l->n > 0) {
+			fallback = (long)i;
+			fpos = l->n - 1;
+		}
+	}
+	if (fallback >= 0)
+		*pos = fpos;
+	return fallback;
+}
+
+long
+sequence_find_failure(const struct sequence *s, const char *id, size_t *pos)
+{
+	return find_run(s, 0, NULL, id, true, pos);
+}
+
+long
+sequence_find_round(const struct sequence *s, int round, const char *worker, const char *id, size_t *pos)
+{
+	return find_run(s, round, worker, id, false, pos);
 }
 
 long
