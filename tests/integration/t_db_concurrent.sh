@@ -19,35 +19,8 @@ done
 
 mkdir -p "$T_TMP/p"
 cd "$T_TMP/p" || exit 1
-cat >migrate.py <<'PY'
-import os
-
-import psycopg2
-
-c = psycopg2.connect(os.environ["DATABASE_URL"])
-with c.cursor() as cur:
-    cur.execute("CREATE TABLE seeded (x int)")
-    cur.execute("INSERT INTO seeded VALUES (1)")
-c.commit()
-c.close()
-PY
-cat >test_hold.py <<'PY'
-import os
-import time
-
-import psycopg2
-
-
-def test_database_stays_mine():
-    c = psycopg2.connect(os.environ["DATABASE_URL"])
-    with c.cursor() as cur:
-        for _ in range(20):
-            cur.execute("SELECT count(*) FROM seeded")
-            assert cur.fetchone()[0] == 1
-            c.commit()
-            time.sleep(0.5)
-    c.close()
-PY
+cp "$XDOCK_SRC/fixtures/seeded/migrate.py" . || exit 1
+cp "$XDOCK_SRC/fixtures/seeded/test_hold_reading.py" test_hold.py || exit 1
 run_one() {
 	"$XDOCK_BIN" run -n 2 -p no:cacheprovider --db-url "$url" --db-setup "python3 migrate.py" . >"$T_TMP/out$1" 2>"$T_TMP/err$1"
 	echo $? >"$T_TMP/rc$1"

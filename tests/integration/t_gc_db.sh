@@ -50,49 +50,8 @@ wait_for() {
 
 mkdir -p "$T_TMP/p"
 cd "$T_TMP/p" || exit 1
-cat >migrate.py <<'PY'
-import os
-
-import psycopg2
-
-c = psycopg2.connect(os.environ["DATABASE_URL"])
-with c.cursor() as cur:
-    cur.execute("CREATE TABLE seeded (x int)")
-    cur.execute("INSERT INTO seeded VALUES (1)")
-c.commit()
-c.close()
-PY
-cat >test_hold.py <<'PY'
-import os
-import time
-
-import psycopg2
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def seeded(cur):
-    cur.execute("SELECT count(*) FROM seeded")
-    return cur.fetchone()[0]
-
-
-def test_database_stays_mine():
-    phase = os.environ["PHASE"]
-    c = psycopg2.connect(os.environ["DATABASE_URL"])
-    c.autocommit = True
-    with c.cursor() as cur:
-        assert seeded(cur) == 1
-        open(os.path.join(HERE, "started-" + phase), "w").close()
-        for _ in range(1800):
-            if os.path.exists(os.path.join(HERE, "release-" + phase)):
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError("never released")
-        # A gc that dropped this database would have ended this session.
-        assert seeded(cur) == 1
-    c.close()
-PY
+cp "$XDOCK_SRC/fixtures/seeded/migrate.py" . || exit 1
+cp "$XDOCK_SRC/fixtures/seeded/test_hold_released.py" test_hold.py || exit 1
 # exec: the background job's pid is xdock's own (its owner label's).
 xd() { exec "$XDOCK_BIN" run -p no:cacheprovider --db-url "$url" --db-setup "python3 migrate.py" "$@" .; }
 
