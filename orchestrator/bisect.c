@@ -1,10 +1,7 @@
 #include "bisect.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "lastrun.h"
 #include "replay.h"
@@ -177,8 +174,14 @@ print_command(const struct bisect_ctx *x, const size_t *set, size_t n)
 {
 	printf("xdock bisect: reproduce with plain pytest (in the project directory%s):\n  python3 -m pytest -p no:randomly",
 	       x->lr->db == CLI_DB_NONE ? "" : ", with DATABASE_URL/PG* pointing at a database set up as the run did");
-	/* The run's own pytest options, not its paths: the node ids are
-	 * the selection. */
+	/* What xdock gives the workers' pytest first (-o addopts=: the
+	 * options below hold the project's addopts already), then the run's
+	 * own pytest options, not its paths: the node ids are the selection. */
+	for (size_t i = 0; i < x->cfg->nworker_args; i++) {
+		cleanup_free char *q = replay_shell_quote(x->cfg->worker_args[i]);
+
+		printf(" %s", q);
+	}
 	for (size_t i = 0; i < x->lr->npytest_args; i++) {
 		const char *a = x->lr->pytest_args[i];
 		bool valued = strcmp(a, "-p") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "-k") == 0 || strcmp(a, "-m") == 0;
@@ -211,35 +214,25 @@ print_command(const struct bisect_ctx *x, const size_t *set, size_t n)
 }
 
 int
-bisect_command(const struct config *cfg, struct error **err)
+bisect_command(const struct config *cfg, const struct lastrun *lr, struct error **err)
 {
-	char project[PATH_MAX];
-	struct lastrun lr;
 	struct bisect b;
-	struct bisect_ctx x = { .cfg = cfg };
+	struct bisect_ctx x = { .cfg = cfg, .lr = lr };
 	size_t pos = 0, steps = 0;
 	long lane;
 	int64_t t0 = util_now_ms();
 	int code = -1;
 
-	if (!getcwd(project, sizeof(project)))
-		return error_set(err, EXIT_INTERNAL, "getcwd: %s", strerror(errno));
-	if (lastrun_load(project, cfg->replay_report, &lr, err) < 0)
-		return -1;
-	lane = cfg->replay_worker ? sequence_find(&lr.seq, cfg->replay_worker, cfg->replay_until, &pos)
-				  : sequence_find_failure(&lr.seq, cfg->replay_until, &pos);
-	if (lane < 0 || !report_is_failure(lr.seq.lanes[lane].e[pos].outcome)) {
-		error_set(err, EXIT_USAGE, "bisect: %s did not fail in run %s: nothing to bisect", cfg->replay_until,
-			  lr.run_id ? lr.run_id : "?");
-		lastrun_release(&lr);
-		return -1;
-	}
-	x.lr = &lr;
-	x.lane = &lr.seq.lanes[lane];
+	lane = cfg->replay_worker ? sequence_find(&lr->seq, cfg->replay_worker, cfg->replay_until, &pos)
+				  : sequence_find_failure(&lr->seq, cfg->replay_until, &pos);
+	if (lane < 0 || !report_is_failure(lr->seq.lanes[lane].e[pos].outcome))
+		return error_set(err, EXIT_USAGE, "bisect: %s did not fail in run %s: nothing to bisect", cfg->replay_until,
+				 lr->run_id ? lr->run_id : "?");
+	x.lane = &lr->seq.lanes[lane];
 	x.target = x.lane->e[pos].id;
 	bisect_init(&b, pos);
 	printf("xdock bisect: %s failed on %s after %zu test%s in run %s\n", x.target, x.lane->worker, pos,
-	       pos == 1 ? "" : "s", lr.run_id ? lr.run_id : "?");
+	       pos == 1 ? "" : "s", lr->run_id ? lr->run_id : "?");
 	fflush(stdout);
 
 	/* First, in parallel: the whole sequence (does the failure come
@@ -287,6 +280,5 @@ bisect_command(const struct config *cfg, struct error **err)
 	code = REPLAY_REPRODUCED;
 out:
 	bisect_release(&b);
-	lastrun_release(&lr);
 	return code;
 }

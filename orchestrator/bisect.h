@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "lastrun.h"
 
 /* One step of ddmin. The caller tests every candidate (the prefix indexes
  * cand[i][0..ncand[i]) in order, then the target) and gives back which
@@ -35,6 +36,7 @@ bool bisect_candidates(struct bisect *b);
 /* failed[i]: candidate i made the target fail. */
 void bisect_step(struct bisect *b, const bool *failed);
 
-int bisect_command(const struct config *cfg, struct error **err);
+/* cfg and lr from project_load_replay. */
+int bisect_command(const struct config *cfg, const struct lastrun *lr, struct error **err);
 
 #endif

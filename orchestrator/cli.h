@@ -116,6 +116,11 @@ void cli_defaults(struct config *cfg);
 /* Parses run arguments (xdock's options picked out, the rest appended to
  * pytest_args in order) on top of what cfg holds already. */
 int cli_parse_run(struct config *cfg, const char *const *args, size_t n, struct error **err);
+/* Parses `xdock replay ...` or `xdock bisect ...` (argv[1] names which)
+ * on top of what cfg holds: the recorded run's settings, then the command
+ * line's, so that the latter win. pytest arguments on it are a usage
+ * error (they come from the record). */
+int cli_parse_replay(int argc, char **argv, struct config *cfg, struct error **err);
 /* A setting from a config file: key is an option's long name without the
  * dashes ('_' and '-' alike), value its text ("true"/"false" for flags;
  * NULL for a flag means true). origin names the file for -v and errors;

@@ -118,12 +118,12 @@ parse_engine_cmd(int argc, char **argv, enum cli_command cmd, struct config *cfg
  * xdock bisect NODEID [--worker gwN] [--report FILE] [--serial]: the
  * worker or test comes first; run's options (engine, --db-url, -n,
  * reports, -v) follow; pytest arguments come from the recorded run. */
-static int
-parse_replay(int argc, char **argv, struct config *cfg, struct error **err)
+int
+cli_parse_replay(int argc, char **argv, struct config *cfg, struct error **err)
 {
 	const char *cmd = argv[1];
 	cleanup_free const char **rest = xcalloc((size_t)argc + 1, sizeof(*rest));
-	size_t nrest = 0;
+	size_t nrest = 0, recorded = cfg->npytest_args;
 	int i = 2;
 
 	cfg->command = strcmp(cmd, "replay") == 0 ? CLI_REPLAY : CLI_BISECT;
@@ -163,9 +163,9 @@ parse_replay(int argc, char **argv, struct config *cfg, struct error **err)
 		return error_wrap(err, "%s", cmd);
 	if (cfg->command == CLI_HELP)
 		return 0;
-	if (cfg->npytest_args > 0)
+	if (cfg->npytest_args > recorded)
 		return error_set(err, EXIT_USAGE, "%s: unknown argument \"%s\" (pytest's arguments come from the recorded run)",
-				 cmd, cfg->pytest_args[0]);
+				 cmd, cfg->pytest_args[recorded]);
 	if (cfg->command == CLI_BISECT && !cfg->replay_until)
 		return error_set(err, EXIT_USAGE, "bisect: which test? (xdock bisect NODEID)");
 	if (cfg->command == CLI_REPLAY && !cfg->replay_worker && !cfg->replay_until)
@@ -191,7 +191,7 @@ cli_parse(int argc, char **argv, struct config *cfg, struct error **err)
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)
 		return parse_engine_cmd(argc, argv, CLI_VERSION, cfg, err);
 	if (strcmp(argv[1], "replay") == 0 || strcmp(argv[1], "bisect") == 0)
-		return parse_replay(argc, argv, cfg, err);
+		return cli_parse_replay(argc, argv, cfg, err);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		cfg->command = CLI_HELP;
 		return 0;

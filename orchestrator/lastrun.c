@@ -33,6 +33,13 @@ add_opt(cJSON *o, const char *key, const char *v)
 		cJSON_AddNullToObject(o, key);
 }
 
+/* The option values as --db-env and --db-scope take them, so that the
+ * record is read back through the option table (cli_set). */
+static const char *const db_env_names[] = { [CLI_DB_ENV_ALL] = "all", [CLI_DB_ENV_URL] = "url",
+					     [CLI_DB_ENV_NONE] = "none" };
+static const char *const db_scope_names[] = { [CLI_DB_SCOPE_DATABASE] = "database",
+					       [CLI_DB_SCOPE_SERVER] = "server" };
+
 cJSON *
 lastrun_invocation(const struct config *cfg, size_t workers, const char *image_id)
 {
@@ -49,17 +56,25 @@ lastrun_invocation(const struct config *cfg, size_t workers, const char *image_i
 	add_opt(o, "db_image", cfg->db_image);
 	add_opt(o, "db_setup", cfg->db_setup);
 	add_opt(o, "db_setup_key", cfg->db_setup_key);
+	cJSON_AddNumberToObject(o, "db_setup_timeout", cfg->db_setup_timeout);
+	cJSON_AddStringToObject(o, "db_env", db_env_names[cfg->db_env]);
+	cJSON_AddStringToObject(o, "db_scope", db_scope_names[cfg->db_scope]);
 	cJSON_AddNumberToObject(o, "timeout", cfg->timeout);
 	cJSON_AddNumberToObject(o, "memory", (double)cfg->memory);
 	cJSON_AddNumberToObject(o, "nano_cpus", (double)cfg->nano_cpus);
+	/* The containers' working directory and mount: the pytest
+	 * arguments and node ids are relative to them. */
+	add_opt(o, "rootdir", cfg->rootdir);
+	add_opt(o, "inifile", cfg->inifile);
+	add_opt(o, "project_dir", cfg->project_dir);
+	add_opt(o, "workdir", cfg->workdir);
 	return o;
 }
 
 int
-lastrun_save(const char *project_dir, const struct report *r, struct error **err)
+lastrun_save(const char *dir, const struct report *r, struct error **err)
 {
-	cleanup_free char *dir = xasprintf("%s/%s", project_dir, HISTORY_DIR);
-	cleanup_free char *path = xasprintf("%s/%s", dir, LASTRUN_FILE);
+	cleanup_free char *path = xasprintf("%s/%s/%s", dir, HISTORY_DIR, LASTRUN_FILE);
 	cJSON *root = cJSON_CreateObject(), *lanes;
 	char *text;
 	struct buf b;
@@ -80,7 +95,7 @@ lastrun_save(const char *project_dir, const struct report *r, struct error **err
 	cJSON_Delete(root);
 	if (!text)
 		return error_set(err, EXIT_INTERNAL, "last run record: cannot format JSON");
-	if (history_dir_make(project_dir, err) < 0) {
+	if (history_dir_make(dir, err) < 0) {
 		free(text);
 		return error_wrap(err, "last run record");
 	}
@@ -190,26 +205,35 @@ parse(const char *path, struct lastrun *lr, struct error **err)
 	lr->db_image = str_of(inv, "db_image");
 	lr->db_setup = str_of(inv, "db_setup");
 	lr->db_setup_key = str_of(inv, "db_setup_key");
+	lr->db_env = str_of(inv, "db_env");
+	lr->db_scope = str_of(inv, "db_scope");
+	lr->db_setup_timeout = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(inv, "db_setup_timeout"))
+				       ? num_of(inv, "db_setup_timeout")
+				       : -1;
 	lr->timeout = num_of(inv, "timeout");
 	lr->memory = (int64_t)num_of(inv, "memory");
 	lr->nano_cpus = (int64_t)num_of(inv, "nano_cpus");
+	lr->rootdir = str_of(inv, "rootdir");
+	lr->inifile = str_of(inv, "inifile");
+	lr->project_dir = str_of(inv, "project_dir");
+	lr->workdir = str_of(inv, "workdir");
 	if (sequence_from_json(&lr->seq, cJSON_GetObjectItemCaseSensitive(lr->root, "sequences"), err) < 0)
 		return error_wrap(err, "%s", path);
 	return 0;
 }
 
 int
-lastrun_load(const char *project_dir, const char *path, struct lastrun *lr, struct error **err)
+lastrun_load(const char *dir, const char *path, struct lastrun *lr, struct error **err)
 {
 	cleanup_free char *own = NULL;
 
 	memset(lr, 0, sizeof(*lr));
 	if (!path) {
-		path = own = xasprintf("%s/%s/%s", project_dir, HISTORY_DIR, LASTRUN_FILE);
+		path = own = xasprintf("%s/%s/%s", dir, HISTORY_DIR, LASTRUN_FILE);
 		if (access(path, F_OK) < 0)
-			return error_set(err, EXIT_USAGE, "no record of a last run here (%s/%s): run xdock run first, or "
-							  "give --report FILE",
-					 HISTORY_DIR, LASTRUN_FILE);
+			return error_set(err, EXIT_USAGE, "no record of a last run in %s (rootdir %s): run xdock run first, "
+							  "or give --report FILE",
+					 path, dir);
 	}
 	sequence_init(&lr->seq, 0);
 	if (parse(path, lr, err) < 0) {
@@ -230,42 +254,61 @@ lastrun_release(struct lastrun *lr)
 	memset(lr, 0, sizeof(*lr));
 }
 
-int
-lastrun_config(const struct lastrun *lr, const struct config *base, struct config *out, struct error **err)
+/* A heap copy of v[0..n) whose strings c owns. */
+static const char **
+own_strs(struct config *c, const char *const *v, size_t n)
 {
-	*out = *base;
-	out->image = lr->image_id ? lr->image_id : lr->image;
-	out->pytest_args = lr->pytest_args;
-	out->npytest_args = lr->npytest_args;
-	out->env = lr->env;
-	out->nenv = lr->nenv;
+	const char **out = xcalloc(n + 1, sizeof(*out));
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = cli_own(c, xstrdup(v[i]));
+	return out;
+}
+
+static const char *
+own_opt(struct config *c, const char *s)
+{
+	return s ? cli_own(c, xstrdup(s)) : NULL;
+}
+
+int
+lastrun_apply(const struct lastrun *lr, const char *origin, struct config *c, struct error **err)
+{
+	/* By id: the very image, even after the tag moved (replay.c falls
+	 * back to the tag when the engine no longer has it). */
+	c->image = own_opt(c, lr->image_id ? lr->image_id : lr->image);
+	free(c->pytest_args);
+	c->pytest_args = own_strs(c, lr->pytest_args, lr->npytest_args);
+	c->npytest_args = lr->npytest_args;
+	/* --env as the run had it, the config's and the passed defaults
+	 * (NAME alone) among them. */
+	if (lr->env) {
+		free(c->env);
+		c->env = own_strs(c, lr->env, lr->nenv);
+		c->nenv = lr->nenv;
+	}
 	/* The embedded server as the run had it (max_prepared_transactions,
 	 * say): a failure may need it to come back. */
-	out->db_options = lr->db_options;
-	out->ndb_options = lr->ndb_options;
-	out->db_setup = lr->db_setup;
-	out->db_setup_key = lr->db_setup_key;
+	if (lr->db_options) {
+		free(c->db_options);
+		c->db_options = own_strs(c, lr->db_options, lr->ndb_options);
+		c->ndb_options = lr->ndb_options;
+	}
+	c->db = lr->db;
 	if (lr->db_image)
-		out->db_image = lr->db_image;
-	out->timeout = lr->timeout;
-	out->memory = lr->memory;
-	out->nano_cpus = lr->nano_cpus;
-	if (lr->db == CLI_DB_URL && base->db != CLI_DB_URL)
-		return error_set(err, EXIT_USAGE, "that run used --db-url, which the record does not keep: give --db-url again");
-	out->db = lr->db == CLI_DB_URL ? CLI_DB_URL : lr->db;
-	/* One sequence per worker, in order, nothing else: no history
-	 * order, no shard, no reruns, no replacement of a crashed worker, no
-	 * -x (the sequence ends where it should). */
-	out->dist = SCHED_FIXED;
-	out->shard.m = 0;
-	out->shard.k = 0;
-	out->reruns = 0;
-	out->reruns_replay = false;
-	out->maxfail = 0;
-	out->max_worker_restart = 0;
-	out->quarantine = NULL;
-	out->no_history = true;
-	out->reuse_db = false;
-	out->workers_auto = false;
+		c->db_image = own_opt(c, lr->db_image);
+	c->db_setup = own_opt(c, lr->db_setup);
+	c->db_setup_key = own_opt(c, lr->db_setup_key);
+	if (lr->db_setup_timeout >= 0)
+		c->db_setup_timeout = lr->db_setup_timeout > CLI_SECONDS_MAX ? CLI_SECONDS_MAX : lr->db_setup_timeout;
+	/* Through the option table: a value xdock does not take is the
+	 * record's fault, said as for a config file. */
+	if (lr->db_env && cli_set(c, "db-env", lr->db_env, origin, NULL, err) < 0)
+		return -1;
+	if (lr->db_scope && cli_set(c, "db-scope", lr->db_scope, origin, NULL, err) < 0)
+		return -1;
+	c->timeout = lr->timeout > CLI_SECONDS_MAX ? CLI_SECONDS_MAX : lr->timeout;
+	c->memory = lr->memory;
+	c->nano_cpus = lr->nano_cpus > (int64_t)(CLI_CPUS_MAX * 1e9) ? (int64_t)(CLI_CPUS_MAX * 1e9) : lr->nano_cpus;
 	return 0;
 }

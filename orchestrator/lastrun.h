@@ -1,8 +1,9 @@
 /* The record of a run that replay and bisect start from: what was run
- * (image id, pytest arguments, environment options, database setup) and
- * what each worker ran in order. Written to .xdock/last-run.json after
- * every run and into the JSON report ("invocation", "sequences"); read
- * back from either. */
+ * (image id, pytest arguments, the settings that shape a worker's
+ * environment and database, where the run happened) and what each worker
+ * ran in order. Written to <rootdir>/.xdock/last-run.json after every run
+ * and into the JSON report ("invocation", "sequences"); read back from
+ * either. */
 #ifndef XDOCK_LASTRUN_H
 #define XDOCK_LASTRUN_H
 
@@ -29,8 +30,14 @@ struct lastrun {
 	size_t ndb_options;
 	enum cli_db db;
 	const char *db_image, *db_setup, *db_setup_key;
+	/* --db-env and --db-scope as spelt on the command line ("url",
+	 * "server"); NULL: not recorded (an older record). */
+	const char *db_env, *db_scope;
+	double db_setup_timeout;   /* < 0: not recorded */
 	double timeout;
 	int64_t memory, nano_cpus;
+	/* Where the run happened (rootdir.c); NULL: not recorded. */
+	const char *rootdir, *inifile, *project_dir, *workdir;
 	struct sequence seq;       /* owns its ids */
 };
 
@@ -38,18 +45,21 @@ struct lastrun {
  * NULL. --db-url is not kept (it holds a password): say it again. */
 cJSON *lastrun_invocation(const struct config *cfg, size_t workers, const char *image_id);
 
-/* <project>/.xdock/last-run.json from the finished run's report (its
- * invocation and sequences; nothing of the tests' output). */
-int lastrun_save(const char *project_dir, const struct report *r, struct error **err);
+/* <dir>/.xdock/last-run.json from the finished run's report (its
+ * invocation and sequences; nothing of the tests' output). dir is the
+ * run's rootdir, where pytest keeps its cache. */
+int lastrun_save(const char *dir, const struct report *r, struct error **err);
 
-/* Reads a last-run.json or a JSON report (path NULL: the project's
- * last-run.json). EXIT_USAGE when missing or malformed. */
-int lastrun_load(const char *project_dir, const char *path, struct lastrun *lr, struct error **err);
+/* Reads a last-run.json or a JSON report (path NULL: dir's
+ * .xdock/last-run.json). EXIT_USAGE when missing or malformed. */
+int lastrun_load(const char *dir, const char *path, struct lastrun *lr, struct error **err);
 void lastrun_release(struct lastrun *lr);
 
-/* A config that runs what lr ran: base (the replay's own options: engine,
- * agent, -v, reports, --db-url) plus lr's image id, pytest arguments,
- * environment and database setup. The result borrows from lr and base. */
-int lastrun_config(const struct lastrun *lr, const struct config *base, struct config *out, struct error **err);
+/* Puts what lr recorded of the run into c, over what c holds (defaults
+ * and the project's config): the image by id, pytest arguments, --env,
+ * the database and its setup, --db-env, --db-scope, limits. What lr does
+ * not record stays as c has it. c owns copies (cli_own). EXIT_USAGE for a
+ * recorded value that is not one xdock takes. */
+int lastrun_apply(const struct lastrun *lr, const char *origin, struct config *c, struct error **err);
 
 #endif

@@ -14,6 +14,7 @@
 #include "engines.h"
 #include "error.h"
 #include "gc.h"
+#include "lastrun.h"
 #include "project.h"
 #include "replay.h"
 #include "run.h"
@@ -110,6 +111,21 @@ load_project(struct config *cfg, int argc, char **argv, struct error **err)
 	return 0;
 }
 
+/* replay, bisect: the recorded run and the config to run it with. */
+static int
+load_replay(struct config *cfg, int argc, char **argv, struct lastrun *lr, struct error **err)
+{
+	char cwd[PATH_MAX];
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return error_set(err, EXIT_USAGE, "the current directory: %s", strerror(errno));
+	if (project_load_replay(cfg, argc, argv, cwd, getenv("PYTEST_ADDOPTS"), lr, err) < 0)
+		return -1;
+	if (cfg->verbose > 0)
+		print_project(cfg);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -140,11 +156,16 @@ main(int argc, char **argv)
 		code = gc_command(&cfg, &err);
 		break;
 	case CLI_REPLAY:
-		code = replay_command(&cfg, &err);
+	case CLI_BISECT: {
+		struct lastrun lr;
+
+		code = -1;
+		if (load_replay(&cfg, argc, argv, &lr, &err) == 0) {
+			code = cfg.command == CLI_REPLAY ? replay_command(&cfg, &lr, &err) : bisect_command(&cfg, &lr, &err);
+			lastrun_release(&lr);
+		}
 		break;
-	case CLI_BISECT:
-		code = bisect_command(&cfg, &err);
-		break;
+	}
 	case CLI_RUN:
 	default:
 		code = -1;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "inifile.h"
+#include "lastrun.h"
 #include "rootdir.h"
 
 /* What a suite commonly reads from the environment and a container would
@@ -164,6 +165,56 @@ add_passenv(struct config *c)
 	c->nenv = n;
 }
 
+/* The words xdock parses before the command line, in pytest's order: the
+ * inifile's addopts, then PYTEST_ADDOPTS. Strings owned by c. */
+static int
+addopts_words(struct config *c, const struct inifile *f, const char *env_addopts, const char ***words, size_t *nwords,
+	      struct error **err)
+{
+	if (f && f->pytest) {
+		for (size_t i = 0; i < f->naddopts; i++)
+			words_add(words, nwords, cli_own(c, xstrdup(f->addopts[i])));
+		if (f->naddopts)
+			note_origin(c, "addopts", f->path);
+	}
+	if (env_addopts && *env_addopts) {
+		char **w = NULL;
+		size_t n = 0;
+
+		if (cli_split(env_addopts, &w, &n) < 0) {
+			for (size_t i = 0; i < n; i++)
+				free(w[i]);
+			free(w);
+			return error_set(err, EXIT_USAGE, "PYTEST_ADDOPTS: no closing quotation");
+		}
+		for (size_t i = 0; i < n; i++)
+			words_add(words, nwords, cli_own(c, w[i]));
+		free(w);
+		note_origin(c, "addopts", "PYTEST_ADDOPTS");
+	}
+	return 0;
+}
+
+/* Every option of the config went through xdock already (addopts
+ * included), so the workers' pytest must not read addopts again: an -n
+ * there would start xdist's controller inside a worker, a -v would count
+ * twice. */
+static void
+worker_args(struct config *c)
+{
+	words_add(&c->worker_args, &c->nworker_args, "-o");
+	words_add(&c->worker_args, &c->nworker_args, "addopts=");
+}
+
+static void
+take_where(struct config *c, struct rootdir *rd)
+{
+	c->rootdir = cli_own(c, steal_ptr(&rd->rootdir));
+	c->inifile = rd->inifile ? cli_own(c, steal_ptr(&rd->inifile)) : NULL;
+	c->project_dir = cli_own(c, steal_ptr(&rd->project_dir));
+	c->workdir = cli_own(c, steal_ptr(&rd->workdir));
+}
+
 int
 project_load(struct config *cfg, int argc, char **argv, const char *cwd, const char *env_addopts,
 	     struct error **err)
@@ -191,44 +242,17 @@ project_load(struct config *cfg, int argc, char **argv, const char *cwd, const c
 		goto out;
 	/* pytest's order: the inifile's addopts, PYTEST_ADDOPTS, the
 	 * command line. */
-	if (found && f.pytest) {
-		for (size_t i = 0; i < f.naddopts; i++)
-			words_add(&words, &nwords, cli_own(&c, xstrdup(f.addopts[i])));
-		if (f.naddopts)
-			note_origin(&c, "addopts", f.path);
-	}
-	if (env_addopts && *env_addopts) {
-		char **w = NULL;
-		size_t n = 0;
-
-		if (cli_split(env_addopts, &w, &n) < 0) {
-			for (size_t i = 0; i < n; i++)
-				free(w[i]);
-			free(w);
-			error_set(err, EXIT_USAGE, "PYTEST_ADDOPTS: no closing quotation");
-			goto out;
-		}
-		for (size_t i = 0; i < n; i++)
-			words_add(&words, &nwords, cli_own(&c, w[i]));
-		free(w);
-		note_origin(&c, "addopts", "PYTEST_ADDOPTS");
-	}
+	if (addopts_words(&c, found ? &f : NULL, env_addopts, &words, &nwords, err) < 0)
+		goto out;
 	for (int i = 2; i < argc; i++)
 		words_add(&words, &nwords, argv[i]);
 	if (cli_parse_run(&c, words, nwords, err) < 0 || cli_finish(&c, err) < 0)
 		goto out;
 
-	c.rootdir = cli_own(&c, steal_ptr(&rd.rootdir));
-	c.inifile = rd.inifile ? cli_own(&c, steal_ptr(&rd.inifile)) : NULL;
-	c.project_dir = cli_own(&c, steal_ptr(&rd.project_dir));
-	c.workdir = cli_own(&c, steal_ptr(&rd.workdir));
+	take_where(&c, &rd);
 	if (rd.cwd_outside)
 		absolute_paths(&c, cwd);
-	/* Every option of the config went through xdock above, so the
-	 * workers' pytest must not read addopts again: an -n there would
-	 * start xdist's controller inside a worker. */
-	words_add(&c.worker_args, &c.nworker_args, "-o");
-	words_add(&c.worker_args, &c.nworker_args, "addopts=");
+	worker_args(&c);
 	if (!c.no_passenv)
 		add_passenv(&c);
 	cli_release(cfg);
@@ -239,6 +263,101 @@ out:
 	free(words);
 	if (rc < 0)
 		cli_release(&c);
+	inifile_release(&f);
+	rootdir_release(&rd);
+	return rc;
+}
+
+static bool
+is_dir(const char *p)
+{
+	struct stat st;
+
+	return p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Where the recorded run happened, when this machine has it: its
+ * arguments and node ids are relative to its workdir. A report from
+ * another machine (a CI artifact) runs where the user stands, as run
+ * would. */
+static void
+recorded_where(struct config *c, const struct lastrun *lr, struct rootdir *rd)
+{
+	if (!is_dir(lr->project_dir) || !is_dir(lr->workdir) || !lr->rootdir) {
+		take_where(c, rd);
+		return;
+	}
+	c->rootdir = cli_own(c, xstrdup(lr->rootdir));
+	c->inifile = lr->inifile ? cli_own(c, xstrdup(lr->inifile)) : NULL;
+	c->project_dir = cli_own(c, xstrdup(lr->project_dir));
+	c->workdir = cli_own(c, xstrdup(lr->workdir));
+}
+
+int
+project_load_replay(struct config *cfg, int argc, char **argv, const char *cwd, const char *env_addopts,
+		    struct lastrun *lr, struct error **err)
+{
+	struct rootdir_in in = { .cwd = cwd };
+	struct rootdir rd;
+	struct inifile f = { 0 };
+	struct config c;
+	const char **words = NULL;
+	size_t nwords = 0;
+	int found, rc = -1;
+
+	memset(lr, 0, sizeof(*lr));
+	/* The rootdir pytest decides here is where run wrote the record,
+	 * as pytest finds its cache: from a subdirectory too. */
+	if (rootdir_decide(&in, &rd, err) < 0)
+		return -1;
+	cli_defaults(&c);
+	if ((found = find_config(&rd, &f, err)) < 0)
+		goto out;
+	if (found && apply_settings(&c, &f, err) < 0)
+		goto out;
+	if (addopts_words(&c, found ? &f : NULL, env_addopts, &words, &nwords, err) < 0)
+		goto out;
+	if (cli_parse_run(&c, words, nwords, err) < 0)
+		goto out;
+	/* The config's pytest words are in the record's arguments already.
+	 * The files it names for the run's reports are not the replay's: a
+	 * replay writing the run's --json-report would overwrite what bisect
+	 * reads; a replay writes what its own command line asks for. */
+	free(c.pytest_args);
+	free(c.positional);
+	c.pytest_args = c.positional = NULL;
+	c.npytest_args = c.npositional = 0;
+	c.json_report = c.junitxml = c.timeline = NULL;
+	if (lastrun_load(rd.rootdir, cfg->replay_report, lr, err) < 0)
+		goto out;
+	{
+		cleanup_free char *origin = xasprintf("recorded in %s", cfg->replay_report ? cfg->replay_report : rd.rootdir);
+
+		if (lastrun_apply(lr, origin, &c, err) < 0)
+			goto out;
+	}
+	if (cli_parse_replay(argc, argv, &c, err) < 0)
+		goto out;
+	if (c.db == CLI_DB_URL && !c.db_url) {
+		error_set(err, EXIT_USAGE, "that run used --db-url, which the record does not keep: give --db-url again");
+		goto out;
+	}
+	recorded_where(&c, lr, &rd);
+	worker_args(&c);
+	/* A record always lists --env with the passed defaults; one that
+	 * does not gets them as run gives them. */
+	if (!lr->env && !c.no_passenv)
+		add_passenv(&c);
+	cli_release(cfg);
+	*cfg = c;
+	memset(&c, 0, sizeof(c));
+	rc = 0;
+out:
+	free(words);
+	if (rc < 0) {
+		cli_release(&c);
+		lastrun_release(lr);
+	}
 	inifile_release(&f);
 	rootdir_release(&rd);
 	return rc;

@@ -1,10 +1,7 @@
 #include "replay.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "docker.h"
 #include "run.h"
@@ -27,6 +24,26 @@ image_present(const struct config *cfg, const char *image)
 	return exists;
 }
 
+void
+replay_config(const struct config *base, struct config *out)
+{
+	*out = *base;
+	/* One sequence per worker, in order, nothing else: no history
+	 * order, no shard, no reruns, no replacement of a crashed worker, no
+	 * -x (the sequence ends where it should). */
+	out->dist = SCHED_FIXED;
+	out->shard.m = 0;
+	out->shard.k = 0;
+	out->reruns = 0;
+	out->reruns_replay = false;
+	out->maxfail = 0;
+	out->max_worker_restart = 0;
+	out->quarantine = NULL;
+	out->no_history = true;
+	out->reuse_db = false;
+	out->workers_auto = false;
+}
+
 int
 replay_run(const struct lastrun *lr, const struct config *base, const char *const *const *ids, const size_t *nids,
 	   size_t n, struct report *out, struct error **err)
@@ -35,10 +52,9 @@ replay_run(const struct lastrun *lr, const struct config *base, const char *cons
 	struct config rc;
 
 	memset(out, 0, sizeof(*out));
-	if (lastrun_config(lr, base, &rc, err) < 0)
-		return -1;
+	replay_config(base, &rc);
 	rc.workers = (int)n;
-	if (lr->image_id && !image_present(base, lr->image_id)) {
+	if (lr->image_id && strcmp(rc.image, lr->image_id) == 0 && !image_present(base, lr->image_id)) {
 		/* The tag was rebuilt and the old image removed: the same
 		 * image cannot be had; the tag as it is now is the nearest. */
 		fprintf(stderr, "xdock: warning: the recorded run's image %.19s is gone; replaying with %s as it is now\n",
@@ -104,10 +120,8 @@ pick_lane(const struct lastrun *lr, const struct config *cfg, long *lane, size_t
 }
 
 int
-replay_command(const struct config *cfg, struct error **err)
+replay_command(const struct config *cfg, const struct lastrun *lr, struct error **err)
 {
-	char project[PATH_MAX];
-	struct lastrun lr;
 	struct report out;
 	const struct sequence_lane *l;
 	const struct sequence_entry *target;
@@ -118,15 +132,9 @@ replay_command(const struct config *cfg, struct error **err)
 	enum outcome o = OUTCOME_NONE;
 	int code, got;
 
-	if (!getcwd(project, sizeof(project)))
-		return error_set(err, EXIT_INTERNAL, "getcwd: %s", strerror(errno));
-	if (lastrun_load(project, cfg->replay_report, &lr, err) < 0)
+	if (pick_lane(lr, cfg, &lane, &pos, err) < 0)
 		return -1;
-	if (pick_lane(&lr, cfg, &lane, &pos, err) < 0) {
-		lastrun_release(&lr);
-		return -1;
-	}
-	l = &lr.seq.lanes[lane];
+	l = &lr->seq.lanes[lane];
 	target = &l->e[pos];
 	nids = pos + 1;
 	ids = xcalloc(nids, sizeof(*ids));
@@ -135,10 +143,10 @@ replay_command(const struct config *cfg, struct error **err)
 	printf("xdock replay: %s ran %zu test%s up to %s (%s) in run %s; running them again in that order on a "
 	       "fresh worker and database\n",
 	       l->worker, nids, nids == 1 ? "" : "s", target->id,
-	       target->outcome == OUTCOME_NONE ? "unfinished" : outcome_name(target->outcome), lr.run_id ? lr.run_id : "?");
+	       target->outcome == OUTCOME_NONE ? "unfinished" : outcome_name(target->outcome), lr->run_id ? lr->run_id : "?");
 	fflush(stdout);
 	plan_ids[0] = ids;
-	code = replay_run(&lr, cfg, plan_ids, &nids, 1, &out, err);
+	code = replay_run(lr, cfg, plan_ids, &nids, 1, &out, err);
 	if (code >= 0 && code != EXIT_INTERRUPTED) {
 		got = replay_outcome(&out, 0, target->id, &o);
 		if (!report_is_failure(target->outcome)) {
@@ -156,6 +164,5 @@ replay_command(const struct config *cfg, struct error **err)
 	}
 	free(ids);
 	report_release(&out);
-	lastrun_release(&lr);
 	return code;
 }

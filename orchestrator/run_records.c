@@ -79,7 +79,9 @@ run_write_reports(struct run *r)
 
 /* The files a finished run leaves besides the reports: the record of what
  * ran, for replay and bisect (not for a replay's own run: bisect must
- * still see the original), and the timeline. Failures are warnings. */
+ * still see the original), in the rootdir next to the history, where
+ * replay looks it up as pytest finds its cache; and the timeline.
+ * Failures are warnings. */
 void
 run_write_records(struct run *r)
 {
@@ -87,7 +89,7 @@ run_write_records(struct run *r)
 
 	if (!r->ledger.have_collection)
 		return;
-	if (!r->plan && lastrun_save(r->project_dir, &r->rep, &e) < 0) {
+	if (!r->plan && lastrun_save(run_history_dir(r), &r->rep, &e) < 0) {
 		fprintf(stderr, "xdock: warning: %s\n", e->msg);
 		error_free(e);
 		e = NULL;

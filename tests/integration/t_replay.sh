@@ -123,7 +123,7 @@ xrun bisect "$V" --report "$T_TMP/f.json"
 check "bisect: found, exit 1 (got $RC)" eq "$RC" 1
 check "bisect names the polluter alone" eq "$(sed -n '/fails after this test:/{n;p}' "$T_TMP/out")" "  $P"
 CMD=$(grep -A1 'reproduce with plain pytest' "$T_TMP/out" | tail -1 | sed 's/^ *//')
-check "bisect's command is plain pytest with the polluter then the victim" eq "$CMD" "python3 -m pytest -p no:randomly $P $V"
+check "bisect's command is plain pytest with the polluter then the victim" eq "$CMD" "python3 -m pytest -p no:randomly -o addopts= $P $V"
 plain() {
 	docker run --rm --label "xdock.test=$T_NAME" -v "$S:$S" -w "$S" xdock/python:bookworm sh -c "$1 -p no:cacheprovider -q" >"$T_TMP/plain" 2>&1
 }

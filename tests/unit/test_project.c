@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "inifile.h"
+#include "lastrun.h"
 #include "project.h"
 #include "rootdir.h"
 
@@ -404,6 +405,133 @@ test_xdock_settings(void **state)
 	error_free(err);
 }
 
+/* xdock replay ARGS... from cwd: project_load_replay over cli_parse. */
+static int
+load_replay(struct config *cfg, struct lastrun *lr, const char *cwd, struct error **err, ...)
+{
+	static char *argv[32];
+	va_list ap;
+	int argc = 0;
+	const char *a;
+
+	argv[argc++] = (char *)"xdock";
+	argv[argc++] = (char *)"replay";
+	va_start(ap, err);
+	while ((a = va_arg(ap, const char *)) != NULL)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	if (cli_parse(argc, argv, cfg, err) < 0)
+		return -1;
+	if (project_load_replay(cfg, argc, argv, cwd, NULL, lr, err) < 0) {
+		cli_release(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+put_record(const char *rel, const char *invocation_extra)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+		 "{\"version\":1,\"run_id\":\"r1\",\"invocation\":{\"image\":\"xdock/python:bookworm\","
+		 "\"image_id\":\"sha256:feed\",\"pytest_args\":[\"-v\",\".\"],\"env\":[\"CI\",\"A=1\"],"
+		 "\"db\":\"embedded\",\"db_options\":[],\"db_image\":\"xdock/postgres:15\",\"db_setup\":null,"
+		 "\"timeout\":0,\"memory\":0,\"nano_cpus\":0%s},"
+		 "\"sequences\":[{\"worker\":\"gw0\",\"tests\":[{\"nodeid\":\"t.py::a\",\"outcome\":\"failed\"}]}]}\n",
+		 invocation_extra);
+	put(rel, text);
+}
+
+/* replay and bisect: the record where run wrote it (the rootdir, from a
+ * subdirectory too), the project's config where the record says
+ * nothing, the record over the config, the command line over both, and
+ * the workers' -o addopts= as run's. */
+static void
+test_replay_config(void **state)
+{
+	struct config cfg;
+	struct lastrun lr;
+	struct error *err = NULL;
+	char extra[512];
+
+	(void)state;
+	put("r/pytest.ini", "[pytest]\naddopts = -v\n\n[xdock]\ndb-env = url\ndb-setup-timeout = 9\nnumprocesses = 3\n"
+			    "json-report = run.json\n");
+	put("r/tests/sub/test_s.py", "");
+	/* An older record: no db_env, db_scope or where. */
+	put_record("r/.xdock/last-run.json", "");
+	assert_int_equal(load_replay(&cfg, &lr, at("r/tests/sub"), &err, "gw0", (const char *)NULL), 0);
+	assert_string_equal(lr.run_id, "r1");
+	assert_string_equal(cfg.replay_worker, "gw0");
+	assert_int_equal(cfg.db_env, CLI_DB_ENV_URL);
+	assert_true(cfg.db_setup_timeout == 9);
+	assert_int_equal(cfg.workers, 3);
+	/* The run's report file is not the replay's to overwrite. */
+	assert_null(cfg.json_report);
+	assert_string_equal(cfg.image, "sha256:feed");
+	/* The record's arguments hold addopts' -v: no second -v from the
+	 * config, and the workers do not read addopts again. */
+	assert_int_equal(cfg.npytest_args, 2);
+	assert_string_equal(cfg.pytest_args[0], "-v");
+	assert_int_equal(cfg.nworker_args, 2);
+	assert_string_equal(cfg.worker_args[0], "-o");
+	assert_string_equal(cfg.worker_args[1], "addopts=");
+	assert_int_equal(cfg.nenv, 2);
+	/* Not recorded where: decided here as run decides it. */
+	assert_string_equal(cfg.rootdir, at("r"));
+	assert_string_equal(cfg.workdir, at("r/tests/sub"));
+	cli_release(&cfg);
+	lastrun_release(&lr);
+
+	/* A record with them: it wins over the config, the command line
+	 * over both. */
+	snprintf(extra, sizeof(extra),
+		 ",\"db_env\":\"none\",\"db_scope\":\"server\",\"db_setup_timeout\":20,\"rootdir\":\"%s\","
+		 "\"inifile\":\"%s\",\"project_dir\":\"%s\",\"workdir\":\"%s\"",
+		 at("r"), at("r/pytest.ini"), at("r"), at("r"));
+	put_record("r/.xdock/last-run.json", extra);
+	assert_int_equal(load_replay(&cfg, &lr, at("r/tests/sub"), &err, "gw0", "--db-setup-timeout", "5", "-n", "4",
+				     (const char *)NULL),
+			 0);
+	assert_int_equal(cfg.db_env, CLI_DB_ENV_NONE);
+	assert_int_equal(cfg.db_scope, CLI_DB_SCOPE_SERVER);
+	assert_true(cfg.db_setup_timeout == 5);
+	assert_int_equal(cfg.workers, 4);
+	assert_string_equal(cfg.workdir, at("r"));
+	assert_string_equal(cfg.inifile, at("r/pytest.ini"));
+	assert_non_null(strstr(cfg.origins, "db-scope: recorded in "));
+	cli_release(&cfg);
+	lastrun_release(&lr);
+	assert_int_equal(load_replay(&cfg, &lr, at("r"), &err, "gw0", "--db-env", "all", "--image", "my/img",
+				     (const char *)NULL),
+			 0);
+	assert_int_equal(cfg.db_env, CLI_DB_ENV_ALL);
+	assert_string_equal(cfg.image, "my/img");
+	cli_release(&cfg);
+	lastrun_release(&lr);
+
+	/* Pytest's arguments come from the record only. */
+	assert_int_equal(load_replay(&cfg, &lr, at("r"), &err, "gw0", "-k", "x", (const char *)NULL), -1);
+	assert_non_null(strstr(err->msg, "unknown argument \"-k\""));
+	error_free(err);
+	err = NULL;
+	/* A recorded value xdock does not take is refused, naming it. */
+	put_record("r/.xdock/last-run.json", ",\"db_scope\":\"cluster\"");
+	assert_int_equal(load_replay(&cfg, &lr, at("r"), &err, "gw0", (const char *)NULL), -1);
+	assert_int_equal(err->status, EXIT_USAGE);
+	assert_non_null(strstr(err->msg, "recorded in "));
+	error_free(err);
+	err = NULL;
+	/* Outside the project's rootdir there is no record. */
+	put("elsewhere/x.txt", "");
+	assert_int_equal(load_replay(&cfg, &lr, at("elsewhere"), &err, "gw0", (const char *)NULL), -1);
+	assert_non_null(strstr(err->msg, "no record of a last run in "));
+	error_free(err);
+}
+
 int
 main(void)
 {
@@ -415,6 +543,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unmountable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_addopts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xdock_settings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_config, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

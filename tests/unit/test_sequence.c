@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "lastrun.h"
+#include "replay.h"
 #include "report.h"
 #include "sequence.h"
 
@@ -142,6 +143,13 @@ test_report_roundtrip(void **state)
 	cfg.db_options = dbopts;
 	cfg.ndb_options = 1;
 	cfg.db_setup = "python3 migrate.py";
+	cfg.db_setup_timeout = 9;
+	cfg.db_env = CLI_DB_ENV_URL;
+	cfg.db_scope = CLI_DB_SCOPE_SERVER;
+	cfg.nano_cpus = 1500000000;
+	cfg.rootdir = "/p/r";
+	cfg.project_dir = "/p";
+	cfg.workdir = "/p/r/sub";
 	cfg.timeout = 7;
 	cfg.workers = 2;
 	r.run_id = xstrdup("abc");
@@ -175,25 +183,45 @@ test_report_roundtrip(void **state)
 	assert_string_equal(lr.seq.lanes[2].container, "c2");
 	assert_int_equal(lr.seq.lanes[3].round, 1);
 
+	assert_string_equal(lr.db_env, "url");
+	assert_string_equal(lr.db_scope, "server");
+	assert_true(lr.db_setup_timeout == 9);
+	assert_true(lr.nano_cpus == 1500000000);
+	assert_string_equal(lr.rootdir, "/p/r");
+	assert_null(lr.inifile);
+	assert_string_equal(lr.workdir, "/p/r/sub");
+
 	/* The replay's config: the recorded image by id, arguments and
-	 * setup; one fixed sequence, nothing that reorders or reruns. */
-	cfg.reruns = 3;
-	cfg.maxfail = 1;
-	cfg.pytest_args = NULL;
-	cfg.npytest_args = 0;
-	cfg.db_options = NULL;
-	cfg.ndb_options = 0;
-	assert_int_equal(lastrun_config(&lr, &cfg, &out, &err), 0);
+	 * setup, the database's environment and scope, over what the
+	 * project's config said. */
+	cli_defaults(&out);
+	out.db_setup_timeout = 60;
+	assert_int_equal(lastrun_apply(&lr, "recorded", &out, &err), 0);
 	assert_string_equal(out.image, "sha256:feed");
 	assert_int_equal(out.npytest_args, 3);
-	assert_int_equal(out.dist, SCHED_FIXED);
-	assert_int_equal(out.reruns, 0);
-	assert_int_equal(out.maxfail, 0);
-	assert_int_equal(out.max_worker_restart, 0);
-	assert_true(out.no_history);
+	assert_string_equal(out.pytest_args[2], "no:cacheprovider");
+	assert_int_equal(out.db_env, CLI_DB_ENV_URL);
+	assert_int_equal(out.db_scope, CLI_DB_SCOPE_SERVER);
+	assert_true(out.db_setup_timeout == 9);
+	assert_true(out.timeout == 7);
+	assert_true(out.nano_cpus == 1500000000);
 	/* The embedded server's settings come back with the replay. */
 	assert_int_equal(out.ndb_options, 1);
 	assert_string_equal(out.db_options[0], "max_prepared_transactions=10");
+	/* One fixed sequence, nothing that reorders or reruns. */
+	out.reruns = 3;
+	out.maxfail = 1;
+	{
+		struct config rc;
+
+		replay_config(&out, &rc);
+		assert_int_equal(rc.dist, SCHED_FIXED);
+		assert_int_equal(rc.reruns, 0);
+		assert_int_equal(rc.maxfail, 0);
+		assert_int_equal(rc.max_worker_restart, 0);
+		assert_true(rc.no_history);
+	}
+	cli_release(&out);
 	lastrun_release(&lr);
 	report_release(&r);
 	unlink(path);
