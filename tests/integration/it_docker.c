@@ -79,6 +79,23 @@ group_setup(void **state)
 	return 0;
 }
 
+static int
+remove_container(struct docker *dk, const char *id, struct error **err)
+{
+	return docker_container_remove(dk, id, true, err);
+}
+
+/* What a test may leave, each kind listed and removed by label. */
+static const struct {
+	int (*list)(struct docker *dk, const char *filter_label, const char *want_label, struct docker_list *out,
+		    struct error **err);
+	int (*remove)(struct docker *dk, const char *id, struct error **err);
+} kinds[] = {
+	{ docker_container_list, remove_container },
+	{ docker_network_list, docker_network_remove },
+	{ docker_volume_list, docker_volume_remove },
+};
+
 /* Removes everything with our label; returns how many objects remain. */
 static size_t
 sweep(struct fixture *f)
@@ -87,29 +104,11 @@ sweep(struct fixture *f)
 	struct error *err = NULL;
 	size_t left = 0;
 
-	if (docker_container_list(f->dk, f->label, NULL, &l, &err) == 0) {
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		if (kinds[k].list(f->dk, f->label, NULL, &l, &err) != 0)
+			continue;
 		for (size_t i = 0; i < l.n; i++) {
-			if (docker_container_remove(f->dk, l.items[i].id, true, &err) < 0) {
-				fprintf(stderr, "sweep: %s\n", err->msg);
-				error_free(err);
-				err = NULL;
-			}
-		}
-		docker_list_release(&l);
-	}
-	if (docker_network_list(f->dk, f->label, NULL, &l, &err) == 0) {
-		for (size_t i = 0; i < l.n; i++) {
-			if (docker_network_remove(f->dk, l.items[i].id, &err) < 0) {
-				fprintf(stderr, "sweep: %s\n", err->msg);
-				error_free(err);
-				err = NULL;
-			}
-		}
-		docker_list_release(&l);
-	}
-	if (docker_volume_list(f->dk, f->label, NULL, &l, &err) == 0) {
-		for (size_t i = 0; i < l.n; i++) {
-			if (docker_volume_remove(f->dk, l.items[i].id, &err) < 0) {
+			if (kinds[k].remove(f->dk, l.items[i].id, &err) < 0) {
 				fprintf(stderr, "sweep: %s\n", err->msg);
 				error_free(err);
 				err = NULL;
@@ -122,17 +121,11 @@ sweep(struct fixture *f)
 		error_free(err);
 		return 1;
 	}
-	if (docker_container_list(f->dk, f->label, NULL, &l, &err) == 0) {
-		left += l.n;
-		docker_list_release(&l);
-	}
-	if (docker_network_list(f->dk, f->label, NULL, &l, &err) == 0) {
-		left += l.n;
-		docker_list_release(&l);
-	}
-	if (docker_volume_list(f->dk, f->label, NULL, &l, &err) == 0) {
-		left += l.n;
-		docker_list_release(&l);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		if (kinds[k].list(f->dk, f->label, NULL, &l, &err) == 0) {
+			left += l.n;
+			docker_list_release(&l);
+		}
 	}
 	if (err) {
 		error_free(err);

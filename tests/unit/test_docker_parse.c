@@ -13,36 +13,13 @@
 
 #include "docker.h"
 #include "docker_priv.h"
-
-static char *
-read_data(const char *name, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	char *p;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/docker/%s", XDOCK_TEST_DATA, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	p = malloc((size_t)n + 1);
-	assert_non_null(p);
-	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-	p[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return p;
-}
+#include "recorded.h"
 
 static void
 inspect_file(const char *name, const char *port, struct docker_container_state *st)
 {
 	size_t len;
-	char *json = read_data(name, &len);
+	char *json = recorded_read(name, &len);
 	struct error *err = NULL;
 
 	assert_int_equal(docker_parse_inspect(json, len, port, st, &err), 0);
@@ -119,7 +96,7 @@ test_inspect_garbage(void **state)
 	struct docker_container_state st;
 	struct error *err = NULL;
 	size_t len;
-	char *json = read_data("inspect_running.json", &len);
+	char *json = recorded_read("inspect_running.json", &len);
 
 	(void)state;
 	/* Cut short: no longer JSON. */
@@ -139,7 +116,7 @@ static void
 list_file(const char *name, const char *kind, const char *want, struct docker_list *l)
 {
 	size_t len;
-	char *json = read_data(name, &len);
+	char *json = recorded_read(name, &len);
 	struct error *err = NULL;
 
 	assert_int_equal(docker_parse_list(json, len, kind, want, l, &err), 0);
@@ -230,7 +207,7 @@ test_list_wrong_shape(void **state)
 	struct docker_list l;
 	struct error *err = NULL;
 	size_t len;
-	char *json = read_data("volumes_list.json", &len);
+	char *json = recorded_read("volumes_list.json", &len);
 
 	(void)state;
 	/* A volumes reply is an object, not the list containers expect. */
@@ -248,7 +225,7 @@ static void
 test_error_message(void **state)
 {
 	size_t len;
-	char *json = read_data("error_no_such_image.json", &len);
+	char *json = recorded_read("error_no_such_image.json", &len);
 	char *msg = docker_json_message(json, len);
 
 	(void)state;

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "frame.h"
+#include "recorded.h"
 
 struct collect {
 	struct buf out[3];
@@ -303,37 +304,13 @@ test_sink_error_stops(void **state)
 	collect_release(&c);
 }
 
-static char *
-read_data(const char *name, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	char *p;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/docker/%s", XDOCK_TEST_DATA, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	p = malloc((size_t)n + 1);
-	assert_non_null(p);
-	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-	p[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return p;
-}
-
 /* A logs reply recorded from the real engine: sh -c 'echo out1; echo err1
  * >&2; sleep 0.2; printf "out2 no newline"'. */
 static void
 test_recorded_logs(void **state)
 {
 	size_t len;
-	char *bytes = read_data("logs_exited.bin", &len);
+	char *bytes = recorded_read("logs_exited.bin", &len);
 
 	(void)state;
 	for (size_t i = 0; i <= len; i++) {
