@@ -21,18 +21,28 @@ def summarize(peer_runs):
     for f in FIELDS:
         s[f] = _median([r.get(f) for r in ok])
     s["walls"] = [r.get("wall") for r in peer_runs]
-    phases = {}
+    phases, spans = {}, {}
     for r in ok:
         ph = r.get("phases") or {}
+        sp = r.get("spans") or {}
         for k, v in ph.items():
             phases.setdefault(k, []).append(v)
+        for k, v in sp.items():
+            spans.setdefault(k, []).append(v)
         if ph and r.get("startup") is not None:
-            # What the phases leave out of start-up: pytest's import and
-            # collection in the first worker (the phases overlap little).
-            phases.setdefault("rest(collect)", []).append(r["startup"] - sum(ph.values()))
+            # What start-up waits for after the last phase ends: pytest's
+            # import and collection in the first worker, where they did
+            # not overlap the phases (which overlap each other: the
+            # databases are made while the containers start). Without
+            # spans (an older xdock) the phases ran one after another.
+            ends = [e for _, e in sp.values()] if sp else [sum(ph.values())]
+            phases.setdefault("rest(collect)", []).append(r["startup"] - max(ends))
         if r.get("report_duration") is not None:
             phases.setdefault("teardown", []).append(r["wall"] - r["report_duration"])
     s["phases"] = {k: _median(v) for k, v in phases.items()}
+    # When each phase ran: median start and median end, seconds since
+    # xdock's start.
+    s["spans"] = {k: [_median([a for a, _ in v]), _median([e for _, e in v])] for k, v in spans.items()}
     if s["makespan"] and s["lower_bound"]:
         s["makespan_vs_lb"] = s["makespan"] / s["lower_bound"]
     if s["wall"] and s["lower_bound"] is not None and s["startup"] is not None:
@@ -76,6 +86,12 @@ def table(results):
             out.append("   xdock start-up split (median s):")
             for p, ph in split:
                 out.append(f"   {p:<22} " + " ".join(f"{k}={_fmt(v)}" for k, v in ph.items()))
+        order = [(p, s["spans"], s["startup"], s["first_result"]) for p, s in sres["peers"].items() if s.get("spans")]
+        if order:
+            out.append("   xdock start-up order (median start-end s; the phases overlap):")
+            for p, sp, st, fr in order:
+                out.append(f"   {p:<22} " + " ".join(f"{k}={_fmt(a)}-{_fmt(e)}" for k, (a, e) in sp.items())
+                           + f" collected={_fmt(st)} 1st-result={_fmt(fr)}")
         out.append("")
     mem = results.get("memory_check")
     if mem:

@@ -126,6 +126,7 @@ fleet_init(struct fleet *f, const struct config *cfg, size_t nw, struct engines 
 void
 fleet_release(struct fleet *f)
 {
+	fleet_prep_free(f);
 	for (size_t i = 0; f->w && i < f->nw; i++)
 		worker_release(&f->w[i]);
 	worker_release(&f->ctl);
@@ -234,26 +235,26 @@ relocate(struct fleet *f, size_t i, struct error **err)
 	return 0;
 }
 
-/* The jobs of a start: each engine's embedded database (the first start
- * of a run), the controller, the workers. */
+/* The jobs of a start: the controller and each --db-scope server of a
+ * worker's own (the first start of a run), the workers. The run's
+ * database servers are fleet_prep's, begun before. The controller goes
+ * first: the workers wait for its workerinput. */
 static size_t
 start_jobs(struct fleet *f, size_t nslots, bool with_db, struct job *jobs)
 {
 	size_t njobs = 0;
 
+	if (with_db) {
+		fleet_controller_setup(f);
+		jobs[njobs++] = (struct job){ .kind = JOB_START_CONTROLLER };
+	}
 	for (size_t e = 0; with_db && e < f->es->n; e++) {
 		struct engine *en = &f->es->e[e];
 
 		if (en->prov != &en->own || (en->nworkers == 0 && e > 0))
 			continue;
-		if (en->prov->mode == CLI_DB_EMBEDDED)
-			jobs[njobs++] = (struct job){ .kind = JOB_LAUNCH_DB, .engine = e };
 		for (size_t i = 0; i < en->prov->nservers && i < nslots; i++)
 			jobs[njobs++] = (struct job){ .kind = JOB_LAUNCH_DB_SERVER, .engine = e, .worker = i };
-	}
-	if (with_db) {
-		fleet_controller_setup(f);
-		jobs[njobs++] = (struct job){ .kind = JOB_START_CONTROLLER };
 	}
 	for (size_t i = 0; i < nslots; i++) {
 		struct worker *w = &f->w[i];
@@ -268,8 +269,8 @@ start_jobs(struct fleet *f, size_t nslots, bool with_db, struct job *jobs)
 	return njobs;
 }
 
-/* The embedded databases start as more jobs, so the two slowest parts of
- * start-up overlap: serial starts cost about 0.7 s per container. */
+/* Every container of a start at once: serial starts cost about 0.7 s
+ * per container. */
 int
 fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err)
 {
@@ -299,45 +300,6 @@ fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err)
 	}
 	free(jobs);
 	return rc;
-}
-
-/* Every engine's server at once: a --db-setup on each. */
-int
-fleet_databases(struct fleet *f, struct error **err)
-{
-	struct job *jobs = xcalloc(f->es->n, sizeof(*jobs));
-	size_t njobs = 0;
-	int rc = 0;
-
-	for (size_t e = 0; e < f->es->n; e++) {
-		struct engine *en = &f->es->e[e];
-
-		if (en->prov == &en->own && (en->nworkers > 0 || e == 0))
-			jobs[njobs++] = (struct job){ .kind = JOB_DB_READY, .engine = e };
-	}
-	fleet_pool_run(f, jobs, njobs);
-	for (size_t i = 0; i < njobs; i++) {
-		if (jobs[i].rc < 0 && rc == 0) {
-			*err = steal_ptr(&jobs[i].err);
-			rc = -1;
-		}
-		error_free(jobs[i].err);
-	}
-	free(jobs);
-	return rc;
-}
-
-void
-fleet_greet(struct fleet *f, size_t i)
-{
-	struct worker *w = &f->w[i];
-	struct error *e = NULL;
-
-	worker_hello(w);
-	if (worker_flush(w, &e) < 0) {
-		/* A dead channel shows up as end of stream in the loop. */
-		error_free(e);
-	}
 }
 
 int

@@ -36,6 +36,8 @@ struct fleet {
 	char timeout_arg[32];
 	char **env;                 /* the user's --env, resolved */
 	size_t nenv;
+	int64_t t0;                 /* the run's start (util_now_ms), for the spans */
+	struct fleet_prep *prep;    /* the first start's databases (fleet_prep.c); NULL: none */
 };
 
 /* nw worker slots, slot i on engine at[i] (copied); es's contexts
@@ -51,18 +53,42 @@ struct engine *fleet_first(const struct fleet *f);
  * database. */
 int fleet_network(struct fleet *f, struct error **err);
 /* Creates, attaches and starts the first nslots worker containers (and
- * with with_db, the first start of a run, the embedded database and the
- * controller) in parallel. The first failure is
- * returned; everything that did start is recorded so teardown removes it. */
+ * with with_db, the first start of a run, the controller and each
+ * --db-scope server's own) in parallel; each gets its hello as soon as it
+ * runs, so its pytest imports while the others start. The first failure
+ * is returned; everything that did start is recorded so teardown removes
+ * it. */
 int fleet_start(struct fleet *f, size_t nslots, bool with_db, struct error **err);
-/* Waits for each engine's database server and builds its template
- * (--db-setup on every engine at once; once on a --db-url server). */
-int fleet_databases(struct fleet *f, struct error **err);
-/* Sends slot i's hello: its agent starts pytest, which imports and
- * collects while the databases are still being made. */
-void fleet_greet(struct fleet *f, size_t i);
-/* Clones slot i's database: its tests may start. */
+/* Clones slot i's database: its tests may start (a rerun round's slots;
+ * the first start's clones are fleet_prep's). */
 int fleet_admit(struct fleet *f, size_t i, struct error **err);
+
+/* The first start's databases on threads of their own (fleet_prep.c):
+ * begun before the containers start, each server is launched, answers
+ * and gets its template; the clones of the nslots first slots follow
+ * fleet_prep_started. Nothing to do with --db none (no prep at all). */
+int fleet_prep_begin(struct fleet *f, size_t nslots, struct error **err);
+/* The containers are up: slot engines and database names are settled. */
+void fleet_prep_started(struct fleet *f);
+/* Readable when a clone was made or a server's thread ended; -1: none. */
+int fleet_prep_fd(const struct fleet *f);
+/* Sets admit[i] for each slot whose clone was made since the last call
+ * (admit has a place per slot of the start). 1: all done, 0: still
+ * going, -1: failed (fleet_prep_end gives the error). */
+int fleet_prep_take(struct fleet *f, bool *admit);
+/* Whether a thread still works on a server (a replacement's clone waits:
+ * the server's connection is the thread's). */
+bool fleet_prep_busy(const struct fleet *f);
+/* When each step ran, in ms since t0: launch, connect, template, clones
+ * (each the union over the servers; zero when it did not run). */
+enum { FLEET_PREP_LAUNCH, FLEET_PREP_CONNECT, FLEET_PREP_TEMPLATE, FLEET_PREP_CLONES, FLEET_PREP_SPANS };
+void fleet_prep_spans(const struct fleet *f, struct report_span *out);
+/* Stops what still runs (its failures no longer count) and waits for the
+ * threads; -1 with *err when a failure came before and nobody took it.
+ * Idempotent; err may be NULL. */
+int fleet_prep_end(struct fleet *f, struct error **err);
+/* fleet_prep_end, then frees it (fleet_release does). */
+void fleet_prep_free(struct fleet *f);
 /* Replaces slot i with a fresh container and a fresh clone, hello queued:
  * on its engine, or on the live engine with the fewest workers when its
  * own is lost. */

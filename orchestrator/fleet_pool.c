@@ -1,5 +1,5 @@
-/* The fleet's pool: starting and removing containers, launching and
- * preparing databases, on a bounded number of threads, each with a
+/* The fleet's pool: starting and removing containers, launching the
+ * workers' own database servers, on a bounded number of threads, each with a
  * Docker client of its own to every engine of the run. */
 #include "fleet_priv.h"
 
@@ -24,15 +24,17 @@ struct pool_thread {
 	bool spawned;
 };
 
-/* An engine's database server answers and its template is built. */
-static int
-db_ready(struct engine *en, const struct run_ctx *ctx, struct error **err)
+/* A container that runs gets its hello at once: its agent starts pytest,
+ * which imports while the other containers start. A dead channel shows
+ * up as the end of its stream in the loop. */
+static void
+greet(struct worker *w)
 {
-	if (provision_connect(en->prov, ctx, err) < 0)
-		return -1;
-	if (provision_template(en->prov, ctx, err) < 0)
-		return -1;
-	return 0;
+	struct error *e = NULL;
+
+	worker_hello(w);
+	if (worker_flush(w, &e) < 0)
+		error_free(e);
 }
 
 static void
@@ -50,20 +52,16 @@ run_job(struct fleet *f, struct docker *dk, struct job *j)
 			provision_env(en->prov, j->worker, f->w[j->worker].dbname, &env, &nenv);
 		j->rc = fleet_start_worker(f, dk, &f->w[j->worker], (const char *const *)env, &j->err);
 		util_strv_free(env, nenv);
+		if (j->rc == 0)
+			greet(&f->w[j->worker]);
 		break;
 	case JOB_START_CONTROLLER:
 		j->rc = fleet_controller_start(f, dk, &j->err);
-		break;
-	case JOB_LAUNCH_DB:
-		j->rc = provision_launch(en->prov, &ctx, &j->err);
+		if (j->rc == 0)
+			greet(&f->ctl);
 		break;
 	case JOB_LAUNCH_DB_SERVER:
 		j->rc = provision_launch_server(en->prov, &ctx, j->worker, &j->err);
-		break;
-	case JOB_DB_READY:
-		j->rc = db_ready(en, &ctx, &j->err);
-		if (j->rc < 0 && f->es->n > 1)
-			error_wrap(&j->err, "engine %s", docker_host(en->dk));
 		break;
 	case JOB_DB_SERVER_TEARDOWN:
 		j->rc = provision_teardown_server(en->prov, &ctx, j->worker, &j->err);

@@ -1,8 +1,9 @@
 /* Shared by the parts of the fleet: fleet.c (worker slots, start,
  * replacement, teardown), fleet_pool.c (the bounded pool of threads that
- * runs start and removal jobs on every engine) and fleet_controller.c
- * (the controller's command, environment and container). No other file
- * includes it. */
+ * runs start and removal jobs on every engine), fleet_controller.c
+ * (the controller's command, environment and container) and
+ * fleet_prep.c (the first start's databases on threads of their own).
+ * No other file includes it. */
 #ifndef XDOCK_FLEET_PRIV_H
 #define XDOCK_FLEET_PRIV_H
 
@@ -22,9 +23,7 @@ int fleet_start_worker(struct fleet *f, struct docker *dk, struct worker *w, con
 enum job_kind {
 	JOB_START_WORKER,
 	JOB_START_CONTROLLER,
-	JOB_LAUNCH_DB,
 	JOB_LAUNCH_DB_SERVER,   /* --db-scope server: a worker's own */
-	JOB_DB_READY,           /* an engine's server answers, its template built */
 	JOB_REMOVE,
 	JOB_DB_SERVER_TEARDOWN, /* --db-scope server: a worker's own */
 	JOB_DB_TEARDOWN,

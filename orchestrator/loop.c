@@ -65,24 +65,20 @@ loop_start(struct loop *lp, size_t nslots, bool with_db, struct error **err)
 	struct fleet *f = lp->fleet;
 	int64_t begin = util_now_ms();
 
+	/* pytest's terminal: the controller's stderr, copied as it comes. */
+	if (with_db)
+		f->ctl.echo = stdout;
 	if (fleet_start(f, nslots, with_db, err) < 0)
 		return -1;
-	if (with_db) {
-		/* The controller needs no database: its pytest starts now. */
-		struct error *e = NULL;
-
-		f->ctl.echo = stdout;
-		worker_hello(&f->ctl);
-		if (worker_flush(&f->ctl, &e) < 0)
-			error_free(e);
-	}
-	/* Hello at once: pytest's import and collection in the workers
-	 * overlap the template and the clones; the ledger hands out tests
+	/* The clones may go: the slots' engines and databases are settled. */
+	if (with_db)
+		fleet_prep_started(f);
+	/* Each has its hello (fleet_start): pytest's import and collection
+	 * in the workers overlap the databases; the ledger hands out tests
 	 * only to a worker admitted (its database exists). The workerinput
 	 * follows hello as soon as the controller made it. */
 	for (size_t i = 0; i < nslots; i++) {
 		ledger_worker_started(lp->ledger, i, &f->w[i].out, begin);
-		fleet_greet(f, i);
 		controller_worker_started(lp->ctl, i);
 		controller_worker_admitted(lp->ctl, i, &f->w[i].out);
 	}
@@ -102,6 +98,33 @@ loop_admit(struct loop *lp, size_t nslots, struct error **err)
 		ledger_admit(lp->ledger, i);
 	}
 	return 0;
+}
+
+/* News from the databases' threads: each worker whose clone now exists
+ * is admitted (its tests may start, never before); a failure stops the
+ * loop (the run takes it from fleet_prep_end). */
+static void
+service_prep(struct loop *lp)
+{
+	struct fleet *f = lp->fleet;
+	bool *admit = xcalloc(f->nw ? f->nw : 1, sizeof(*admit));
+	int rc = fleet_prep_take(f, admit);
+
+	for (size_t i = 0; i < f->nw; i++)
+		if (admit[i])
+			ledger_admit(lp->ledger, i);
+	free(admit);
+	if (rc < 0) {
+		lp->prep_failed = true;
+	} else if (rc == 1 && !lp->prep_done) {
+		const struct provision *prov = fleet_first(f)->prov;
+
+		lp->prep_done = true;
+		if (f->cfg->verbose > 0)
+			term_line(lp->term, "start-up: database ready %.2fs, template %.2fs%s, clones %.2fs",
+				  prov->connect_seconds, prov->template_seconds, prov->migrated ? " (migrated)" : "",
+				  prov->clone_seconds);
+	}
 }
 
 /* The node id of collection index i, "" when unknown. */
@@ -470,11 +493,11 @@ void
 loop_run(struct loop *lp)
 {
 	struct fleet *f = lp->fleet;
-	struct pollfd *pfd = xcalloc(f->nw + 2, sizeof(*pfd));
-	size_t *who = xcalloc(f->nw + 2, sizeof(*who));
+	struct pollfd *pfd = xcalloc(f->nw + 3, sizeof(*pfd));
+	size_t *who = xcalloc(f->nw + 3, sizeof(*who));
 
-	while (!all_exited(lp) && !lp->ledger->fatal && !lp->ledger->interrupted) {
-		size_t n = 0, ctl_at = 0;
+	while (!all_exited(lp) && !lp->ledger->fatal && !lp->ledger->interrupted && !lp->prep_failed) {
+		size_t n = 0, ctl_at = 0, prep_at = 0;
 		int rc, timeout = 1000;
 
 		read_held(lp);
@@ -484,6 +507,10 @@ loop_run(struct loop *lp)
 		pfd[n++] = (struct pollfd){ .fd = lp->sigfd, .events = POLLIN };
 		if (controller_poll(lp, &pfd[n], &timeout))
 			ctl_at = n++;
+		if (fleet_prep_fd(f) >= 0) {
+			pfd[n] = (struct pollfd){ .fd = fleet_prep_fd(f), .events = POLLIN };
+			prep_at = n++;
+		}
 		for (size_t i = 0; i < f->nw; i++) {
 			struct worker *w = &f->w[i];
 
@@ -503,9 +530,11 @@ loop_run(struct loop *lp)
 		for (size_t k = 1; k < n; k++) {
 			/* A worker whose engine was found lost while another was
 			 * served is detached already. */
-			if (!pfd[k].revents || (k != ctl_at && !f->w[who[k]].attach))
+			if (!pfd[k].revents || (k != ctl_at && k != prep_at && !f->w[who[k]].attach))
 				continue;
-			if (k == ctl_at)
+			if (k == prep_at)
+				service_prep(lp);
+			else if (k == ctl_at)
 				service_controller(lp, pfd[k].revents);
 			else
 				service_worker(lp, &f->w[who[k]], pfd[k].revents);

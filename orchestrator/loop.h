@@ -29,6 +29,8 @@ struct loop {
 	int signals;            /* how many were heard */
 	int restarts;           /* workers replaced after a crash */
 	int max_restarts;
+	bool prep_done;         /* the first start's databases are all made */
+	bool prep_failed;       /* ... or failed: the loop ends (fleet_prep_end says why) */
 };
 
 /* Blocks SIGINT, SIGTERM and SIGHUP and returns a signalfd for them (and
@@ -45,14 +47,16 @@ void loop_init(struct loop *lp, struct fleet *f, struct ledger *l, struct term *
  * ledger then stops handing out work). */
 bool loop_signalled(struct loop *lp);
 
-/* Starts the first nslots worker containers (with with_db the embedded
- * database too) and enters them in the ledger. */
+/* Starts the first nslots worker containers (with with_db, the run's
+ * first start, the controller too; its databases are fleet_prep's, begun
+ * before) and enters them in the ledger. */
 int loop_start(struct loop *lp, size_t nslots, bool with_db, struct error **err);
 /* Clones the database of each of the first nslots workers in turn and
- * lets its pytest start at once, so collection on the first workers
- * overlaps the remaining clones. */
+ * admits it (a rerun round, or a run without fleet_prep). */
 int loop_admit(struct loop *lp, size_t nslots, struct error **err);
-/* Runs until every worker has exited, the run failed or a signal came. */
+/* Runs until every worker has exited, the run failed, the databases
+ * failed or a signal came. The first start's workers are admitted here,
+ * each as fleet_prep says its clone exists. */
 void loop_run(struct loop *lp);
 /* The tests are over: the controller ends its session (pytest's summary,
  * junitxml, cache, coverage; its output reaches the user as it comes) and

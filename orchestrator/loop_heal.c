@@ -45,6 +45,10 @@ loop_heal(struct loop *lp)
 	struct ledger *l = lp->ledger;
 	struct fleet *f = lp->fleet;
 
+	/* A replacement is cloned here, on the server's connection that the
+	 * databases' thread still uses: it waits for the thread's end. */
+	if (fleet_prep_busy(f))
+		return;
 	for (size_t i = 0; i < f->nw && !l->stopping; i++) {
 		const struct worker *w = &f->w[i];
 

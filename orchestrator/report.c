@@ -56,8 +56,16 @@ report_release(struct report *r)
 void
 report_phase(struct report *r, const char *name, double seconds)
 {
+	double start = r->nphases > 0 ? r->phases[r->nphases - 1].end : 0;
+
+	report_phase_at(r, name, seconds, start, start + seconds);
+}
+
+void
+report_phase_at(struct report *r, const char *name, double seconds, double start, double end)
+{
 	if (r->nphases < REPORT_MAX_PHASES)
-		r->phases[r->nphases++] = (struct report_phase){ name, seconds };
+		r->phases[r->nphases++] = (struct report_phase){ name, seconds, start, end };
 }
 
 void
@@ -306,6 +314,13 @@ report_json(const struct report *r, FILE *out, struct error **err)
 
 		for (size_t i = 0; i < r->nphases; i++)
 			cJSON_AddNumberToObject(ph, r->phases[i].name, r->phases[i].seconds);
+		/* When each ran: [start, end] in seconds since the run's start. */
+		ph = cJSON_AddObjectToObject(root, "startup_spans");
+		for (size_t i = 0; i < r->nphases; i++) {
+			const double se[2] = { r->phases[i].start, r->phases[i].end };
+
+			cJSON_AddItemToObject(ph, r->phases[i].name, cJSON_CreateDoubleArray(se, 2));
+		}
 	}
 	summary = cJSON_AddObjectToObject(root, "summary");
 	cJSON_AddNumberToObject(summary, "collected", (double)r->ntests);

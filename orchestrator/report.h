@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "buf.h"
@@ -54,10 +55,18 @@ struct report_worker {
 	size_t tests;           /* tests it ran */
 };
 
-/* Start-up split: how long each step before the first test took. */
+/* Start-up split: how long each step before the first test took, and
+ * when it ran: steps overlap (the databases are made while the
+ * containers start and the workers collect). */
 struct report_phase {
 	const char *name;       /* static string */
-	double seconds;
+	double seconds;         /* its own time (a sum where it ran in pieces) */
+	double start, end;      /* seconds since the run's start */
+};
+
+/* When something ran, in ms since the run's start; end <= start: never. */
+struct report_span {
+	int64_t start_ms, end_ms;
 };
 #define REPORT_MAX_PHASES 12
 
@@ -83,8 +92,11 @@ struct report {
 	struct cJSON *invocation; /* what a replay needs (lastrun.h); owned, may be NULL */
 };
 
-/* Records that step `name` (a static string) took seconds. */
+/* Records that step `name` (a static string) took seconds, right after
+ * the step recorded before it. */
 void report_phase(struct report *r, const char *name, double seconds);
+/* Records step `name`, which took seconds and ran from start to end. */
+void report_phase_at(struct report *r, const char *name, double seconds, double start, double end);
 
 void report_release(struct report *r);
 /* Frees what one test owns (not the struct itself). */

@@ -210,6 +210,7 @@ plan(struct run *r, struct error **err)
 	r->rep.invocation = lastrun_invocation(cfg, r->nw, r->image_id);
 	r->fleet_on = true;
 	fleet_init(&r->fleet, cfg, r->nw, &r->es, r->at, r->agent_path, &r->rep);
+	r->fleet.t0 = r->t0;
 	for (size_t i = 0; i < r->nw; i++)
 		snprintf(r->rep.workers[i].name, sizeof(r->rep.workers[i].name), "%s", r->fleet.w[i].name);
 	ledger_init(&r->ledger, cfg, r->nw, &r->rep, &r->term, &r->quarantine, r->hist, r->t0);
@@ -263,13 +264,42 @@ ship(struct run *r, struct error **err)
 	return 0;
 }
 
-/* Phase 3: network, containers (the database server initialises while
- * the workers start), databases, and each worker let go once its clone
- * exists. */
+static double
+span_s(int64_t ms)
+{
+	return (double)ms / 1000.0;
+}
+
+/* The start-up phases as they ran: the containers' from the main thread,
+ * the databases' from their threads (they overlap the containers' and
+ * the workers' collection). */
+static void
+record_phases(struct run *r)
+{
+	struct provision *prov = r->es.e[0].prov;
+	struct report_span sp[FLEET_PREP_SPANS];
+	const char *names[FLEET_PREP_SPANS] = { "db_launch", "db_connect", "db_template", "db_clones" };
+	double seconds[FLEET_PREP_SPANS];
+
+	if (!r->fleet.prep)
+		return;
+	fleet_prep_spans(&r->fleet, sp);
+	seconds[FLEET_PREP_LAUNCH] = span_s(sp[FLEET_PREP_LAUNCH].end_ms - sp[FLEET_PREP_LAUNCH].start_ms);
+	seconds[FLEET_PREP_CONNECT] = prov->connect_seconds;
+	seconds[FLEET_PREP_TEMPLATE] = prov->template_seconds;
+	seconds[FLEET_PREP_CLONES] = prov->clone_seconds;
+	for (size_t k = 0; k < FLEET_PREP_SPANS; k++)
+		report_phase_at(&r->rep, names[k], seconds[k], span_s(sp[k].start_ms),
+				span_s(sp[k].end_ms > sp[k].start_ms ? sp[k].end_ms : sp[k].start_ms));
+}
+
+/* Phase 3: network; the databases begun on threads of their own (server,
+ * template, then a clone per worker once the containers are up); the
+ * containers, each told hello as it runs. The loop admits each worker as
+ * its clone exists. */
 static int
 start(struct run *r, struct error **err)
 {
-	struct provision *prov = r->es.e[0].prov;
 	int64_t lap;
 
 	report_phase(&r->rep, "engine", seconds_since(r->t0));
@@ -279,32 +309,40 @@ start(struct run *r, struct error **err)
 	if (fleet_network(&r->fleet, err) < 0)
 		return -1;
 	report_phase(&r->rep, "network", seconds_since(lap));
+	/* First, so that the server initialises and the template migrates
+	 * while the containers start and the workers import. */
+	if (fleet_prep_begin(&r->fleet, r->nw, err) < 0)
+		return -1;
 	lap = util_now_ms();
 	if (loop_start(&r->loop, r->nw, true, err) < 0)
 		return -1;
-	report_phase(&r->rep, "containers_start", seconds_since(lap));
-	if (fleet_databases(&r->fleet, err) < 0 || loop_admit(&r->loop, r->nw, err) < 0)
+	report_phase_at(&r->rep, "containers_start", seconds_since(lap), span_s(lap - r->t0), seconds_since(r->t0));
+	if (!r->fleet.prep && loop_admit(&r->loop, r->nw, err) < 0)
 		return -1;
-	report_phase(&r->rep, "db_connect", prov->connect_seconds);
-	report_phase(&r->rep, "db_template", prov->template_seconds);
-	report_phase(&r->rep, "db_clones", prov->clone_seconds);
 	if (r->cfg->verbose > 0)
-		term_line(&r->term, "start-up: %zu containers %.2fs, database ready %.2fs, template %.2fs%s, clones %.2fs",
-			  r->nw + (prov->mode == CLI_DB_EMBEDDED) + prov->nservers, r->rep.phases[r->rep.nphases - 4].seconds,
-			  prov->connect_seconds, prov->template_seconds, prov->migrated ? " (migrated)" : "",
-			  prov->clone_seconds);
+		term_line(&r->term, "start-up: %zu containers %.2fs", r->nw + 1 + r->es.e[0].prov->nservers,
+			  seconds_since(lap));
 	return 0;
 }
 
 /* Phase 4: the tests, then up to --reruns rounds of the failed ones, then
- * the controller's end of session (pytest's summary and reports). */
-static void
-run_tests(struct run *r)
+ * the controller's end of session (pytest's summary and reports). -1
+ * with *err when the databases could not be made: the run fails as a
+ * start-up that failed. */
+static int
+run_tests(struct run *r, struct error **err)
 {
 	struct ledger *l = &r->ledger;
 	struct error *fe = NULL;
+	int rc;
 
 	loop_run(&r->loop);
+	/* The databases' threads end here, whatever ended the loop; one
+	 * still at work is stopped (nothing runs that needs it). */
+	rc = fleet_prep_end(&r->fleet, err);
+	record_phases(r);
+	if (rc < 0)
+		return -1;
 	for (int round = 1; l->nreruns > 0 && !l->fatal && !l->interrupted && round <= r->cfg->reruns; round++) {
 		struct error *e = NULL;
 
@@ -316,7 +354,7 @@ run_tests(struct run *r)
 		loop_run(&r->loop);
 	}
 	if (l->fatal || l->interrupted)
-		return;
+		return 0;
 	if (loop_finish(&r->loop, &fe) < 0) {
 		if (fe->status == EXIT_INTERRUPTED)
 			ledger_interrupt(l);
@@ -324,6 +362,7 @@ run_tests(struct run *r)
 			ledger_fail(l, fe->status, "%s", fe->msg);
 		error_free(fe);
 	}
+	return 0;
 }
 
 /* Failures xdock forgives and pytest does not know to: a quarantined
@@ -415,6 +454,9 @@ teardown(struct run *r, const struct error *err)
 
 	if (!r->dk)
 		return;
+	/* The databases' threads first: nothing goes while they make it. */
+	if (r->fleet_on)
+		fleet_prep_end(&r->fleet, NULL);
 	r->cancel.grace_ms = RUN_TEARDOWN_MS;
 	if (heard > 1) {
 		/* Two already: no teardown at all. */
@@ -493,8 +535,8 @@ run_execute(const struct config *cfg, const struct sequence_plan *seqs, struct r
 		return -1;
 	r->cancel.fd = r->sigfd;
 	if (prepare(r, err) == 0 && plan(r, err) == 0 && start(r, err) == 0) {
-		run_tests(r);
-		code = finish(r, err);
+		if (run_tests(r, err) == 0)
+			code = finish(r, err);
 	}
 	teardown(r, *err);
 	/* A signal in any phase, teardown included, is pytest's exit 2. */

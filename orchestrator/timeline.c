@@ -10,17 +10,12 @@
 #define TL_ROW 24          /* px per row */
 #define TL_BAR 16          /* px of a bar's height */
 
-/* The start-up phases follow one another in run.c (the database server
- * starts while the containers do, and its wait is what db_connect
- * counts), so their start is the sum of those before. */
+/* The start-up phases overlap (the databases are made while the
+ * containers start and the workers collect): each says when it ran. */
 static double
 phase_start(const struct report *r, size_t i)
 {
-	double t = 0;
-
-	for (size_t k = 0; k < i; k++)
-		t += r->phases[k].seconds;
-	return t;
+	return r->phases[i].start;
 }
 
 static double
@@ -43,7 +38,7 @@ timeline_json(const struct report *r)
 
 		cJSON_AddStringToObject(p, "name", r->phases[i].name);
 		cJSON_AddNumberToObject(p, "start", s);
-		cJSON_AddNumberToObject(p, "end", s + r->phases[i].seconds);
+		cJSON_AddNumberToObject(p, "end", r->phases[i].end);
 		cJSON_AddItemToArray(ph, p);
 	}
 	if (crit < 0) {
@@ -158,7 +153,7 @@ timeline_html(const struct report *r, struct buf *b, struct error **err)
 	struct scale sc;
 	double end = r->wall > 0 ? r->wall : 1;
 	long crit = r->seq ? sequence_critical(r->seq) : -1;
-	size_t rows = 1;
+	size_t rows = 2; /* start-up, databases */
 	double y;
 
 	sc.px_per_s = (TL_WIDTH - TL_LABEL - 10) / end;
@@ -196,16 +191,20 @@ timeline_html(const struct report *r, struct buf *b, struct error **err)
 	buf_printf(b, "<svg width=\"%d\" height=\"%zu\" role=\"img\">\n", TL_WIDTH,
 		   (rows + 1) * TL_ROW + 10);
 	/* The run's own phases first, then one row per worker. */
+	/* The databases' steps (db_*) on a row of their own: they run while
+	 * the containers start and the workers collect. */
 	buf_printf(b, "<g class=\"phases\"><text class=\"label\" x=\"4\" y=\"%d\">start-up</text>\n", TL_BAR - 3 + 4);
+	buf_printf(b, "<text class=\"label\" x=\"4\" y=\"%d\">databases</text>\n", TL_ROW + TL_BAR - 3 + 4);
 	for (size_t i = 0; i < r->nphases; i++) {
 		double s = phase_start(r, i);
+		bool db = strncmp(r->phases[i].name, "db_", 3) == 0;
 		char detail[64];
 
 		snprintf(detail, sizeof(detail), ": %.3f s", r->phases[i].seconds);
-		bar(b, &sc, 4, s, s + r->phases[i].seconds, "phase", r->phases[i].name, detail);
+		bar(b, &sc, db ? 4 + TL_ROW : 4, s, r->phases[i].end, "phase", r->phases[i].name, detail);
 	}
 	buf_printf(b, "</g>\n");
-	y = 4 + TL_ROW;
+	y = 4 + 2 * TL_ROW;
 	for (size_t i = 0; i < r->nworkers && r->seq; i++, y += TL_ROW)
 		worker_row(b, r, &sc, r->workers[i].name, y, crit);
 	/* A time axis every second (or every 10, 60 s on long runs). */
