@@ -19,6 +19,11 @@ Commands from xdock, one JSON object per line (common/proto.h):
                                            the worker died in that test
                                            ("" when between tests); with
                                            rerun, xdock runs it again
+  {"t":"flaky","id":NODEID,"kind":K,"failed_on":[..]}
+                                           that test failed, then passed
+                                           on a rerun (K: order-dependent,
+                                           flaky on its own, true); before
+                                           bye
   {"t":"bye"}                              the run is over
 Messages to xdock:
   {"t":"input","w":"gw0","input":{..}}     a worker's workerinput
@@ -302,6 +307,7 @@ class XdockSession:
         self.terminal = config.pluginmanager.getplugin("terminalreporter")
         self.status = {}
         self.notes = set()
+        self.flaky = {}  # node id -> (kind, workers of its failed tries)
 
     # -- start-up: the nodes and their workerinput ----------------------
 
@@ -358,6 +364,10 @@ class XdockSession:
             kind = msg.get("t")
             if kind == "bye":
                 break
+            if kind == "flaky":
+                self.flaky[str(msg.get("id"))] = (str(msg.get("kind") or "true"),
+                                                  [str(w) for w in msg.get("failed_on") or []])
+                continue
             node = nodes.get(msg.get("w"))
             if node is None:
                 continue
@@ -528,6 +538,66 @@ class XdockSession:
             self.countfailures += 1
             if self.maxfail and self.countfailures >= self.maxfail:
                 self.shouldstop = "stopping after %d failures" % self.countfailures
+
+    # -- --junitxml: the flaky tests' kinds ------------------------------
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_sessionfinish(self, session):
+        # Before junitxml's own pytest_sessionfinish writes the file.
+        if self.flaky:
+            try:
+                self._junit_flaky()
+            except Exception as e:  # pytest's internals moved: say so
+                if self.terminal:
+                    self.terminal.write_line("xdock: --junitxml: the flaky tests' kinds are not in it (%s: %s); "
+                                             "the JSON report has them" % (type(e).__name__, e))
+        yield
+
+    def _junit_flaky(self):
+        """Each flaky test's <testcase> (its failed tries' ones too) gets
+        <property name="flaky" value=KIND/> and one failed_on property per
+        failed try, as xdock's own JUnit writer does. Why this way: it is
+        what pytest's record_property writes (a <properties> child of the
+        test's <testcase>), which CI tools (Jenkins, GitLab) already show;
+        pytest's junitxml still writes the file, so junit_family,
+        junit_prefix, escaping and format stay pytest's; and only a run
+        with a flaky test (so with --reruns) gets here: any other run's
+        file is pytest's alone. The tests' elements are built already
+        (junitxml freezes each at its teardown), so the properties go
+        into them; one still open takes them through add_property."""
+        from xml.etree import ElementTree as ET
+
+        from _pytest import junitxml
+
+        stash = getattr(self.config, "stash", None)
+        xml = stash.get(junitxml.xml_key, None) if stash is not None else None
+        if xml is None:
+            return
+        props = {}
+        for nodeid, (kind, failed_on) in self.flaky.items():
+            names = junitxml.mangle_test_address(nodeid)
+            classnames = names[:-1]
+            if xml.prefix:
+                classnames.insert(0, xml.prefix)
+            pairs = [("flaky", kind)] + [("failed_on", w) for w in failed_on]
+            props[nodeid] = pairs
+            props[(".".join(classnames), junitxml.bin_xml_escape(names[-1]))] = pairs
+        for reporter in xml.node_reporters_ordered:
+            if "id" in vars(reporter):
+                # Still open: pytest adds them when it finalizes.
+                for name, value in props.get(getattr(reporter.id, "nodeid", reporter.id), ()):
+                    reporter.add_property(name, value)
+                continue
+            testcase = reporter.to_xml()
+            pairs = props.get((testcase.get("classname"), testcase.get("name")))
+            if not pairs:
+                continue
+            node = testcase.find("properties")
+            if node is None:
+                node = ET.Element("properties")
+                testcase.insert(0, node)
+            for name, value in pairs:
+                node.append(ET.Element("property", name=name, value=junitxml.bin_xml_escape(value)))
 
     # -- what xdist's terminal reporter adds ----------------------------
 

@@ -39,6 +39,10 @@
  *   {"t":"crash","w":"gw0","id":NODEID,"reason":..,"rerun":B}
  *                                             the worker died (id "" between
  *                                             tests)
+ *   {"t":"flaky","id":NODEID,"kind":K,"failed_on":["gw0",..]}
+ *                                             that test failed, then passed
+ *                                             on a rerun; its --junitxml
+ *                                             testcase gets K (before bye)
  *   {"t":"bye"}                               the run is over
  * controller -> orchestrator
  *   {"t":"input","w":"gw0","input":{..}}      workerinput for gw0

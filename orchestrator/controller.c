@@ -272,6 +272,26 @@ controller_crash(struct controller *c, size_t wi, const char *name, const char *
 }
 
 void
+controller_flaky(struct controller *c, const char *nodeid, const char *kind, const char *const *failed_on, size_t n)
+{
+	struct buf b;
+
+	buf_init(&b, PROTO_LINE_MAX);
+	buf_printf(&b, "{\"t\":\"flaky\",\"id\":");
+	proto_json_string(&b, nodeid, strlen(nodeid), PROTO_LINE_MAX / 4);
+	buf_printf(&b, ",\"kind\":");
+	proto_json_string(&b, kind, strlen(kind), 256);
+	buf_printf(&b, ",\"failed_on\":[");
+	for (size_t i = 0; i < n; i++) {
+		buf_printf(&b, "%s", i ? "," : "");
+		proto_json_string(&b, failed_on[i], strlen(failed_on[i]), 64);
+	}
+	buf_printf(&b, "]}\n");
+	send_line(c, b.data, b.len);
+	buf_release(&b);
+}
+
+void
 controller_bye(struct controller *c)
 {
 	if (c->bye_sent)

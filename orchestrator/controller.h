@@ -73,6 +73,12 @@ void controller_crash(struct controller *c, size_t wi, const char *name, const c
  * CONTROLLER_BATCH_MS. When not, *wait_ms is lowered to when it will be. */
 bool controller_send_due(struct controller *c, int64_t now, int *wait_ms);
 
+/* A test failed, then passed on a rerun: kind is "order-dependent",
+ * "flaky on its own" (--reruns-replay) or "true", failed_on the workers
+ * of its failed tries. Before bye: its --junitxml carries them. */
+void controller_flaky(struct controller *c, const char *nodeid, const char *kind, const char *const *failed_on,
+		      size_t n);
+
 /* No more events: the controller ends its session (summary, junitxml,
  * cache, coverage) and exits. */
 void controller_bye(struct controller *c);

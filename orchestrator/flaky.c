@@ -1,6 +1,7 @@
 #include "flaky.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "run.h"
@@ -79,4 +80,23 @@ flaky_classify(const struct config *cfg, struct report *rep)
 	free(ids);
 	free(nids);
 	free(tests);
+}
+
+void
+flaky_to_controller(const struct report *rep, struct controller *c)
+{
+	for (size_t i = 0; i < rep->ntests; i++) {
+		const struct report_test *t = &rep->tests[i];
+		const char **on;
+		size_t n = 0;
+
+		if (!t->flaky)
+			continue;
+		on = xcalloc(t->nattempts + 1, sizeof(*on));
+		for (size_t k = 0; k < t->nattempts; k++)
+			if (t->attempts[k].worker >= 0 && (size_t)t->attempts[k].worker < rep->nworkers)
+				on[n++] = rep->workers[t->attempts[k].worker].name;
+		controller_flaky(c, t->id, t->flaky_kind ? t->flaky_kind : "true", on, n);
+		free(on);
+	}
 }

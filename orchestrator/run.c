@@ -325,10 +325,10 @@ start(struct run *r, struct error **err)
 	return 0;
 }
 
-/* Phase 4: the tests, then up to --reruns rounds of the failed ones, then
- * the controller's end of session (pytest's summary and reports). -1
- * with *err when the databases could not be made: the run fails as a
- * start-up that failed. */
+/* Phase 4: the tests, then up to --reruns rounds of the failed ones, the
+ * flaky ones replayed (--reruns-replay), then the controller's end of
+ * session (pytest's summary and reports). -1 with *err when the
+ * databases could not be made: the run fails as a start-up that failed. */
 static int
 run_tests(struct run *r, struct error **err)
 {
@@ -355,6 +355,11 @@ run_tests(struct run *r, struct error **err)
 	}
 	if (l->fatal || l->interrupted)
 		return 0;
+	/* Before the controller's end of session, which writes --junitxml:
+	 * the flaky tests' kinds go into it (flaky_to_controller). */
+	if (r->cfg->reruns_replay)
+		flaky_classify(r->cfg, &r->rep);
+	flaky_to_controller(&r->rep, &r->ctl);
 	if (loop_finish(&r->loop, &fe) < 0) {
 		if (fe->status == EXIT_INTERRUPTED)
 			ledger_interrupt(l);
@@ -387,8 +392,6 @@ finish(struct run *r, struct error **err)
 
 	if (r->es.e[0].shipping && r->fleet.ctl.container && !r->es.e[0].lost)
 		run_fetch_results(r);
-	if (r->cfg->reruns_replay && !l->fatal && !l->interrupted)
-		flaky_classify(r->cfg, &r->rep);
 	ledger_finish(l, util_now_ms());
 	if (!r->plan)
 		run_save_history(r);

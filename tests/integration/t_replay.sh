@@ -5,7 +5,8 @@
 # a fresh container and reproduces the failure; `xdock bisect` names the
 # polluter and prints a plain pytest command that fails; under --reruns
 # with --reruns-replay the victim is order-dependent and a test that
-# fails once on its own is flaky on its own (JSON, JUnit, terminal).
+# fails once on its own is flaky on its own (JSON, pytest's JUnit file,
+# terminal).
 . "$(dirname "$0")/lib.sh"
 
 S=$T_TMP/suite
@@ -45,8 +46,12 @@ V=test_pollute.py::test_victim
 P=test_pollute.py::test_polluter
 
 # --- the run records every worker's sequence --------------------------------
-xrun run -n 2 --dist loadfile --json-report "$T_TMP/r.json" .
+xrun run -n 2 --dist loadfile --json-report "$T_TMP/r.json" --junitxml "$T_TMP/r.xml" .
 check "the run fails (got $RC)" eq "$RC" 1
+check "without --reruns the JUnit file is pytest's alone: no property" python3 -c "
+import sys, xml.etree.ElementTree as ET
+x = ET.parse('$T_TMP/r.xml')
+sys.exit(not (len(list(x.iter('testcase'))) == 10 and not list(x.iter('properties'))))"
 check "last-run.json is written" test -s .xdock/last-run.json
 seqof() { # FILE: "worker:node,node,..." of the lane that ran the victim
 	json "$1" "[l['worker'] + ':' + ','.join(t['nodeid'].split('::')[1] for t in l['tests']) for l in r['sequences'] if any(t['nodeid'] == '$V' for t in l['tests'])][0]"
@@ -108,11 +113,23 @@ r = json.load(open('$T_TMP/f.json'))
 first = {l['container'] for l in r['sequences'] if l['round'] == 0}
 again = [l['container'] for l in r['sequences'] if l['round'] == 1 and any(t['nodeid'] == '$V' for t in l['tests'])]
 sys.exit(not (len(again) == 1 and again[0] not in first))"
-# The JUnit file is pytest's own (the controller's junitxml): it has the
-# victim, but not xdock's flaky kind (docs/usage.md says so).
-check "JUnit (pytest's) has the victim" python3 -c "
+# The JUnit file is pytest's own (the controller's junitxml), with each
+# flaky test's kind and the workers of its failed tries as properties of
+# its <testcase>, as record_property writes them; other tests have none.
+junit_props() { # FILE NAME: the properties of NAME's testcases
+	python3 -c "
 import sys, xml.etree.ElementTree as ET
-sys.exit(not [t for t in ET.parse('$T_TMP/f.xml').iter('testcase') if t.get('name') == 'test_victim'])"
+print(sorted({(p.get('name'), p.get('value')) for t in ET.parse('$1').iter('testcase') if t.get('name') == '$2'
+       for p in t.iter('property')}))"
+}
+FW=$(json "$T_TMP/f.json" "[a['worker'] for t in r['tests'] if t['nodeid'] == '$V' for a in t['attempts']][0]")
+check "JUnit: the victim is order-dependent, failed on $FW" eq "$(junit_props "$T_TMP/f.xml" test_victim)" \
+	"[('failed_on', '$FW'), ('flaky', 'order-dependent')]"
+check "JUnit: the fails-once test is flaky on its own" python3 -c "
+import sys, xml.etree.ElementTree as ET
+sys.exit(not [p for t in ET.parse('$T_TMP/f.xml').iter('testcase') if t.get('name') == 'test_flaky_alone'
+              for p in t.iter('property') if (p.get('name'), p.get('value')) == ('flaky', 'flaky on its own')])"
+check "JUnit: a test that passed at once has no property" eq "$(junit_props "$T_TMP/f.xml" test_i1)" "[]"
 check "the terminal says order-dependent" grep -q "flaky: $V: order-dependent" "$T_TMP/out"
 check "the terminal says flaky on its own" grep -q "flaky: test_zflaky.py::test_flaky_alone: flaky on its own" "$T_TMP/out"
 check "nothing left" no_leftovers_of_pid "$XPID"

@@ -1,6 +1,7 @@
 /* controller.c: what is queued for the controller and when it is due to
  * be written: events batched for CONTROLLER_BATCH_MS, a running test's
- * events held until its result, bye at once. */
+ * events held until its result, bye at once, a flaky test's kind before
+ * bye. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,6 +129,24 @@ test_other_lines_are_due_at_once(void **state)
 	assert_false(controller_send_due(&fx->c, util_now_ms(), &wait));
 }
 
+static void
+test_flaky_before_bye(void **state)
+{
+	struct fixture *fx = *state;
+	const char *on[] = { "gw1" };
+
+	/* A flaky test's kind goes before bye (the controller's junitxml
+	 * writes it at its session's end), its node id as a JSON string. */
+	controller_flaky(&fx->c, "t.py::test_a[\"x\"]", "order-dependent", on, 1);
+	controller_bye(&fx->c);
+	assert_string_equal(fx->ctl.out.data,
+			    "{\"t\":\"flaky\",\"id\":\"t.py::test_a[\\\"x\\\"]\",\"kind\":\"order-dependent\","
+			    "\"failed_on\":[\"gw1\"]}\n{\"t\":\"bye\"}\n");
+	/* After bye nothing more is queued. */
+	controller_flaky(&fx->c, "t.py::b", "true", NULL, 0);
+	assert_null(strstr(fx->ctl.out.data, "t.py::b"));
+}
+
 int
 main(void)
 {
@@ -137,6 +156,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_held_until_settled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bye_is_due_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_lines_are_due_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flaky_before_bye, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
