@@ -1,9 +1,11 @@
 #include "dbserver.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
+#include "dbowner.h"
 
 /* --db-option as one label value, "a=1 b=2": what a kept server was
  * started with. */
@@ -64,36 +66,104 @@ create_start(struct dbserver *s, const struct run_ctx *ctx, const struct docker_
 	return 0;
 }
 
-/* The kept server, if one runs with our --db-option: its id in *id. One
- * started with other settings (or stopped) is removed: started again. */
+/* How long a run waits for a kept server another run is creating or
+ * starting. */
+#define KEPT_WAIT_MS 60000
+
+/* The kept server of our --db-option set: its id in *id (NULL: none) and
+ * its state. */
 static int
-find_kept(const struct run_ctx *ctx, const char *options, char **id, struct error **err)
+kept_of(const struct run_ctx *ctx, const char *options, char **id, struct docker_container_state *st,
+	struct error **err)
 {
 	struct docker_list l = { 0 };
-	struct docker_container_state st;
-	bool stale = false;
 
 	*id = NULL;
-	/* Only kept servers carry xdock.role. */
+	/* Only kept servers carry xdock.role. A server from before
+	 * --db-option has no label: another set's. */
 	if (docker_container_list(ctx->dk, "xdock.role=db", "xdock.db-options", &l, err) < 0)
 		return -1;
-	for (size_t i = 0; i < l.n && !*id; i++) {
-		*id = xstrdup(l.items[i].id);
-		/* A server from before --db-option has no label: stale. */
-		stale = strcmp(l.items[i].label ? l.items[i].label : "", options) != 0;
-	}
+	for (size_t i = 0; i < l.n && !*id; i++)
+		if (strcmp(l.items[i].label ? l.items[i].label : "", options) == 0)
+			*id = xstrdup(l.items[i].id);
 	docker_list_release(&l);
-	if (!*id)
-		return 0;
-	if (docker_container_inspect(ctx->dk, *id, "5432/tcp", &st, err) < 0)
+	if (*id && docker_container_inspect(ctx->dk, *id, NULL, st, err) < 0) {
+		free(*id);
+		*id = NULL;
 		return -1;
-	if (st.running && !stale)
-		return 0;
-	if (docker_container_remove(ctx->dk, *id, true, err) < 0)
-		return -1;
-	free(*id);
-	*id = NULL;
+	}
 	return 0;
+}
+
+/* The kept server's name: one per --db-option set ("xdock-reuse-db"
+ * without any), so that a run never restarts a server another run uses
+ * with other settings; each set keeps its own cache. */
+static char *
+kept_name(const char *options)
+{
+	if (!*options)
+		return xstrdup(DBSERVER_REUSE_NAME);
+	return xasprintf(DBSERVER_REUSE_NAME "-%08x", (unsigned)dbowner_key(options));
+}
+
+/* Finds the kept server of our settings or makes it. Several runs may
+ * start at once: the engine lets one create the name, and the others,
+ * whose create fails, find that one and wait until it runs. One that has
+ * stopped (a reboot, an OOM kill) is removed and made again; it serves no
+ * run. */
+static int
+find_or_create_kept(struct dbserver *s, const struct run_ctx *ctx, const struct docker_container_spec *spec,
+		    const char *options, struct error **err)
+{
+	int64_t deadline = util_now_ms() + KEPT_WAIT_MS;
+
+	for (;;) {
+		struct docker_container_state st = { 0 };
+		cleanup_free char *id = NULL;
+		struct error *e = NULL;
+
+		if (kept_of(ctx, options, &id, &st, err) < 0)
+			return error_wrap(err, "kept database container");
+		if (id && st.running) {
+			s->container = steal_ptr(&id);
+			return 0;
+		}
+		if (id && (strcmp(st.status, "exited") == 0 || strcmp(st.status, "dead") == 0)) {
+			/* Another run may remove it at the same moment. */
+			docker_container_remove(ctx->dk, id, true, &e);
+			error_free(e);
+			continue;
+		}
+		if (!id) {
+			if (create_start(s, ctx, spec, &e) == 0) {
+				error_free(e);
+				return 0;
+			}
+			if (s->container) {
+				/* Ours, made but not started: the engine's reason. */
+				*err = e;
+				return -1;
+			}
+			/* The name is taken: another run made it first. */
+			if (kept_of(ctx, options, &id, &st, err) < 0) {
+				error_free(e);
+				return error_wrap(err, "kept database container");
+			}
+			if (!id) {
+				*err = e;
+				return -1;
+			}
+			error_free(e);
+		}
+		/* Made, not yet started by the run that made it. */
+		if (util_now_ms() >= deadline)
+			return error_set(err, EXIT_INTERNAL,
+					 "kept database container %.12s: still %s after %d s (another run starts it)", id,
+					 st.status, KEPT_WAIT_MS / 1000);
+		/* A signal is heard by the next engine call (docker.h's
+		 * cancel). */
+		poll(NULL, 0, 250);
+	}
 }
 
 /* The --reuse-db server. Not on the run network when created (that one
@@ -105,24 +175,18 @@ start_kept(struct dbserver *s, const struct run_ctx *ctx, struct docker_containe
 	const char *aliases[] = { DBSERVER_ALIAS, NULL };
 	cleanup_free char *options = options_label(ctx->cfg);
 	cleanup_free char *options_kv = xasprintf("xdock.db-options=%s", options);
+	cleanup_free char *name = kept_name(options);
 	const char *labels[] = { "xdock.reuse=1", "xdock.role=db", options_kv, NULL };
 	const char *env[] = { "XDOCK_PG_TRUST=joined", NULL };
-	cleanup_free char *id = NULL;
 
 	s->reused = true;
-	if (find_kept(ctx, options, &id, err) < 0)
+	spec->labels = labels;
+	spec->env = env;
+	spec->name = name;
+	spec->network = NULL;
+	spec->aliases = NULL;
+	if (find_or_create_kept(s, ctx, spec, options, err) < 0)
 		return -1;
-	if (id) {
-		s->container = steal_ptr(&id);
-	} else {
-		spec->labels = labels;
-		spec->env = env;
-		spec->name = DBSERVER_REUSE_NAME;
-		spec->network = NULL;
-		spec->aliases = NULL;
-		if (create_start(s, ctx, spec, err) < 0)
-			return -1;
-	}
 	if (docker_network_connect(ctx->dk, ctx->network, s->container, aliases, err) < 0)
 		return error_wrap(err, "database %.12s: join run network", s->container);
 	s->connected_net = true;

@@ -274,10 +274,18 @@ gc_owner_liveness(const char *owner)
 static int
 network_remove(struct docker *dk, const char *id, struct error **err)
 {
+	struct docker_list l = { 0 };
 	struct error *derr = NULL;
 
-	docker_network_disconnect(dk, id, DBSERVER_REUSE_NAME, &derr);
+	/* One kept server per --db-option set (dbserver.c): any may be on it. */
+	if (docker_container_list(dk, "xdock.reuse=1", NULL, &l, &derr) == 0)
+		for (size_t i = 0; i < l.n; i++) {
+			docker_network_disconnect(dk, id, l.items[i].id, &derr);
+			error_free(derr);
+			derr = NULL;
+		}
 	error_free(derr);
+	docker_list_release(&l);
 	return docker_network_remove(dk, id, err);
 }
 
