@@ -1,7 +1,8 @@
 /* Sweeping up after runs whose orchestrator is gone (SIGKILL, a lost CI
  * machine): containers and networks labelled xdock.run whose owner process
  * no longer exists. A run whose orchestrator is alive, or may be, is never
- * touched; with --db-url, the databases such runs left on that server.
+ * touched; the databases such runs left on the kept --reuse-db servers
+ * and, with --db-url, on that server.
  * `xdock gc --all` also stops the PostgreSQL kept by --reuse-db. */
 #ifndef XDOCK_GC_H
 #define XDOCK_GC_H
@@ -60,6 +61,9 @@ int gc_sweep(struct docker *dk, bool all, int *removed, struct error **err);
  * advisory lock there and whose process /proc does not show alive.
  * *dropped counts them. cancel_fd readable (-1: none) stops the connect. */
 int gc_db_sweep(const char *url, int cancel_fd, int *dropped, struct error **err);
+/* The same on every running kept --reuse-db server of dk (one per
+ * --db-option set): *servers counts those swept. */
+int gc_db_sweep_kept(struct docker *dk, int *servers, int *dropped, struct error **err);
 /* The same over a connection already made. */
 struct db;
 int gc_db_sweep_on(struct db *db, int *dropped, struct error **err);

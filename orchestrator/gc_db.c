@@ -7,6 +7,7 @@
  * database still under its staging name (dbowner.h) is its run's too. */
 #include "gc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "db.h"
@@ -151,4 +152,43 @@ gc_db_sweep(const char *url, int cancel_fd, int *dropped, struct error **err)
 	}
 	db_free(db);
 	return 0;
+}
+
+int
+gc_db_sweep_kept(struct docker *dk, int *servers, int *dropped, struct error **err)
+{
+	struct docker_list l = { 0 };
+	int rc = 0;
+
+	*servers = *dropped = 0;
+	if (docker_container_list(dk, "xdock.role=db", NULL, &l, err) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n; i++) {
+		struct docker_container_state st;
+		cleanup_free char *url = NULL;
+		struct error *e = NULL;
+		int n = 0;
+
+		if (docker_container_inspect(dk, l.items[i].id, "5432/tcp", &st, &e) < 0 || !st.running ||
+		    st.host_port <= 0) {
+			error_free(e);
+			continue;
+		}
+		/* As a run reaches it: the image's credentials, the port
+		 * published on the host (provision.c). */
+		url = xasprintf("postgresql://xdock:xdock@127.0.0.1:%d/postgres", st.host_port);
+		++*servers;
+		if (gc_db_sweep(url, -1, &n, &e) < 0) {
+			if (rc == 0) {
+				*err = e;
+				e = NULL;
+				error_wrap(err, "kept database container %.12s", l.items[i].id);
+			}
+			rc = -1;
+		}
+		error_free(e);
+		*dropped += n;
+	}
+	docker_list_release(&l);
+	return rc;
 }

@@ -33,6 +33,23 @@ gc_databases(const char *url, struct error **err)
 	return EXIT_OK;
 }
 
+/* The databases dead runs left on dk's kept --reuse-db servers; a server
+ * that cannot be swept is said, the rest goes on. */
+static void
+gc_kept_databases(struct docker *dk)
+{
+	struct error *e = NULL;
+	int servers = 0, dropped = 0;
+
+	if (gc_db_sweep_kept(dk, &servers, &dropped, &e) < 0) {
+		fprintf(stderr, "xdock gc: %s\n", e->msg);
+		error_free(e);
+	}
+	if (servers > 0)
+		printf("xdock gc: dropped %d database%s on %d kept --reuse-db server%s\n", dropped,
+		       dropped == 1 ? "" : "s", servers, servers == 1 ? "" : "s");
+}
+
 /* Every engine it is given (--docker-host again and again, or
  * XDOCK_DOCKER_HOSTS) is swept; one that does not answer is said and the
  * others are still swept. */
@@ -65,8 +82,12 @@ gc_command(const struct config *cfg, struct error **err)
 				error_free(e);
 			}
 			failed++;
-		} else if (nhosts > 1) {
-			printf("xdock gc: %s: removed %d object%s\n", docker_host(dk), removed, removed == 1 ? "" : "s");
+		} else {
+			if (nhosts > 1)
+				printf("xdock gc: %s: removed %d object%s\n", docker_host(dk), removed,
+				       removed == 1 ? "" : "s");
+			if (!cfg->gc_all)
+				gc_kept_databases(dk);
 		}
 		total += removed;
 		docker_free(dk);

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "dbowner.h"
+#include "gc.h"
 
 static void
 env_push(char ***env, size_t *n, char *s)
@@ -139,6 +140,19 @@ claim(struct provision *p, const struct run_ctx *ctx, struct error **err)
 	return 0;
 }
 
+/* What dead runs left on this shared server goes first, as their
+ * containers do (never a live run's: gc_db_sweep_on asks for each run's
+ * lock). Best effort: a failure here is gc's to report, not the run's. */
+static void
+sweep_dead(struct provision *p)
+{
+	struct error *e = NULL;
+	int dropped = 0;
+
+	gc_db_sweep_on(p->db, &dropped, &e);
+	error_free(e);
+}
+
 int
 provision_connect(struct provision *p, const struct run_ctx *ctx, struct error **err)
 {
@@ -164,6 +178,8 @@ provision_connect(struct provision *p, const struct run_ctx *ctx, struct error *
 	if ((p->mode == CLI_DB_URL || p->reused) &&
 	    (db_lock(p->db, PROVISION_LOCK_KEY, p->cancel_fd, say_waiting, NULL, err) < 0 || claim(p, ctx, err) < 0))
 		return error_wrap(err, "database");
+	if (p->mark)
+		sweep_dead(p);
 	p->connect_seconds = (double)(util_now_ms() - t0) / 1000.0;
 	return 0;
 }

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Dead runs' databases go without `gc --db-url`:
+#  - on a --db-url server, a run sweeps them at its start: run A (-n 2) is
+#    SIGKILLed in its tests, leaving its template, test_db_gw0 and
+#    test_db_gw1; run B (-n 1) re-makes the template and gw0 as its own,
+#    and its start dropped A's gw1, which no later run would have made
+#    again. B's test says whether gw1 was still there when it ran.
+#  - on a kept --reuse-db server, plain `xdock gc` sweeps them: run K is
+#    SIGKILLed in its tests; gc drops what it left there. The kept server
+#    is this test's own (a --db-option unique to it), removed at the end.
+. "$(dirname "$0")/lib.sh"
+
+opt="application_name=t-gc-dead-$$"
+kept() { docker ps -a --no-trunc --filter label=xdock.role=db --format '{{.ID}} {{.Label "xdock.db-options"}}' |
+	awk -v o="$opt" '$2 == o { print $1 }'; }
+docker run -d --label "xdock.test=t-gc-dead-$$" --tmpfs /var/lib/postgresql/data -p 127.0.0.1::5432 \
+	xdock/postgres:15 >"$T_TMP/pg.id"
+pg=$(cat "$T_TMP/pg.id")
+xpid=
+cleanup() {
+	[ -n "$xpid" ] && kill -9 "$xpid" 2>/dev/null
+	docker rm -f "$pg" >/dev/null 2>&1
+	for id in $(kept); do docker rm -f "$id" >/dev/null 2>&1; done
+	rm -rf "$T_TMP"
+}
+trap cleanup EXIT
+port=$(docker port "$pg" 5432/tcp | head -n 1 | sed 's/.*://')
+url="postgresql://xdock:xdock@127.0.0.1:$port/postgres"
+for _ in $(seq 600); do
+	docker exec "$pg" pg_isready -q -h 127.0.0.1 && break
+	sleep 0.2
+done
+# q CONTAINER SQL
+q() { docker exec -e PGPASSWORD=xdock "$1" psql -U xdock -h 127.0.0.1 -d postgres -Atc "$2" 2>/dev/null; }
+dbs() { q "$1" "select string_agg(datname, ' ' order by datname) from pg_database where datname like 'test_db_%'"; }
+wait_for() {
+	local desc=$1
+	shift
+	for _ in $(seq 1800); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	echo "     timed out waiting: $desc" >&2
+	return 1
+}
+
+mkdir -p "$T_TMP/p"
+cd "$T_TMP/p" || exit 1
+cat >test_hold.py <<'PY'
+import os
+import time
+
+import psycopg2
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_hold(n):
+    phase = os.environ["PHASE"]
+    c = psycopg2.connect(os.environ["DATABASE_URL"])
+    c.autocommit = True
+    with c.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database WHERE datname LIKE 'test_db_gw%' ORDER BY 1")
+        seen = " ".join(r[0] for r in cur.fetchall())
+    c.close()
+    with open(os.path.join(HERE, "seen-%s-%s" % (phase, os.environ["PYTEST_XDIST_WORKER"])), "w") as f:
+        f.write(seen)
+    open(os.path.join(HERE, "started-%s-%d" % (phase, n)), "w").close()
+    for _ in range(1800):
+        if os.path.exists(os.path.join(HERE, "release-" + phase)):
+            return
+        time.sleep(0.1)
+    raise AssertionError("never released")
+PY
+# kill_in_tests PHASE ARGS...: a run at -n 2 held in both its tests, SIGKILLed.
+kill_in_tests() {
+	local phase=$1
+	shift
+	"$XDOCK_BIN" run -p no:cacheprovider -n 2 --env "PHASE=$phase" "$@" . >"$T_TMP/$phase.out" 2>"$T_TMP/$phase.err" &
+	xpid=$!
+	check "run $phase: in both its tests" wait_for "run $phase" \
+		bash -c "[ -e started-$phase-1 ] && [ -e started-$phase-2 ]"
+	kill -9 "$xpid"
+	wait "$xpid" 2>/dev/null
+	killed=$xpid
+	xpid=
+}
+
+kill_in_tests a --db-url "$url"
+check "run A left its template and two worker databases" eq "$(dbs "$pg")" "test_db_gw0 test_db_gw1 test_db_template"
+touch release-b
+xrun run -p no:cacheprovider -n 1 --env PHASE=b --db-url "$url" .
+check "run B passed (rc $RC)" eq "$RC" 0
+check "run B's test saw only its own gw0: its start dropped A's gw1" eq "$(cat seen-b-gw0 2>&1)" "test_db_gw0"
+check "run B: nothing of A left on the server after it" eq "$(dbs "$pg")" ""
+check "run B: nothing left" no_leftovers_of_pid "$XPID"
+check "run A: its containers gone (B's start swept them)" no_leftovers_of_pid "$killed"
+
+kill_in_tests k --reuse-db --db-option "$opt"
+srv=$(kept)
+check "run K: a kept server of its own settings" test -n "$srv"
+check "run K left its template and two worker databases on it" \
+	eq "$(dbs "$srv")" "test_db_gw0 test_db_gw1 test_db_template"
+"$XDOCK_BIN" gc >"$T_TMP/gc.out" 2>"$T_TMP/gc.err"
+rc=$?
+check "plain gc: exit 0 (got $rc)" eq "$rc" 0
+check "plain gc: says what it dropped on the kept servers" \
+	grep -Eq "dropped [0-9]+ databases? on [0-9]+ kept --reuse-db servers?" "$T_TMP/gc.out"
+check "plain gc: nothing of K left on its kept server" eq "$(dbs "$srv")" ""
+check "plain gc: the kept server stays" eq "$(docker inspect -f '{{.State.Running}}' "$srv" 2>&1)" true
+check "run K: its containers gone" no_leftovers_of_pid "$killed"
+finish
