@@ -3,8 +3,10 @@
 # a live run's stay. Run A (-n 3) is SIGKILLed in its test: its template and
 # test_db_gw0..2 stay on the server, each marked in its COMMENT with A's run
 # id and owner. Run B (-n 1) then takes the server (A's lock went with its
-# connection), re-creates the template and test_db_gw0 as its own and is
-# held in its test. gc from a sibling PID namespace, where neither run's
+# connection), re-creates the template and test_db_gw0 as its own, drops
+# A's gw1 and gw2 at its start (a run sweeps a shared server it holds) and
+# is held in its test. A's gw1 and gw2 are then made again here with A's
+# mark, as a dead run's databases that no start sweep has seen. gc from a sibling PID namespace, where neither run's
 # process can be seen (so only the advisory lock B holds on the server tells
 # the runs apart), drops A's gw1 and gw2 and leaves B's; a gc from ours drops
 # nothing more; B, whose test reads its database before and after, passes.
@@ -83,7 +85,13 @@ xd -n 1 --env PHASE=b >"$T_TMP/b.out" 2>"$T_TMP/b.err" &
 bpid=$!
 check "run B: in its test" wait_for "run B" test -e started-b
 runb=$(marks | awk '$1 == "test_db_gw0" { print $2 }')
-check "run B re-made the template and gw0 as its own (run $runb)" \
+check "run B re-made the template and gw0 as its own, its start dropped A's others (run $runb)" \
+	eq "$(marks | tr '\n' ' ')" "test_db_gw0 $runb test_db_template $runb "
+for d in test_db_gw1 test_db_gw2; do
+	q "CREATE DATABASE $d" >/dev/null
+	q "COMMENT ON DATABASE $d IS '$owner'" >/dev/null
+done
+check "A's gw1 and gw2 made again with A's mark" \
 	eq "$(marks | tr '\n' ' ')" "test_db_gw0 $runb test_db_gw1 $runa test_db_gw2 $runa test_db_template $runb "
 
 unshare --pid --fork --mount-proc "$XDOCK_BIN" gc --db-url "$url" >"$T_TMP/gc-sibling.out" 2>"$T_TMP/gc-sibling.err"
