@@ -40,6 +40,7 @@ entries_free(struct tar_entry *e, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(e[i].name);
 		free(e[i].path);
+		free(e[i].link);
 	}
 	free(e);
 }
@@ -71,8 +72,12 @@ archive_entries(const struct ship_list *l, const char *project_dir, const char *
 			cap *= 2;
 			e = xrealloc(e, cap * sizeof(*e));
 		}
-		e[(*n)++] = (struct tar_entry){ .name = xasprintf("%s/%s", base, l->files[i]),
-						.path = xasprintf("%s/%s", project_dir, l->files[i]) };
+		if (l->links[i])
+			e[(*n)++] = (struct tar_entry){ .name = xasprintf("%s/%s", base, l->files[i]),
+							.link = xstrdup(l->links[i]) };
+		else
+			e[(*n)++] = (struct tar_entry){ .name = xasprintf("%s/%s", base, l->files[i]),
+							.path = xasprintf("%s/%s", project_dir, l->files[i]) };
 	}
 	return e;
 }

@@ -1,11 +1,13 @@
 /* The file list of ship_list.h. git answers for a work tree
  * (`ls-files -co --exclude-standard`, NUL-separated, capped); otherwise
- * the tree is walked. */
+ * the tree is walked. Neither follows a symbolic link, so a link to a
+ * directory above it is one entry, not a loop. */
 #include "ship_list.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <ftw.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -87,10 +89,8 @@ walk_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
 		return 0;
 	if (type == FTW_D && strcmp(path + ftw->base, ".git") == 0)
 		return FTW_SKIP_SUBTREE;
-	if (type == FTW_F)
+	if (type == FTW_F || type == FTW_SL || type == FTW_SLN)
 		add(walk.l, rel);
-	else if (type == FTW_SL)
-		walk.l->skipped++;
 	return 0;
 }
 
@@ -179,6 +179,56 @@ read_dockerignore(const char *dir, char ***pats, size_t *npats, struct error **e
 	return 0;
 }
 
+/* The text a shipped link gets: the path from rel's directory to where it
+ * leads here, followed to the end, so that an absolute link into the
+ * project, or one through other links, leads to the same file wherever
+ * the project sits. 1 with *text; 0 when it leads nowhere here (dangling,
+ * or a loop: ELOOP), left out; -1 when it leads outside root (the
+ * project's real path), through '..' or an absolute path alike. */
+static int
+link_text(const char *root, const char *project_dir, const char *rel, char **text, struct error **err)
+{
+	cleanup_free char *full = xasprintf("%s/%s", project_dir, rel);
+	cleanup_free char *to = realpath(full, NULL);
+	size_t rlen = strcmp(root, "/") == 0 ? 0 : strlen(root);
+	const char *slash = strrchr(rel, '/'), *target, *rest;
+	size_t dlen = slash ? (size_t)(slash - rel) : 0, keep = 0, ups = 0;
+	struct buf b;
+
+	if (!to) {
+		if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)
+			return 0;
+		return error_set(err, EXIT_USAGE, "%s: %s", rel, strerror(errno));
+	}
+	if (strncmp(to, root, rlen) != 0 || (to[rlen] != '/' && to[rlen] != '\0'))
+		return error_set(err, EXIT_USAGE,
+				 "%s is a symbolic link to %s, outside the project, which the engine cannot see: "
+				 "copy what it points to into the project, or name the link in .dockerignore",
+				 rel, to);
+	target = to[rlen] ? to + rlen + 1 : "";
+	/* The whole directories rel's directory and the target share. */
+	for (size_t i = 0; i < dlen && target[i] == rel[i];) {
+		i++;
+		if ((i == dlen || rel[i] == '/') && (target[i] == '/' || target[i] == '\0'))
+			keep = i;
+	}
+	rest = rel + keep + (rel[keep] == '/');
+	for (const char *p = rest; p < rel + dlen; p++)
+		ups += p == rest || *p == '/';
+	target += keep + (target[keep] == '/');
+	buf_init(&b, 3 * PATH_MAX);
+	for (size_t i = 0; i < ups; i++)
+		buf_append(&b, "../", 3);
+	buf_append(&b, target, strlen(target));
+	if (b.len == 0)
+		buf_append(&b, ".", 1);
+	else if (b.data[b.len - 1] == '/')
+		b.data[--b.len] = '\0';
+	*text = steal_ptr(&b.data);
+	buf_release(&b);
+	return 1;
+}
+
 static int
 cmp(const void *a, const void *b)
 {
@@ -191,6 +241,7 @@ ship_list_make(struct ship_list *l, const char *project_dir, const char *extra, 
 	struct buf out;
 	char **pats = NULL;
 	size_t npats = 0, keep = 0;
+	cleanup_free char *root = NULL;
 	int rc = -1;
 
 	memset(l, 0, sizeof(*l));
@@ -212,21 +263,43 @@ ship_list_make(struct ship_list *l, const char *project_dir, const char *extra, 
 		goto out;
 	if (l->n)
 		qsort(l->files, l->n, sizeof(*l->files), cmp);
-	/* Unique, present, regular, not ignored. git names files deleted in
-	 * the work tree too, and its symbolic links. */
+	if (!(root = realpath(project_dir, NULL))) {
+		error_set(err, EXIT_USAGE, "ship: %s: %s", project_dir, strerror(errno));
+		goto out;
+	}
+	l->links = xcalloc(l->n + 1, sizeof(*l->links));
+	/* Unique, present, a file or a link that stays inside, not ignored.
+	 * git names files deleted in the work tree too. */
 	for (size_t i = 0; i < l->n; i++) {
 		cleanup_free char *full = xasprintf("%s/%s", project_dir, l->files[i]);
+		char *text = NULL;
 		struct stat st;
 		bool dup = keep > 0 && strcmp(l->files[keep - 1], l->files[i]) == 0;
+		int k = 1;
 
-		if (dup || lstat(full, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    ship_list_ignored((const char *const *)pats, npats, l->files[i])) {
-			if (!dup && lstat(full, &st) == 0 && !S_ISREG(st.st_mode))
+		if (!dup && lstat(full, &st) == 0 && !ship_list_ignored((const char *const *)pats, npats, l->files[i])) {
+			if (S_ISLNK(st.st_mode))
+				k = link_text(root, project_dir, l->files[i], &text, err);
+			else if (!S_ISREG(st.st_mode))
+				k = 0;
+			if (k < 0) {
+				for (size_t j = i; j < l->n; j++)
+					free(l->files[j]);
+				l->n = keep;
+				goto out;
+			}
+			if (k == 0)
 				l->skipped++;
+		} else {
+			k = 0;
+		}
+		if (k == 0) {
 			free(l->files[i]);
 			continue;
 		}
-		l->bytes += (uint64_t)st.st_size;
+		if (!text)
+			l->bytes += (uint64_t)st.st_size;
+		l->links[keep] = text;
 		l->files[keep++] = l->files[i];
 	}
 	l->n = keep;
@@ -244,6 +317,9 @@ out:
 void
 ship_list_release(struct ship_list *l)
 {
+	for (size_t i = 0; l->links && i < l->n; i++)
+		free(l->links[i]);
+	free(l->links);
 	util_strv_free(l->files, l->n);
 	memset(l, 0, sizeof(*l));
 }

@@ -1,5 +1,6 @@
 /* Tar streams, both ways, a block at a time: the writer turns a list of
- * local files into a ustar stream (GNU long names past 100 bytes) for the
+ * local files, directories and symbolic links into a ustar stream (GNU
+ * long names and long link targets past 100 bytes) for the
  * engine to unpack; the reader unpacks a stream from the engine (ustar,
  * GNU and PAX long names) under one directory, refusing any name that
  * would leave it. Neither holds more than a header and one piece. */
@@ -16,7 +17,8 @@
 
 struct tar_entry {
 	char *name;             /* in the archive, relative, no leading '/' */
-	char *path;             /* local file to read; NULL for a directory */
+	char *path;             /* local file to read; NULL for a directory or a link */
+	char *link;             /* a symbolic link's target, written as it is */
 	bool dir;
 };
 

@@ -1,5 +1,6 @@
-/* The tar writer of tar.h: one entry's header (a GNU long-name entry
- * before it when the name does not fit), its bytes read from the file as
+/* The tar writer of tar.h: one entry's header (GNU long-name and
+ * long-link entries before it when the name or a link's target does not
+ * fit), its bytes read from the file as
  * the consumer asks for them, zeros to the block, two zero blocks at the
  * end. A file that changes while it is read keeps the size its header
  * announced: cut, or padded with zeros. */
@@ -22,8 +23,9 @@ tar_writer_init(struct tar_writer *w, const struct tar_entry *e, size_t n, unsig
 	w->uid = uid;
 	w->gid = gid;
 	w->fd = -1;
-	/* A header, a long name of PATH_MAX and their blocks. */
-	buf_init(&w->pend, 16 * BLK);
+	/* A header, a long name and a long link target of PATH_MAX each and
+	 * their blocks. */
+	buf_init(&w->pend, 24 * BLK);
 }
 
 void
@@ -48,7 +50,8 @@ octal(char *field, size_t width, uint64_t v)
 }
 
 static void
-header(struct tar_writer *w, const char *name, char type, uint64_t size, unsigned mode, int64_t mtime)
+header(struct tar_writer *w, const char *name, const char *link, char type, uint64_t size, unsigned mode,
+       int64_t mtime)
 {
 	char h[BLK];
 	unsigned sum = 0;
@@ -61,6 +64,8 @@ header(struct tar_writer *w, const char *name, char type, uint64_t size, unsigne
 	octal(h + 124, 12, size);
 	octal(h + 136, 12, (uint64_t)(mtime > 0 ? mtime : 0));
 	h[156] = type;
+	if (link)
+		memcpy(h + 157, link, strnlen(link, 100));
 	memcpy(h + 257, "ustar", 6);
 	memcpy(h + 263, "00", 2);
 	memset(h + 148, ' ', 8);
@@ -92,8 +97,12 @@ next_entry(struct tar_writer *w)
 		error_set(&w->err, EXIT_USAGE, "ship: name too long: %.80s...", name);
 		return -1;
 	}
-	if (e->dir) {
-		st.st_mode = 0755;
+	if (e->link && strlen(e->link) >= 4096) {
+		error_set(&w->err, EXIT_USAGE, "ship: %s: link target too long", e->name);
+		return -1;
+	}
+	if (e->dir || e->link) {
+		st.st_mode = e->dir ? 0755 : 0777;
 		st.st_mtime = 0;
 		st.st_size = 0;
 	} else {
@@ -112,13 +121,20 @@ next_entry(struct tar_writer *w)
 		}
 	}
 	if (len >= 100) {
-		header(w, "././@LongLink", 'L', len + 1, 0644, 0);
+		header(w, "././@LongLink", NULL, 'L', len + 1, 0644, 0);
 		buf_append(&w->pend, name, len + 1);
 		padding(w, len + 1);
 	}
-	header(w, name, e->dir ? '5' : '0', e->dir ? 0 : (uint64_t)st.st_size, (unsigned)(st.st_mode & 07777),
-	       (int64_t)st.st_mtime);
-	w->left = e->dir ? 0 : (uint64_t)st.st_size;
+	if (e->link && strlen(e->link) >= 100) {
+		size_t llen = strlen(e->link);
+
+		header(w, "././@LongLink", NULL, 'K', llen + 1, 0644, 0);
+		buf_append(&w->pend, e->link, llen + 1);
+		padding(w, llen + 1);
+	}
+	header(w, name, e->link, e->dir ? '5' : e->link ? '2' : '0', e->dir || e->link ? 0 : (uint64_t)st.st_size,
+	       (unsigned)(st.st_mode & 07777), (int64_t)st.st_mtime);
+	w->left = e->dir || e->link ? 0 : (uint64_t)st.st_size;
 	w->pad = w->left % BLK ? BLK - w->left % BLK : 0;
 	return 0;
 }
