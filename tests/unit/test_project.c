@@ -421,9 +421,8 @@ load_replay(struct config *cfg, struct lastrun *lr, const char *cwd, struct erro
 		argv[argc++] = (char *)a;
 	va_end(ap);
 	argv[argc] = NULL;
-	if (cli_parse(argc, argv, cfg, err) < 0)
-		return -1;
-	if (project_load_replay(cfg, argc, argv, cwd, NULL, lr, err) < 0) {
+	/* main releases the config whatever failed. */
+	if (cli_parse(argc, argv, cfg, err) < 0 || project_load_replay(cfg, argc, argv, cwd, NULL, lr, err) < 0) {
 		cli_release(cfg);
 		return -1;
 	}
