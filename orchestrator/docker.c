@@ -63,61 +63,139 @@ existing(char *path)
 	return NULL;
 }
 
+/* A tcp:// address; ep's own TLS settings, when given, instead of the
+ * variables. */
 static int
-parse_host(struct docker *dk, const char *host, struct error **err)
+parse_tcp(struct docker *dk, const char *host, const struct docker_endpoint *ep, struct error **err)
 {
-	if (strncmp(host, "unix://", 7) == 0) {
-		if (host[7] != '/')
-			return error_set(err, EXIT_USAGE, "docker: bad host \"%s\": want unix:///path", host);
-		dk->unix_path = xstrdup(host + 7);
-		/* The host part of the URL is ignored over a unix socket. */
-		dk->base_url = xstrdup("http://localhost");
-		dk->host_header = xstrdup("localhost");
-		return 0;
-	}
-	if (strncmp(host, "tcp://", 6) == 0) {
-		const char *tls = getenv("DOCKER_TLS");
-		const char *verify = getenv("DOCKER_TLS_VERIFY");
-		const char *dir = getenv("DOCKER_CERT_PATH");
-		const char *home = getenv("HOME");
-		cleanup_free char *hp = xstrdup(host + 6);
-		cleanup_free char *certdir = NULL;
-		char *slash = strchr(hp, '/');
-		const char *colon;
+	const char *tls = getenv("DOCKER_TLS");
+	const char *verify = getenv("DOCKER_TLS_VERIFY");
+	const char *dir = ep->own_tls ? ep->certs : getenv("DOCKER_CERT_PATH");
+	const char *home = getenv("HOME");
+	cleanup_free char *hp = xstrdup(host + 6);
+	cleanup_free char *certdir = NULL;
+	char *slash = strchr(hp, '/');
+	const char *colon;
 
-		if (slash)
-			*slash = '\0';
-		if (!*hp)
-			return error_set(err, EXIT_USAGE, "docker: bad host \"%s\": want tcp://host:port", host);
-		/* Docker's conventions: any non-empty DOCKER_TLS_VERIFY means
-		 * TLS with the server verified against ca.pem; DOCKER_TLS alone
-		 * means TLS without verification. */
+	if (slash)
+		*slash = '\0';
+	if (!*hp)
+		return error_set(err, EXIT_USAGE, "docker: bad host \"%s\": want tcp://host:port", host);
+	/* Docker's conventions: any non-empty DOCKER_TLS_VERIFY means
+	 * TLS with the server verified against ca.pem; DOCKER_TLS alone
+	 * means TLS without verification. */
+	if (ep->own_tls) {
+		dk->tls = true;
+		dk->tls_verify = !ep->skip_verify;
+	} else {
 		dk->tls_verify = verify && *verify;
 		dk->tls = dk->tls_verify || (tls && *tls);
-		colon = strrchr(hp, ':');
-		if (colon && strchr(colon, ']'))
-			colon = NULL; /* "[::1]" without a port */
-		dk->host_header = colon ? xstrdup(hp) : xasprintf("%s:%d", hp, dk->tls ? 2376 : 2375);
-		dk->base_url = xasprintf("%s://%s", dk->tls ? "https" : "http", dk->host_header);
-		if (dk->tls) {
-			if (dir && *dir)
-				certdir = xstrdup(dir);
-			else
-				certdir = xasprintf("%s/.docker", home ? home : "");
-			/* As the docker CLI: a file of the certificate
-			 * directory that is not there is not used (TLS with
-			 * no client certificate, the system's CAs), but a
-			 * certificate without its key is a mistake. */
-			dk->ca = existing(xasprintf("%s/ca.pem", certdir));
-			dk->cert = existing(xasprintf("%s/cert.pem", certdir));
-			dk->key = existing(xasprintf("%s/key.pem", certdir));
-			if (!dk->cert != !dk->key)
-				return error_set(err, EXIT_USAGE, "docker: %s/%s without %s: a client certificate needs both",
-						 certdir, dk->cert ? "cert.pem" : "key.pem", dk->cert ? "key.pem" : "cert.pem");
-		}
-		return 0;
 	}
-	return error_set(err, EXIT_USAGE, "docker: unsupported host \"%s\": want unix:// or tcp://", host);
+	colon = strrchr(hp, ':');
+	if (colon && strchr(colon, ']'))
+		colon = NULL; /* "[::1]" without a port */
+	dk->host_header = colon ? xstrdup(hp) : xasprintf("%s:%d", hp, dk->tls ? 2376 : 2375);
+	dk->base_url = xasprintf("%s://%s", dk->tls ? "https" : "http", dk->host_header);
+	if (!dk->tls)
+		return 0;
+	if (dir && strncmp(dir, "~/", 2) == 0 && ep->own_tls)
+		certdir = xasprintf("%s/%s", home ? home : "", dir + 2);  /* not expanded by the shell after '=' */
+	else if (dir && *dir)
+		certdir = xstrdup(dir);
+	else
+		certdir = xasprintf("%s/.docker", home ? home : "");
+	/* As the docker CLI: a file of the certificate directory that is
+	 * not there is not used (TLS with no client certificate, the
+	 * system's CAs), but a certificate without its key is a mistake;
+	 * so is a certs= directory that is not there. */
+	if (ep->certs) {
+		struct stat st;
+
+		if (stat(certdir, &st) < 0 || !S_ISDIR(st.st_mode))
+			return error_set(err, EXIT_USAGE, "docker: %s: certs=%s is no directory", host, ep->certs);
+	}
+	dk->ca = existing(xasprintf("%s/ca.pem", certdir));
+	dk->cert = existing(xasprintf("%s/cert.pem", certdir));
+	dk->key = existing(xasprintf("%s/key.pem", certdir));
+	if (!dk->cert != !dk->key)
+		return error_set(err, EXIT_USAGE, "docker: %s/%s without %s: a client certificate needs both", certdir,
+				 dk->cert ? "cert.pem" : "key.pem", dk->cert ? "key.pem" : "cert.pem");
+	return 0;
+}
+
+int
+docker_endpoint_parse(const char *host, struct docker_endpoint *ep, struct error **err)
+{
+	const char *comma = strchr(host, ',');
+	cleanup_free char *opts = comma ? xstrdup(comma + 1) : NULL;
+	char *save = NULL;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->addr = comma ? xstrndup(host, (size_t)(comma - host)) : xstrdup(host);
+	if (!comma)
+		return 0;
+	if (strncmp(ep->addr, "tcp://", 6) != 0) {
+		error_set(err, EXIT_USAGE, "docker: \"%s\": TLS settings are for a tcp:// engine", host);
+		goto fail;
+	}
+	ep->own_tls = true;
+	for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		if (strncmp(o, "certs=", 6) == 0 && o[6] && !ep->certs) {
+			ep->certs = xstrdup(o + 6);
+		} else if (strcmp(o, "skip-tls-verify=true") == 0 || strcmp(o, "skip-tls-verify=false") == 0) {
+			ep->skip_verify = o[16] == 't';
+		} else {
+			error_set(err, EXIT_USAGE,
+				  "docker: \"%s\": unknown setting \"%s\" (want certs=DIR or skip-tls-verify=true)", host, o);
+			goto fail;
+		}
+	}
+	if (!ep->certs && !ep->skip_verify) {
+		error_set(err, EXIT_USAGE, "docker: \"%s\": want certs=DIR or skip-tls-verify=true after the address",
+			  host);
+		goto fail;
+	}
+	return 0;
+fail:
+	docker_endpoint_release(ep);
+	return -1;
+}
+
+void
+docker_endpoint_release(struct docker_endpoint *ep)
+{
+	free(ep->addr);
+	free(ep->certs);
+	memset(ep, 0, sizeof(*ep));
+}
+
+static int
+parse_host(struct docker *dk, const char *given, struct error **err)
+{
+	struct docker_endpoint ep;
+	const char *host;
+	int rc;
+
+	if (docker_endpoint_parse(given, &ep, err) < 0)
+		return -1;
+	host = ep.addr;
+	rc = 0;
+	if (strncmp(host, "unix://", 7) == 0) {
+		if (host[7] != '/') {
+			rc = error_set(err, EXIT_USAGE, "docker: bad host \"%s\": want unix:///path", host);
+		} else {
+			dk->unix_path = xstrdup(host + 7);
+			/* The host part of the URL is ignored over a unix socket. */
+			dk->base_url = xstrdup("http://localhost");
+			dk->host_header = xstrdup("localhost");
+		}
+	} else if (strncmp(host, "tcp://", 6) == 0) {
+		rc = parse_tcp(dk, host, &ep, err);
+	} else {
+		rc = error_set(err, EXIT_USAGE, "docker: unsupported host \"%s\": want unix:// or tcp://", host);
+	}
+	docker_endpoint_release(&ep);
+	return rc;
 }
 
 static bool

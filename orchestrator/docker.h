@@ -35,7 +35,24 @@ struct docker_cancel {
 	int64_t deadline_ms;
 };
 
-/* host: "unix:///path", "tcp://host:port", or NULL for $DOCKER_HOST, else
+/* What one engine's address says: "unix:///path" or "tcp://host:port",
+ * the latter optionally with this engine's own TLS settings after commas,
+ * in the words of `docker context create --docker`:
+ * "tcp://h:2376,certs=DIR" (verified TLS with DIR's ca.pem, cert.pem,
+ * key.pem), ",skip-tls-verify=true" (TLS, the server not verified).
+ * With either, DOCKER_TLS, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH do not
+ * apply to that engine. Pure: the files are looked at by docker_new. */
+struct docker_endpoint {
+	char *addr;             /* the address, options removed */
+	bool own_tls;           /* options given */
+	char *certs;            /* certs=, NULL when not given */
+	bool skip_verify;       /* skip-tls-verify=true */
+};
+
+int docker_endpoint_parse(const char *host, struct docker_endpoint *ep, struct error **err);
+void docker_endpoint_release(struct docker_endpoint *ep);
+
+/* host: as docker_endpoint_parse takes it, or NULL for $DOCKER_HOST, else
  * unix:///var/run/docker.sock. Pings the engine and negotiates the version.
  * Unreachable engine: EXIT_INTERNAL with what was tried and a hint.
  * cancel: NULL for none; must outlive the client. */

@@ -25,8 +25,16 @@ engines_hosts(const struct config *cfg, const char *env, char ***hosts, size_t *
 		while (*p) {
 			size_t len = strcspn(p, ", \t\n");
 
-			if (len)
+			/* "certs=DIR" after a comma is the previous address's
+			 * setting (docker_endpoint_parse), not an engine. */
+			if (len && *n && memchr(p, '=', len) && !memmem(p, len, "://", 3)) {
+				char *joined = xasprintf("%s,%.*s", (*hosts)[*n - 1], (int)len, p);
+
+				free((*hosts)[*n - 1]);
+				(*hosts)[*n - 1] = joined;
+			} else if (len) {
 				util_strv_push(hosts, n, strndup(p, len));
+			}
 			p += len;
 			p += strspn(p, ", \t\n");
 		}

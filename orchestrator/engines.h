@@ -47,7 +47,8 @@ struct engines {
 };
 
 /* The engine addresses: cfg's --docker-host values, else ENGINES_ENV's
- * (env, may be NULL), else one engine at NULL (DOCKER_HOST or the local
+ * (env, may be NULL; an item "key=value" without "://" is the previous
+ * address's TLS setting, as in "tcp://h:2376,certs=DIR"), else one engine at NULL (DOCKER_HOST or the local
  * socket). Heap strings; *hosts[i] NULL for the default. Pure. */
 void engines_hosts(const struct config *cfg, const char *env, char ***hosts, size_t *n);
 /* How many workers: -n N, or for -n auto the auto number (>0: from

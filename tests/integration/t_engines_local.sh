@@ -62,4 +62,16 @@ check "-n auto over two engines of $ncpu CPUs: $((2 * ncpu)) workers" eq \
 run_id=$(json "$T_TMP/auto.json" 'r["run_id"]')
 check "nothing of run $run_id left" no_leftovers_of "$run_id"
 
+# An engine's own TLS settings: a mistake in them is one line, exit 4,
+# before any engine is touched (the settings working over TLS are
+# t_engines', which needs a second dockerd).
+XDOCK_DOCKER_HOSTS="$SOCK, tcp://127.0.0.1:9,certs=$T_TMP/no-such-dir" xrun run -n 2 --db none .
+check "certs= naming no directory: exit 4" eq "$RC" 4
+check "said in one line" eq "$(wc -l <"$T_TMP/err")" 1
+check "naming the setting" grep -q "certs=$T_TMP/no-such-dir is no directory" "$T_TMP/err"
+xrun run -n 2 --db none --docker-host "$SOCK,certs=$T_TMP" .
+check "TLS settings on a unix socket: exit 4" eq "$RC" 4
+check "said so" grep -q "TLS settings are for a tcp:// engine" "$T_TMP/err"
+check "nothing of either run left" no_leftovers_of_pid "$XPID"
+
 finish

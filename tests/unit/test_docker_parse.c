@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -342,6 +343,128 @@ test_label_filter(void **state)
 	free(s);
 }
 
+/* An address with this engine's own TLS settings (docker context's
+ * words), and the mistakes said in one line. */
+static void
+test_endpoint(void **state)
+{
+	struct docker_endpoint ep;
+	struct error *err = NULL;
+	const char *bad[] = {
+		"unix:///s.sock,certs=/c",         /* TLS settings on a socket */
+		"tcp://h:2376,cert=/c",            /* a setting it does not know */
+		"tcp://h:2376,skip-tls-verify=yes",
+		"tcp://h:2376,certs=",
+		"tcp://h:2376,",                   /* a comma and nothing */
+		"tcp://h:2376,skip-tls-verify=false",
+	};
+
+	(void)state;
+	assert_int_equal(docker_endpoint_parse("tcp://h:2376", &ep, &err), 0);
+	assert_string_equal(ep.addr, "tcp://h:2376");
+	assert_false(ep.own_tls);
+	assert_null(ep.certs);
+	docker_endpoint_release(&ep);
+	assert_int_equal(docker_endpoint_parse("unix:///var/run/docker.sock", &ep, &err), 0);
+	assert_string_equal(ep.addr, "unix:///var/run/docker.sock");
+	assert_false(ep.own_tls);
+	docker_endpoint_release(&ep);
+	assert_int_equal(docker_endpoint_parse("tcp://h:2376,certs=/etc/xdock/h", &ep, &err), 0);
+	assert_string_equal(ep.addr, "tcp://h:2376");
+	assert_true(ep.own_tls);
+	assert_string_equal(ep.certs, "/etc/xdock/h");
+	assert_false(ep.skip_verify);
+	docker_endpoint_release(&ep);
+	assert_int_equal(docker_endpoint_parse("tcp://[::1]:2376,skip-tls-verify=true,certs=~/h", &ep, &err), 0);
+	assert_string_equal(ep.addr, "tcp://[::1]:2376");
+	assert_true(ep.own_tls);
+	assert_true(ep.skip_verify);
+	assert_string_equal(ep.certs, "~/h");
+	docker_endpoint_release(&ep);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		assert_int_equal(docker_endpoint_parse(bad[i], &ep, &err), -1);
+		assert_non_null(err);
+		assert_int_equal(err->status, EXIT_USAGE);
+		assert_null(strchr(err->msg, '\n'));
+		assert_non_null(strstr(err->msg, bad[i]));
+		assert_null(ep.addr);
+		error_free(err);
+		err = NULL;
+	}
+}
+
+/* The client a setting makes (docker_clone parses without a ping): an
+ * engine's certs= wins over DOCKER_CERT_PATH and DOCKER_TLS_VERIFY, an
+ * engine without one keeps them. */
+static void
+test_endpoint_client(void **state)
+{
+	char dir[] = "/tmp/xdock-test-certs.XXXXXX";
+	char *host = NULL, *want = NULL;
+	struct docker src;
+	struct docker *c;
+	struct error *err = NULL;
+	const char *pem[] = { "ca.pem", "cert.pem", "key.pem" };
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	for (size_t i = 0; i < 3; i++) {
+		char *p;
+		FILE *f;
+
+		assert_true(asprintf(&p, "%s/%s", dir, pem[i]) > 0);
+		f = fopen(p, "w");
+		assert_non_null(f);
+		fclose(f);
+		free(p);
+	}
+	setenv("DOCKER_CERT_PATH", "/nonexistent-xdock-certs", 1);
+	unsetenv("DOCKER_TLS_VERIFY");
+	unsetenv("DOCKER_TLS");
+	memset(&src, 0, sizeof(src));
+	assert_true(asprintf(&host, "tcp://127.0.0.1:9,certs=%s", dir) > 0);
+	src.host = host;
+	c = docker_clone(&src, &err);
+	assert_non_null(c);
+	assert_true(c->tls);
+	assert_true(c->tls_verify);
+	assert_string_equal(c->base_url, "https://127.0.0.1:9");
+	assert_true(asprintf(&want, "%s/ca.pem", dir) > 0);
+	assert_non_null(c->ca);
+	assert_string_equal(c->ca, want);
+	assert_non_null(c->cert);
+	assert_non_null(c->key);
+	docker_free(c);
+	free(host);
+	free(want);
+	/* Without settings of its own the variables decide: no TLS here. */
+	src.host = (char *)"tcp://127.0.0.1:9";
+	c = docker_clone(&src, &err);
+	assert_non_null(c);
+	assert_false(c->tls);
+	assert_string_equal(c->base_url, "http://127.0.0.1:9");
+	docker_free(c);
+	src.host = (char *)"tcp://127.0.0.1:9,skip-tls-verify=true";
+	setenv("DOCKER_TLS_VERIFY", "1", 1);
+	c = docker_clone(&src, &err);
+	assert_non_null(c);
+	assert_true(c->tls);
+	assert_false(c->tls_verify);
+	docker_free(c);
+	unsetenv("DOCKER_TLS_VERIFY");
+	src.host = (char *)"tcp://127.0.0.1:9,certs=/nonexistent-xdock-certs";
+	assert_null(docker_clone(&src, &err));
+	assert_non_null(strstr(err->msg, "certs=/nonexistent-xdock-certs is no directory"));
+	error_free(err);
+	unsetenv("DOCKER_CERT_PATH");
+	{
+		char cmd[100];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -358,6 +481,8 @@ main(void)
 		cmocka_unit_test(test_error_message),
 		cmocka_unit_test(test_create_body),
 		cmocka_unit_test(test_label_filter),
+		cmocka_unit_test(test_endpoint),
+		cmocka_unit_test(test_endpoint_client),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -62,6 +62,15 @@ test_hosts_from_env(void **state)
 	assert_string_equal(hosts[1], "unix:///s.sock");
 	assert_string_equal(hosts[2], "tcp://y:2");
 	util_strv_free(hosts, n);
+	/* An engine's own TLS settings stay with its address. */
+	engines_hosts(&cfg, "tcp://x:1,certs=/c/x,skip-tls-verify=true, unix:///s.sock tcp://y:2,certs=/c/y tcp://z:3",
+		      &hosts, &n);
+	assert_int_equal(n, 4);
+	assert_string_equal(hosts[0], "tcp://x:1,certs=/c/x,skip-tls-verify=true");
+	assert_string_equal(hosts[1], "unix:///s.sock");
+	assert_string_equal(hosts[2], "tcp://y:2,certs=/c/y");
+	assert_string_equal(hosts[3], "tcp://z:3");
+	util_strv_free(hosts, n);
 	/* Neither: one engine, where DOCKER_HOST or the local socket says. */
 	engines_hosts(&cfg, NULL, &hosts, &n);
 	assert_int_equal(n, 1);
