@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "history.h"
+#include "save.h"
 #include "util.h"
 
 /* A record is node ids and a few numbers per test: 10,000 tests make
@@ -71,43 +72,56 @@ lastrun_invocation(const struct config *cfg, size_t workers, const char *image_i
 	return o;
 }
 
+/* The record, streamed: the head through cJSON (small), then each lane
+ * as sequence_lane_write makes it. A tree of every lane was 17% of
+ * xdock's instructions at the end of a 2,000-test run and the largest
+ * allocation of its end (docs/benchmarks.md). */
+static int
+write_record(FILE *f, const void *ctx, struct error **err)
+{
+	const struct report *r = ctx;
+	cJSON *head = cJSON_CreateObject();
+	cleanup_free char *text = NULL;
+	struct buf b;
+	size_t n;
+	int rc = 0;
+
+	cJSON_AddNumberToObject(head, "version", LASTRUN_VERSION);
+	add_opt(head, "run_id", r->run_id);
+	cJSON_AddNumberToObject(head, "exit_code", r->exit_code);
+	cJSON_AddItemToObject(head, "invocation", cJSON_Duplicate(r->invocation, true));
+	text = cJSON_PrintUnformatted(head);
+	cJSON_Delete(head);
+	if (!text)
+		return error_set(err, EXIT_INTERNAL, "last run record: cannot format JSON");
+	/* The head without its closing brace: the lanes follow. */
+	n = strlen(text) - 1;
+	if (fwrite(text, 1, n, f) != n || fputs(",\"sequences\":[", f) < 0)
+		return error_set(err, EXIT_INTERNAL, "last run record: %s", strerror(errno));
+	buf_init(&b, LASTRUN_MAX);
+	for (size_t i = 0; i < r->seq->nlanes && rc == 0; i++) {
+		buf_reset(&b);
+		if ((i > 0 && buf_append(&b, ",", 1) < 0) || sequence_lane_write(&r->seq->lanes[i], &b) < 0)
+			rc = error_set(err, EXIT_INTERNAL, "last run record: larger than %zu bytes", LASTRUN_MAX);
+		else if (fwrite(b.data, 1, b.len, f) != b.len)
+			rc = error_set(err, EXIT_INTERNAL, "last run record: %s", strerror(errno));
+	}
+	buf_release(&b);
+	if (rc == 0 && fputs("]}\n", f) < 0)
+		rc = error_set(err, EXIT_INTERNAL, "last run record: %s", strerror(errno));
+	return rc;
+}
+
 int
 lastrun_save(const char *dir, const struct report *r, struct error **err)
 {
 	cleanup_free char *path = xasprintf("%s/%s/%s", dir, HISTORY_DIR, LASTRUN_FILE);
-	cJSON *root = cJSON_CreateObject(), *lanes;
-	char *text;
-	struct buf b;
-	int rc;
 
-	if (!r->seq || !r->invocation) {
-		cJSON_Delete(root);
+	if (!r->seq || !r->invocation)
 		return 0;
-	}
-	cJSON_AddNumberToObject(root, "version", LASTRUN_VERSION);
-	add_opt(root, "run_id", r->run_id);
-	cJSON_AddNumberToObject(root, "exit_code", r->exit_code);
-	cJSON_AddItemToObject(root, "invocation", cJSON_Duplicate(r->invocation, true));
-	lanes = cJSON_AddArrayToObject(root, "sequences");
-	for (size_t i = 0; i < r->seq->nlanes; i++)
-		cJSON_AddItemToArray(lanes, sequence_lane_json(&r->seq->lanes[i]));
-	text = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	if (!text)
-		return error_set(err, EXIT_INTERNAL, "last run record: cannot format JSON");
-	if (history_dir_make(dir, err) < 0) {
-		free(text);
+	if (history_dir_make(dir, err) < 0)
 		return error_wrap(err, "last run record");
-	}
-	buf_init(&b, LASTRUN_MAX);
-	rc = buf_printf(&b, "%s\n", text);
-	free(text);
-	if (rc < 0)
-		rc = error_set(err, EXIT_INTERNAL, "last run record: larger than %zu bytes", LASTRUN_MAX);
-	else
-		rc = report_save(path, &b, err);
-	buf_release(&b);
-	return rc;
+	return save_atomic(path, write_record, r, err);
 }
 
 static const char *

@@ -1,6 +1,9 @@
 #include "sequence.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report.h"
@@ -295,6 +298,115 @@ sequence_lane_json(const struct sequence_lane *l)
 		cJSON_AddItemToArray(tests, t);
 	}
 	return o;
+}
+
+/* A string as cJSON prints one: the two JSON must-escapes, the five
+ * short control escapes, other control bytes as \u00XX, the rest raw.
+ * Each put returns 0, or -1 once b's cap was hit. */
+static int
+put_str(struct buf *b, const char *s)
+{
+	const char *p = s ? s : "", *run = p;
+	int rc = buf_append(b, "\"", 1);
+
+	for (; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f"
+				: c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+		char u[8];
+
+		if (!esc && c >= 32)
+			continue;
+		rc |= buf_append(b, run, (size_t)(p - run));
+		run = p + 1;
+		if (!esc) {
+			snprintf(u, sizeof(u), "\\u%04x", c);
+			esc = u;
+		}
+		rc |= buf_append(b, esc, strlen(esc));
+	}
+	rc |= buf_append(b, run, (size_t)(p - run));
+	return rc | buf_append(b, "\"", 1);
+}
+
+/* Seconds as cJSON prints the number ms / 1000.0: its decimal digits with
+ * the trailing zeros (and a bare point) dropped. That is exactly what
+ * cJSON's "%d" (whole seconds) or "%1.15g" gives for any time under
+ * 10^12 s, without printf's floating-point formatting, which was most of
+ * the cost of writing a record; null for an unknown time. */
+static int
+put_seconds(struct buf *b, int64_t ms)
+{
+	char num[32], *p = num + sizeof(num);
+	int64_t whole = ms / 1000;
+	int frac = (int)(ms % 1000), digits = 3;
+
+	if (ms < 0)
+		return buf_append(b, "null", 4);
+	if (ms >= (int64_t)1000000000000000)
+		return buf_printf(b, "%1.15g", (double)ms / 1000.0);
+	if (frac == 0)
+		digits = 0;
+	while (frac && frac % 10 == 0) {
+		frac /= 10;
+		digits--;
+	}
+	/* The digits left, leading zeros too: 10 ms is 0.01. */
+	for (; digits > 0; digits--, frac /= 10)
+		*--p = (char)('0' + frac % 10);
+	if (p != num + sizeof(num))
+		*--p = '.';
+	do
+		*--p = (char)('0' + whole % 10);
+	while ((whole /= 10) > 0);
+	return buf_append(b, p, (size_t)(num + sizeof(num) - p));
+}
+
+static int
+put_opt_str(struct buf *b, const char *s)
+{
+	return s ? put_str(b, s) : buf_append(b, "null", 4);
+}
+
+#define PUT(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
+
+/* Each step in order (a | between two calls would not order them). */
+int
+sequence_lane_write(const struct sequence_lane *l, struct buf *b)
+{
+	char round[32];
+	int rc = 0;
+
+	snprintf(round, sizeof(round), ",\"round\":%d", l->round);
+	rc |= PUT(b, "{\"worker\":");
+	rc |= put_str(b, l->worker);
+	rc |= buf_append(b, round, strlen(round));
+	rc |= PUT(b, ",\"container\":");
+	rc |= put_opt_str(b, l->container);
+	rc |= PUT(b, ",\"database\":");
+	rc |= put_opt_str(b, l->database);
+	rc |= PUT(b, ",\"start\":");
+	rc |= put_seconds(b, l->started_ms);
+	rc |= PUT(b, ",\"collected\":");
+	rc |= put_seconds(b, l->collected_ms);
+	rc |= PUT(b, ",\"end\":");
+	rc |= put_seconds(b, l->ended_ms);
+	rc |= PUT(b, ",\"tests\":[");
+	for (size_t k = 0; k < l->n && rc == 0; k++) {
+		const struct sequence_entry *e = &l->e[k];
+
+		rc |= k ? PUT(b, ",{\"nodeid\":") : PUT(b, "{\"nodeid\":");
+		rc |= put_str(b, e->id);
+		rc |= PUT(b, ",\"outcome\":");
+		rc |= put_str(b, e->outcome == OUTCOME_NONE ? "unfinished" : outcome_name(e->outcome));
+		rc |= PUT(b, ",\"start\":");
+		rc |= put_seconds(b, e->start_ms);
+		rc |= PUT(b, ",\"end\":");
+		rc |= put_seconds(b, e->end_ms);
+		rc |= PUT(b, "}");
+	}
+	rc |= PUT(b, "]}");
+	return rc;
 }
 
 static int64_t

@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "error.h"
 #include "msg.h"
 
@@ -91,6 +92,10 @@ long sequence_critical(const struct sequence *s);
 /* {"worker","round","container","database","start","collected","end",
  *  "tests":[{"nodeid","outcome","start","end"}]}; seconds, ms precision. */
 cJSON *sequence_lane_json(const struct sequence_lane *l);
+/* The same lane appended to b as the text cJSON prints for
+ * sequence_lane_json, byte for byte, without the tree: a tree costs
+ * about 450 bytes and six allocations per test. -1 when b's cap is hit. */
+int sequence_lane_write(const struct sequence_lane *l, struct buf *b);
 /* Reads an array of lane objects (the "sequences" of a report or of
  * .xdock/last-run.json) into s, which owns the ids. -1 with EXIT_USAGE on
  * a malformed file. */

@@ -266,6 +266,52 @@ test_load_errors(void **state)
 	free(p);
 }
 
+/* The streamed lane is the text cJSON prints for the lane's tree, byte
+ * for byte: quotes, backslashes, control bytes, UTF-8, unknown times,
+ * whole and fractional seconds, and a running test. */
+static void
+test_lane_write_is_cjson(void **state)
+{
+	const char *ids[] = { "t.py::a", "t.py::q[\"x\"]", "t.py::b[\\n]", "t.py::c[\n\t\r\b\f\x01\x1f]",
+			      "t.py::d[\xc3\xa9\xe2\x82\xac]", "t.py::e[/ ]", "", "t.py::f", "t.py::g", "t.py::h",
+			      "t.py::i", "t.py::j", "t.py::k" };
+	const int64_t at[] = { 0, 1, 999, 1000, 1234567, 4000, 86399999, 10, 100, 1005, 1050, 999999999999, 7 };
+	struct sequence s;
+	struct buf b;
+
+	(void)state;
+	record(&s);
+	sequence_open(&s, 1, "gw1", NULL, NULL, -1);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		sequence_start(&s, 1, ids[i], at[i]);
+		sequence_end(&s, 1, ids[i], i % 2 ? OUTCOME_FAILED : OUTCOME_PASSED, at[i] + (int64_t)i * 333);
+	}
+	sequence_start(&s, 1, "t.py::running", 5);
+	/* Every millisecond of the first 12 s, and some far later. */
+	sequence_open(&s, 0, "gw0", "c9", NULL, 3);
+	for (int64_t ms = 0; ms < 12000; ms++) {
+		sequence_start(&s, 0, "t.py::many", ms * 997 % 12000);
+		sequence_end(&s, 0, "t.py::many", OUTCOME_PASSED, ms * 86400123 + 1);
+	}
+	buf_init(&b, (size_t)1 << 20);
+	for (size_t i = 0; i < s.nlanes; i++) {
+		cJSON *tree = sequence_lane_json(&s.lanes[i]);
+		char *text = cJSON_PrintUnformatted(tree);
+
+		buf_reset(&b);
+		assert_int_equal(sequence_lane_write(&s.lanes[i], &b), 0);
+		assert_string_equal(b.data, text);
+		free(text);
+		cJSON_Delete(tree);
+	}
+	buf_release(&b);
+	/* Past the cap: -1, never a cut record taken for whole. */
+	buf_init(&b, 64);
+	assert_int_equal(sequence_lane_write(&s.lanes[0], &b), -1);
+	buf_release(&b);
+	sequence_release(&s);
+}
+
 int
 main(void)
 {
@@ -273,6 +319,7 @@ main(void)
 		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_report_roundtrip),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_lane_write_is_cjson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
