@@ -298,7 +298,8 @@ static const struct opt opts[] = {
 	  TO_FN, 0, 0, set_memory, 0 },
 	{ "--cpus", NULL, 0, "N", "CPU limit per worker container", TO_FN, 0, 0, set_cpus, 0 },
 	{ "--docker-host", NULL, 0, "URL", "engine address (default $XDOCK_DOCKER_HOSTS, $DOCKER_HOST or the local "
-	  "socket); again for one more engine", TO_FN, 0, 0, cli_add_docker_host, 0 },
+	  "socket), a tcp:// one with its own TLS after a comma (,certs=DIR or ,skip-tls-verify=true); again for "
+	  "one more engine", TO_FN, 0, 0, cli_add_docker_host, 0 },
 	{ "--ship", NULL, 0, NULL, "send the project to the engine instead of bind-mounting it (the default for "
 	  "a tcp:// engine)", TO_TRUE, FIELD(ship), 0, NULL, 0 },
 	{ "--agent", NULL, 0, "PATH", "xdock-agent binary (default: next to xdock)",
