@@ -9,14 +9,6 @@
 #include "dbowner.h"
 #include "gc.h"
 
-static void
-env_push(char ***env, size_t *n, char *s)
-{
-	*env = xrealloc(*env, (*n + 2) * sizeof(**env));
-	(*env)[(*n)++] = s;
-	(*env)[*n] = NULL;
-}
-
 static bool
 is_loopback(const char *host)
 {
@@ -213,7 +205,7 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 	};
 
 	env_of(p, CLI_DB_ENV_ALL, &p->worker, PROVISION_TEMPLATE, &env, &nenv);
-	env_push(&env, &nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
+	util_strv_push(&env, &nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
 	spec.env = (const char *const *)env;
 	if (docker_container_create(ctx->dk, &spec, &id, err) < 0) {
 		error_wrap(err, "--db-setup");
@@ -247,9 +239,7 @@ out:
 		docker_container_remove(ctx->dk, id, true, &rerr);
 		error_free(rerr);
 	}
-	for (size_t i = 0; i < nenv; i++)
-		free(env[i]);
-	free(env);
+	util_strv_free(env, nenv);
 	return rc;
 }
 
@@ -406,16 +396,16 @@ env_of(const struct provision *p, enum cli_db_env mode, const struct db_url *u, 
 	if (p->mode == CLI_DB_NONE || mode == CLI_DB_ENV_NONE)
 		return;
 	url = db_url_format(u, NULL, 0, name);
-	env_push(env, nenv, xasprintf("DATABASE_URL=%s", url));
+	util_strv_push(env, nenv, xasprintf("DATABASE_URL=%s", url));
 	if (mode == CLI_DB_ENV_URL)
 		return;
-	env_push(env, nenv, xasprintf("PGHOST=%s", u->host ? u->host : "localhost"));
-	env_push(env, nenv, xasprintf("PGPORT=%d", u->port ? u->port : 5432));
+	util_strv_push(env, nenv, xasprintf("PGHOST=%s", u->host ? u->host : "localhost"));
+	util_strv_push(env, nenv, xasprintf("PGPORT=%d", u->port ? u->port : 5432));
 	if (u->user)
-		env_push(env, nenv, xasprintf("PGUSER=%s", u->user));
+		util_strv_push(env, nenv, xasprintf("PGUSER=%s", u->user));
 	if (u->password)
-		env_push(env, nenv, xasprintf("PGPASSWORD=%s", u->password));
-	env_push(env, nenv, xasprintf("PGDATABASE=%s", name));
+		util_strv_push(env, nenv, xasprintf("PGPASSWORD=%s", u->password));
+	util_strv_push(env, nenv, xasprintf("PGDATABASE=%s", name));
 }
 
 void
