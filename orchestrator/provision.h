@@ -76,10 +76,6 @@ int provision_template(struct provision *p, const struct run_ctx *ctx, struct er
  * own server under --db-scope server, waiting for that server to answer). */
 int provision_clone(struct provision *p, const struct run_ctx *ctx, size_t slot, const char *name,
 		    struct error **err);
-/* Appends the environment slot's worker using database `name` sees (as
- * --db-env says) to env
- * (heap strings, NULL-terminated array grown with xrealloc). */
-void provision_env(const struct provision *p, size_t slot, const char *name, char ***env, size_t *nenv);
 /* Drops worker databases (unless keep, or the run's own embedded server
  * goes anyway), the template (unless cached; what stays on a shared
  * server on purpose loses the run's mark, so gc leaves it), removes the embedded server
@@ -90,6 +86,16 @@ int provision_teardown(struct provision *p, const struct run_ctx *ctx, struct er
 /* Removes slot's own server (--db-scope server), so that teardown can
  * remove them in parallel before provision_teardown; a no-op otherwise. */
 int provision_teardown_server(struct provision *p, const struct run_ctx *ctx, size_t slot, struct error **err);
+
+/* What a worker is told about its database (provision_env.c). */
+
+/* Appends the environment slot's worker using database `name` sees (as
+ * --db-env says) to env
+ * (heap strings, NULL-terminated array grown with util_strv_push). */
+void provision_env(const struct provision *p, size_t slot, const char *name, char ***env, size_t *nenv);
+/* Appends the --db-setup command's environment to env: all of it, for
+ * the template, whatever --db-env says. */
+void provision_env_setup(const struct provision *p, char ***env, size_t *nenv);
 
 /* What a worker's placeholders stand for; NULL fields (no database)
  * expand to nothing. */
