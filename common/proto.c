@@ -70,12 +70,27 @@ proto_reader_next(struct proto_reader *r, char **line, size_t *len)
 		return 0;
 	}
 	n = (size_t)(nl - r->buf.data);
-	if (n > 0 && r->buf.data[n - 1] == '\r')
-		*line = xstrndup(r->buf.data, n - 1), *len = n - 1;
-	else
-		*line = xstrndup(r->buf.data, n), *len = n;
-	buf_consume(&r->buf, n + 1);
+	*len = n > 0 && r->buf.data[n - 1] == '\r' ? n - 1 : n;
 	r->scanned = 0;
+	/* A large line that is all the buffer holds (a collection of every
+	 * node id, megabytes) is handed over rather than copied; the reader
+	 * starts afresh instead of keeping megabytes of capacity for the
+	 * small lines that follow. */
+	if (n + 1 == r->buf.len && r->buf.cap > PROTO_READER_KEEP) {
+		r->buf.data[*len] = '\0';
+		*line = buf_steal(&r->buf);
+		return 1;
+	}
+	*line = xstrndup(r->buf.data, *len);
+	buf_consume(&r->buf, n + 1);
+	if (r->buf.cap > PROTO_READER_KEEP && r->buf.len < PROTO_READER_KEEP / 2) {
+		struct buf rest;
+
+		buf_init(&rest, r->buf.max);
+		buf_append(&rest, r->buf.data, r->buf.len);
+		buf_release(&r->buf);
+		r->buf = rest;
+	}
 	return 1;
 }
 

@@ -84,6 +84,10 @@
  * The cap is per line: any number of whole lines may be fed at once (the
  * caller takes them before the next feed, which bounds the buffer), but no
  * line may grow past max_line. */
+/* A reader's buffer past this size is given up once its big line is
+ * out. */
+#define PROTO_READER_KEEP ((size_t)256 << 10)
+
 struct proto_reader {
 	struct buf buf;
 	size_t scanned;  /* bytes already known to hold no newline */

@@ -8,6 +8,8 @@
 /* Events of one running test held back: a report with a huge traceback
  * is capped by the plugin, so this only bounds a runaway. */
 #define CONTROLLER_HELD_MAX ((size_t)256 << 20)
+/* The controller's queue past this size is given up once it is sent. */
+#define CONTROLLER_QUEUE_KEEP ((size_t)256 << 10)
 
 void
 controller_init(struct controller *c, struct worker *w, size_t nw)
@@ -72,6 +74,14 @@ controller_send_due(struct controller *c, int64_t now, int *wait_ms)
 
 	if (c->w->out.len == 0) {
 		c->queued_ms = 0;
+		/* A forwarded collection (every node id) grew the queue to
+		 * megabytes; the events that follow need kilobytes. */
+		if (c->w->out.cap > CONTROLLER_QUEUE_KEEP) {
+			size_t max = c->w->out.max;
+
+			buf_release(&c->w->out);
+			buf_init(&c->w->out, max);
+		}
 		return false;
 	}
 	left = c->queued_ms + CONTROLLER_BATCH_MS - now;
