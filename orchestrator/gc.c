@@ -289,6 +289,36 @@ network_remove(struct docker *dk, const char *id, struct error **err)
 	return docker_network_remove(dk, id, err);
 }
 
+/* How each kind of object goes; all take the engine's id. */
+typedef int (*remove_fn)(struct docker *dk, const char *id, struct error **err);
+
+static int
+container_remove(struct docker *dk, const char *id, struct error **err)
+{
+	return docker_container_remove(dk, id, true, err);
+}
+
+/* Removes the objects of l (those of dead runs only, unless j is NULL)
+ * with rm, counts them in removed and releases l. -1 when any removal
+ * failed; the others are still tried. */
+static int
+remove_listed(struct docker *dk, struct docker_list *l, const struct judge *j, remove_fn rm, int *removed,
+	      struct error **err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (j && !dead(j, l->items[i].label))
+			continue;
+		if (rm(dk, l->items[i].id, err) < 0)
+			rc = -1;
+		else
+			++*removed;
+	}
+	docker_list_release(l);
+	return rc;
+}
+
 int
 gc_run(struct docker *dk, const char *run_id, int *removed, struct error **err)
 {
@@ -299,32 +329,17 @@ gc_run(struct docker *dk, const char *run_id, int *removed, struct error **err)
 	*removed = 0;
 	if (docker_container_list(dk, label, NULL, &l, err) < 0)
 		return -1;
-	for (size_t i = 0; i < l.n; i++) {
-		if (docker_container_remove(dk, l.items[i].id, true, err) < 0)
-			rc = -1;
-		else
-			++*removed;
-	}
-	docker_list_release(&l);
+	if (remove_listed(dk, &l, NULL, container_remove, removed, err) < 0)
+		rc = -1;
 	if (docker_network_list(dk, label, NULL, &l, err) < 0)
 		return -1;
-	for (size_t i = 0; i < l.n; i++) {
-		if (network_remove(dk, l.items[i].id, err) < 0)
-			rc = -1;
-		else
-			++*removed;
-	}
-	docker_list_release(&l);
+	if (remove_listed(dk, &l, NULL, network_remove, removed, err) < 0)
+		rc = -1;
 	/* A shipped project's volumes (ship.h), once no container uses them. */
 	if (docker_volume_list(dk, label, NULL, &l, err) < 0)
 		return -1;
-	for (size_t i = 0; i < l.n; i++) {
-		if (docker_volume_remove(dk, l.items[i].id, err) < 0)
-			rc = -1;
-		else
-			++*removed;
-	}
-	docker_list_release(&l);
+	if (remove_listed(dk, &l, NULL, docker_volume_remove, removed, err) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -339,56 +354,30 @@ gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 	if (docker_container_list(dk, "xdock.run", "xdock.owner", &l, err) < 0)
 		return -1;
 	judge_init(&j);
-	for (size_t i = 0; i < l.n; i++) {
-		if (!dead(&j, l.items[i].label))
-			continue;
-		if (docker_container_remove(dk, l.items[i].id, true, err) < 0)
-			rc = -1;
-		else
-			++*removed;
-	}
-	docker_list_release(&l);
+	if (remove_listed(dk, &l, &j, container_remove, removed, err) < 0)
+		rc = -1;
 	if (all) {
 		if (docker_container_list(dk, "xdock.reuse=1", NULL, &l, err) < 0) {
 			judge_release(&j);
 			return -1;
 		}
-		for (size_t i = 0; i < l.n; i++) {
-			if (docker_container_remove(dk, l.items[i].id, true, err) < 0)
-				rc = -1;
-			else
-				++*removed;
-		}
-		docker_list_release(&l);
+		if (remove_listed(dk, &l, NULL, container_remove, removed, err) < 0)
+			rc = -1;
 	}
 	/* Networks after containers: a network with endpoints cannot go. */
 	if (docker_network_list(dk, "xdock.run", "xdock.owner", &l, err) < 0) {
 		judge_release(&j);
 		return -1;
 	}
-	for (size_t i = 0; i < l.n; i++) {
-		if (!dead(&j, l.items[i].label))
-			continue;
-		if (network_remove(dk, l.items[i].id, err) < 0)
-			rc = -1;
-		else
-			++*removed;
-	}
-	docker_list_release(&l);
+	if (remove_listed(dk, &l, &j, network_remove, removed, err) < 0)
+		rc = -1;
 	/* Shipped projects' volumes, after the containers that mount them. */
 	if (docker_volume_list(dk, "xdock.run", "xdock.owner", &l, err) < 0) {
 		judge_release(&j);
 		return -1;
 	}
-	for (size_t i = 0; i < l.n; i++) {
-		if (!dead(&j, l.items[i].label))
-			continue;
-		if (docker_volume_remove(dk, l.items[i].id, err) < 0)
-			rc = -1;
-		else
-			++*removed;
-	}
-	docker_list_release(&l);
+	if (remove_listed(dk, &l, &j, docker_volume_remove, removed, err) < 0)
+		rc = -1;
 	judge_release(&j);
 	return rc;
 }
