@@ -193,11 +193,32 @@ start_kept(struct dbserver *s, const struct run_ctx *ctx, struct docker_containe
 	return 0;
 }
 
+/* What every server of a run is: the database image with its data on
+ * tmpfs, the port published to the host, on the run network with the
+ * run's labels. The strings are the caller's and must outlive the spec. */
+static struct docker_container_spec
+server_spec(const struct run_ctx *ctx, const char *name, const char *const *aliases, const char *const *env,
+	    const char *const *cmd)
+{
+	static const char *const tmpfs[] = { "/var/lib/postgresql/data", NULL };
+
+	return (struct docker_container_spec){
+		.name = name,
+		.image = ctx->cfg->db_image,
+		.tmpfs = tmpfs,
+		.publish_tcp = "5432/tcp",
+		.network = ctx->network,
+		.aliases = aliases,
+		.env = env,
+		.cmd = cmd,
+		.labels = ctx->labels,
+	};
+}
+
 int
 dbserver_start(struct dbserver *s, const struct run_ctx *ctx, struct error **err)
 {
 	const struct config *cfg = ctx->cfg;
-	const char *tmpfs[] = { "/var/lib/postgresql/data", NULL };
 	const char *aliases[] = { DBSERVER_ALIAS, NULL };
 	/* Connections from the run's own containers skip authentication
 	 * (images/postgres/entrypoint.sh): a SCRAM exchange costs more than
@@ -207,17 +228,7 @@ dbserver_start(struct dbserver *s, const struct run_ctx *ctx, struct error **err
 	const char *env[] = { "XDOCK_PG_TRUST=network", NULL };
 	cleanup_free const char **cmd = options_argv(cfg);
 	cleanup_free char *name = xasprintf("xdock-%s-db", ctx->run_id);
-	struct docker_container_spec spec = {
-		.name = name,
-		.image = cfg->db_image,
-		.tmpfs = tmpfs,
-		.publish_tcp = "5432/tcp",
-		.network = ctx->network,
-		.aliases = aliases,
-		.env = env,
-		.cmd = cmd,
-		.labels = ctx->labels,
-	};
+	struct docker_container_spec spec = server_spec(ctx, name, aliases, env, cmd);
 
 	memset(s, 0, sizeof(*s));
 	if (cfg->reuse_db ? start_kept(s, ctx, &spec, err) : create_start(s, ctx, &spec, err))
@@ -229,24 +240,13 @@ int
 dbserver_start_copy(struct dbserver *s, const struct run_ctx *ctx, size_t slot, const char *ready,
 		    struct error **err)
 {
-	const char *tmpfs[] = { "/var/lib/postgresql/data", NULL };
 	cleanup_free char *alias = xasprintf("%s-gw%zu", DBSERVER_ALIAS, slot);
 	cleanup_free char *name = xasprintf("xdock-%s-db-gw%zu", ctx->run_id, slot);
 	cleanup_free char *ready_env = xasprintf("XDOCK_PG_READY=%s", ready);
 	const char *aliases[] = { alias, NULL };
 	const char *env[] = { "XDOCK_PG_TRUST=network", "XDOCK_PG_FOLLOW=" DBSERVER_ALIAS, ready_env, NULL };
 	cleanup_free const char **cmd = options_argv(ctx->cfg);
-	struct docker_container_spec spec = {
-		.name = name,
-		.image = ctx->cfg->db_image,
-		.tmpfs = tmpfs,
-		.publish_tcp = "5432/tcp",
-		.network = ctx->network,
-		.aliases = aliases,
-		.env = env,
-		.cmd = cmd,
-		.labels = ctx->labels,
-	};
+	struct docker_container_spec spec = server_spec(ctx, name, aliases, env, cmd);
 
 	memset(s, 0, sizeof(*s));
 	if (create_start(s, ctx, &spec, err) < 0)
