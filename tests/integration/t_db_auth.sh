@@ -35,7 +35,7 @@ PY
 XPID=$!
 db=
 for _ in $(seq 600); do
-	db=$(docker ps --filter label=xdock.owner --filter name=-db --format '{{.ID}} {{.Label "xdock.owner"}}' |
+	db=$(docker ps --filter label=xdock.owner --filter 'name=-db$' --format '{{.ID}} {{.Label "xdock.owner"}}' |
 		awk -v p=":$XPID:" 'index($2, p) { print $1 }')
 	[ -n "$db" ] && docker exec "$db" test -s /var/lib/postgresql/data/postmaster.pid 2>/dev/null && break
 	db=

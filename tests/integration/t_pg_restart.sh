@@ -40,7 +40,7 @@ restarted=no
 for _ in $(seq 1 1200); do
 	kill -0 "$XPID" 2>/dev/null || break
 	if [ "$(ls "$T_TMP/suite/marks" | grep -c '^passed-')" -eq 6 ]; then
-		db=$(docker ps -q --filter label=xdock.owner --filter name=-db | while read -r c; do
+		db=$(docker ps -q --filter label=xdock.owner --filter 'name=-db$' | while read -r c; do
 			docker inspect -f '{{index .Config.Labels "xdock.owner"}} {{.Id}}' "$c"
 		done | grep ":$XPID:" | cut -d' ' -f2 | head -n 1)
 		if [ -n "$db" ]; then

@@ -68,7 +68,7 @@ worker_of() {
 		awk -v p=":$1:" 'index($1, p) && $3 ~ /^gw/ { print $2; found = 1; exit } END { exit !found }'
 }
 db_of() {
-	docker ps --filter label=xdock.owner --filter name=-db --format '{{.Label "xdock.owner"}} {{.ID}}' |
+	docker ps --filter label=xdock.owner --filter 'name=-db$' --format '{{.Label "xdock.owner"}} {{.ID}}' |
 		awk -v p=":$1:" 'index($1, p) { print $2; found = 1; exit } END { exit !found }'
 }
 dbs_left() {
