@@ -37,18 +37,7 @@ trap cleanup EXIT
 
 mkdir -p "$T_TMP/p"
 cd "$T_TMP/p" || exit 1
-cat >migrate.py <<'PY'
-import os
-
-import psycopg2
-
-c = psycopg2.connect(os.environ["DATABASE_URL"])
-with c.cursor() as cur:
-    cur.execute("CREATE TABLE seeded (x int)")
-    cur.execute("INSERT INTO seeded VALUES (1)")
-c.commit()
-c.close()
-PY
+cp "$XDOCK_SRC/fixtures/seeded/migrate.py" . || exit 1
 cat >test_hold.py <<'PY'
 import os
 import time
