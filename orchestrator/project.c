@@ -215,6 +215,23 @@ take_where(struct config *c, struct rootdir *rd)
 	c->workdir = cli_own(c, steal_ptr(&rd->workdir));
 }
 
+/* What run and replay read alike: the defaults, the project's config
+ * where pytest finds it, then the addopts words in pytest's order (the
+ * inifile's addopts, PYTEST_ADDOPTS). */
+static int
+read_project(struct config *c, const struct rootdir *rd, struct inifile *f, const char *env_addopts,
+	     const char ***words, size_t *nwords, struct error **err)
+{
+	int found;
+
+	cli_defaults(c);
+	if ((found = find_config(rd, f, err)) < 0)
+		return -1;
+	if (found && apply_settings(c, f, err) < 0)
+		return -1;
+	return addopts_words(c, found ? f : NULL, env_addopts, words, nwords, err);
+}
+
 int
 project_load(struct config *cfg, int argc, char **argv, const char *cwd, const char *env_addopts,
 	     struct error **err)
@@ -231,18 +248,12 @@ project_load(struct config *cfg, int argc, char **argv, const char *cwd, const c
 	struct config c;
 	const char **words = NULL;
 	size_t nwords = 0;
-	int found, rc = -1;
+	int rc = -1;
 
 	if (rootdir_decide(&in, &rd, err) < 0)
 		return -1;
-	cli_defaults(&c);
-	if ((found = find_config(&rd, &f, err)) < 0)
-		goto out;
-	if (found && apply_settings(&c, &f, err) < 0)
-		goto out;
-	/* pytest's order: the inifile's addopts, PYTEST_ADDOPTS, the
-	 * command line. */
-	if (addopts_words(&c, found ? &f : NULL, env_addopts, &words, &nwords, err) < 0)
+	/* Then the command line, last as pytest takes it. */
+	if (read_project(&c, &rd, &f, env_addopts, &words, &nwords, err) < 0)
 		goto out;
 	for (int i = 2; i < argc; i++)
 		words_add(&words, &nwords, argv[i]);
@@ -303,19 +314,14 @@ project_load_replay(struct config *cfg, int argc, char **argv, const char *cwd, 
 	struct config c;
 	const char **words = NULL;
 	size_t nwords = 0;
-	int found, rc = -1;
+	int rc = -1;
 
 	memset(lr, 0, sizeof(*lr));
 	/* The rootdir pytest decides here is where run wrote the record,
 	 * as pytest finds its cache: from a subdirectory too. */
 	if (rootdir_decide(&in, &rd, err) < 0)
 		return -1;
-	cli_defaults(&c);
-	if ((found = find_config(&rd, &f, err)) < 0)
-		goto out;
-	if (found && apply_settings(&c, &f, err) < 0)
-		goto out;
-	if (addopts_words(&c, found ? &f : NULL, env_addopts, &words, &nwords, err) < 0)
+	if (read_project(&c, &rd, &f, env_addopts, &words, &nwords, err) < 0)
 		goto out;
 	if (cli_parse_run(&c, words, nwords, err) < 0)
 		goto out;
