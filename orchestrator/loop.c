@@ -1,9 +1,13 @@
+/* The event loop of a run: signals, one poll() over the workers' and the
+ * controller's channels and the databases' pipe, each worker's bytes to
+ * messages to the ledger, a worker's end (its container's, or its engine
+ * lost), then the watchdog and healing (loop_heal.c) after every round,
+ * and the --reruns rounds. The controller's channel is loop_controller.c. */
 #include "loop.h"
 #include "loop_priv.h"
 
 #include <errno.h>
 #include <malloc.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -127,15 +131,6 @@ service_prep(struct loop *lp)
 	}
 }
 
-/* The node id of collection index i, "" when unknown. */
-static const char *
-node_id(const struct loop *lp, long i)
-{
-	const struct report *rep = lp->ledger->rep;
-
-	return i >= 0 && (size_t)i < rep->ntests && rep->tests[i].id ? rep->tests[i].id : "";
-}
-
 static void engine_lost(struct loop *lp, size_t e);
 
 /* Why worker w's stream ended, from its engine: how its container ended,
@@ -179,21 +174,15 @@ handle_eof(struct loop *lp, struct worker *w)
 {
 	bool lost;
 	cleanup_free char *why = NULL;
+	struct loop_seen seen;
 
 	if (lp->ledger->w[w->index].state == LEDGER_EXITED)
 		return;
 	why = why_ended(lp, w, &lost);
-	{
-		const struct ledger_worker *lw = &lp->ledger->w[w->index];
-		long cur = lw->current;
-		size_t before = lp->ledger->nreruns;
-		bool done = lw->done;
-
-		ledger_worker_gone(lp->ledger, w->index, why, w->errtail.len ? w->errtail.data : NULL, util_now_ms());
-		if (!done)
-			controller_crash(lp->ctl, w->index, w->name, node_id(lp, cur), why,
-					 lp->ledger->nreruns > before);
-	}
+	seen = loop_seen(lp, w->index);
+	ledger_worker_gone(lp->ledger, w->index, why, w->errtail.len ? w->errtail.data : NULL, util_now_ms());
+	if (!seen.done)
+		loop_controller_crash(lp, w, why, &seen);
 	if (lost)
 		engine_lost(lp, lp->fleet->at[w->index]);
 }
@@ -217,30 +206,18 @@ engine_lost(struct loop *lp, size_t e)
 	}
 }
 
-/* One worker message past the ledger: events go to the controller (a
- * running test's are held until its result says whether it runs again);
- * results and crashes release them. */
+/* One worker message past the ledger, then to the controller. */
 static int
 to_ledger(struct loop *lp, struct worker *w, struct msg *m)
 {
-	struct ledger *l = lp->ledger;
-	long cur = l->w[w->index].current;
-	size_t before = l->nreruns;
-	bool done = l->w[w->index].done;
-	int rc = ledger_handle(l, w->index, m, util_now_ms());
+	struct loop_seen seen = loop_seen(lp, w->index);
+	int rc = ledger_handle(lp->ledger, w->index, m, util_now_ms());
 
 	if (rc < 0) {
-		controller_crash(lp->ctl, w->index, w->name, node_id(lp, cur), "it broke the protocol",
-				 l->nreruns > before);
+		loop_controller_crash(lp, w, "it broke the protocol", &seen);
 		return rc;
 	}
-	if (m->kind == MSG_EVENT)
-		controller_event(lp->ctl, w->index, w->name, m->text, cur >= 0);
-	else if (m->kind == MSG_RESULT)
-		controller_settle(lp->ctl, w->index, w->name, node_id(lp, m->index), l->nreruns > before);
-	else if (m->kind == MSG_CRASH || (m->kind == MSG_EXIT && !done))
-		controller_crash(lp->ctl, w->index, w->name, node_id(lp, cur),
-				 m->text ? m->text : "the test runner exited", l->nreruns > before);
+	loop_controller_tell(lp, w, m, &seen);
 	return 0;
 }
 
@@ -338,60 +315,6 @@ service_worker(struct loop *lp, struct worker *w, short revents)
 	}
 }
 
-/* The controller's channel: its messages, and the end of its stream. */
-static void
-service_controller(struct loop *lp, short revents)
-{
-	struct worker *c = &lp->fleet->ctl;
-	struct error *e = NULL;
-	bool eof = false;
-	struct msg m;
-	int rc, later = 0;
-
-	if (revents & POLLOUT && worker_flush(c, &e) < 0) {
-		error_free(e);
-		e = NULL;
-		eof = true;
-	}
-	if (!eof && revents & (POLLIN | POLLHUP | POLLERR) && worker_read(c, &eof, &e) < 0) {
-		controller_gone(lp->ctl, e->msg);
-		error_free(e);
-		e = NULL;
-		eof = true;
-	}
-	while ((rc = worker_next_msg(c, &m, &e)) == 1) {
-		controller_handle(lp->ctl, &m, lp->fleet->w);
-		msg_release(&m);
-	}
-	if (rc < 0) {
-		controller_gone(lp->ctl, e->msg);
-		error_free(e);
-		eof = true;
-	}
-	if (eof) {
-		cleanup_free char *why = NULL;
-
-		if (lp->ctl->exited)
-			why = xasprintf("its pytest exited with status %d%s%s", lp->ctl->exit_status,
-					c->errtail.len ? ": " : "", c->errtail.len ? c->errtail.data : "");
-		else
-			why = xstrdup("its container stopped");
-		controller_gone(lp->ctl, why);
-		worker_detach(c);
-	}
-	/* Workerinput may have been queued to workers. */
-	for (size_t i = 0; i < lp->fleet->nw; i++) {
-		struct worker *w = &lp->fleet->w[i];
-
-		if (w->attach && w->out.len > 0 && worker_flush(w, &e) < 0) {
-			error_free(e);
-			e = NULL;
-		}
-	}
-	if (c->attach && controller_send_due(lp->ctl, util_now_ms(), &later) && worker_flush(c, &e) < 0)
-		error_free(e);
-}
-
 static bool
 all_exited(const struct loop *lp)
 {
@@ -403,10 +326,8 @@ all_exited(const struct loop *lp)
 	return true;
 }
 
-/* Bytes that came with the attach reply never wake poll(), and a read
- * that stopped early may leave bytes curl holds: those are read first. */
-static void
-read_held(struct loop *lp)
+void
+loop_read_held(struct loop *lp)
 {
 	struct worker *c = &lp->fleet->ctl;
 
@@ -420,72 +341,7 @@ read_held(struct loop *lp)
 	}
 	if ((c->fresh || c->more) && c->attach) {
 		c->fresh = false;
-		service_controller(lp, POLLIN);
-	}
-}
-
-/* The controller's poll entry, or none when its channel is closed; its
- * queue is written once its batch is due (*timeout lowered to then). */
-static bool
-controller_poll(struct loop *lp, struct pollfd *p, int *timeout)
-{
-	struct worker *c = &lp->fleet->ctl;
-	bool send;
-
-	if (!c->attach)
-		return false;
-	send = controller_send_due(lp->ctl, util_now_ms(), timeout);
-	*p = (struct pollfd){ .fd = docker_attach_fd(c->attach), .events = (short)(POLLIN | (send ? POLLOUT : 0)) };
-	return true;
-}
-
-/* A controller that fails before the workers collected most likely met
- * what stops the workers too (a bad option, a plugin that does not
- * import): their error is the one to show, so it gets a moment to come. */
-#define LOOP_CONTROLLER_GRACE_MS 10000
-
-static void
-check_controller(struct loop *lp)
-{
-	int64_t now = util_now_ms();
-
-	if (!lp->ctl->failure || lp->ledger->fatal)
-		return;
-	if (!lp->ctl_failed_ms)
-		lp->ctl_failed_ms = now;
-	if (!lp->ledger->have_collection && now - lp->ctl_failed_ms < LOOP_CONTROLLER_GRACE_MS)
-		return;
-	ledger_fail(lp->ledger, lp->ctl->exited && lp->ctl->exit_status == EXIT_USAGE ? EXIT_USAGE : EXIT_INTERNAL,
-		    "controller: %s", lp->ctl->failure);
-}
-
-/* A worker's pytest that ended before its collection (a bad option, a
- * plugin that does not import) ends the controller's the same way: it
- * says so in pytest's words on stderr, as pytest-xdist's controller does,
- * and exits. Its words get the same moment as the other way round, so
- * what the user reads does not depend on which of the two came first. */
-static void
-drain_failed_controller(struct loop *lp)
-{
-	struct worker *c = &lp->fleet->ctl;
-	int64_t deadline = util_now_ms() + LOOP_CONTROLLER_GRACE_MS;
-
-	if (!lp->ledger->fatal || !lp->ledger->early_exit || lp->ledger->have_collection)
-		return;
-	while (c->attach && !lp->ctl->exited && util_now_ms() < deadline) {
-		struct pollfd p[2] = { { .fd = lp->sigfd, .events = POLLIN } };
-		int timeout = 200;
-
-		read_held(lp);
-		if (!controller_poll(lp, &p[1], &timeout))
-			break;
-		if (poll(p, 2, timeout) < 0 && errno != EINTR)
-			break;
-		/* A signal is left for the teardown to hear. */
-		if (p[0].revents)
-			break;
-		if (p[1].revents)
-			service_controller(lp, p[1].revents);
+		loop_controller_service(lp, POLLIN);
 	}
 }
 
@@ -500,12 +356,12 @@ loop_run(struct loop *lp)
 		size_t n = 0, ctl_at = 0, prep_at = 0;
 		int rc, timeout = 1000;
 
-		read_held(lp);
-		check_controller(lp);
+		loop_read_held(lp);
+		loop_controller_check(lp);
 		if (lp->ledger->fatal)
 			break;
 		pfd[n++] = (struct pollfd){ .fd = lp->sigfd, .events = POLLIN };
-		if (controller_poll(lp, &pfd[n], &timeout))
+		if (loop_controller_poll(lp, &pfd[n], &timeout))
 			ctl_at = n++;
 		if (fleet_prep_fd(f) >= 0) {
 			pfd[n] = (struct pollfd){ .fd = fleet_prep_fd(f), .events = POLLIN };
@@ -535,52 +391,16 @@ loop_run(struct loop *lp)
 			if (k == prep_at)
 				service_prep(lp);
 			else if (k == ctl_at)
-				service_controller(lp, pfd[k].revents);
+				loop_controller_service(lp, pfd[k].revents);
 			else
 				service_worker(lp, &f->w[who[k]], pfd[k].revents);
 		}
 		loop_watchdog(lp);
 		loop_heal(lp);
 	}
-	drain_failed_controller(lp);
+	loop_controller_drain_failed(lp);
 	free(pfd);
 	free(who);
-}
-
-/* pytest-cov combines, junitxml writes: give it time, not forever. */
-#define LOOP_CONTROLLER_END_MS (600 * 1000)
-
-int
-loop_finish(struct loop *lp, struct error **err)
-{
-	struct worker *c = &lp->fleet->ctl;
-	int64_t deadline = util_now_ms() + LOOP_CONTROLLER_END_MS;
-
-	controller_bye(lp->ctl);
-	while (c->attach && !lp->ctl->failure && util_now_ms() < deadline) {
-		struct pollfd p[2] = { { .fd = lp->sigfd, .events = POLLIN } };
-		int rc, timeout = 1000;
-
-		read_held(lp);
-		if (!controller_poll(lp, &p[1], &timeout))
-			break;
-		rc = poll(p, 2, timeout);
-		if (rc < 0 && errno != EINTR)
-			return error_set(err, EXIT_INTERNAL, "poll: %s", strerror(errno));
-		if (p[0].revents && loop_signalled(lp))
-			return error_set(err, EXIT_INTERRUPTED, "interrupted while the controller wrote its reports");
-		if (p[1].revents)
-			service_controller(lp, p[1].revents);
-	}
-	if (lp->ctl->failure)
-		return error_set(err, EXIT_INTERNAL, "controller: %s", lp->ctl->failure);
-	if (c->attach)
-		return error_set(err, EXIT_INTERNAL, "controller: did not finish within %d s", LOOP_CONTROLLER_END_MS / 1000);
-	/* 0-2 and 5 are pytest's verdicts on the tests; xdock has its own. */
-	if (!lp->ctl->exited || lp->ctl->exit_status == 3 || lp->ctl->exit_status == 4 || lp->ctl->exit_status > 5)
-		return error_set(err, lp->ctl->exit_status == 4 ? EXIT_USAGE : EXIT_INTERNAL,
-				 "controller: its pytest exited with status %d", lp->ctl->exit_status);
-	return 0;
 }
 
 int

@@ -1,7 +1,8 @@
-/* The event loop of a run: one poll() over the signalfd and every worker's
- * channel; bytes to messages to the ledger; the watchdog for silent
- * agents; healing (a crashed worker replaced while work remains); the
- * --reruns rounds. Signals are heard here and nowhere else. */
+/* The event loop of a run: one poll() over the signalfd, every worker's
+ * channel and the controller's; bytes to messages to the ledger; the
+ * watchdog for silent agents; healing (a crashed worker replaced while
+ * work remains); the --reruns rounds. Signals are heard here and nowhere
+ * else. */
 #ifndef XDOCK_LOOP_H
 #define XDOCK_LOOP_H
 
@@ -16,7 +17,7 @@
 #include "term.h"
 
 /* How long past --timeout a silent agent is given before its container is
- * killed (see the watchdog in loop.c). */
+ * killed (see the watchdog in loop_heal.c). */
 #define LOOP_WATCHDOG_GRACE_MS 15000
 
 struct loop {
