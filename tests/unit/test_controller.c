@@ -1,7 +1,8 @@
 /* controller.c: what is queued for the controller and when it is due to
  * be written: events batched for CONTROLLER_BATCH_MS, a running test's
  * events held until its result, bye at once, a flaky test's kind before
- * bye. */
+ * bye; and what the controller's own lines and the end of its stream
+ * mean: workerinput relayed, a failure or a session that is over. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "controller.h"
+#include "proto.h"
 #include "util.h"
 
 struct fixture {
@@ -147,6 +149,94 @@ test_flaky_before_bye(void **state)
 	assert_null(strstr(fx->ctl.out.data, "t.py::b"));
 }
 
+/* Lines from the controller, in order, then (with gone) the end of its
+ * stream. Both slots were admitted (hello queued) before the first line. */
+struct ctl_row {
+	const char *what;
+	const char *lines[3];
+	bool gone;
+	const char *failure; /* what the failure says; NULL: none */
+	const char *gw0;     /* gw0's queue afterwards; NULL: empty */
+};
+
+#define STREAM_ENDED "its container stopped"
+#define INPUT_K "{\"t\":\"input\",\"w\":\"gw0\",\"input\":{\"k\":1}}"
+
+static const struct ctl_row ctl_rows[] = {
+	{ "workerinput relayed to its worker", { INPUT_K }, false, NULL, "{\"t\":\"input\",\"input\":{\"k\":1}}\n" },
+	{ "workerinput for a slot the run lacks", { "{\"t\":\"input\",\"w\":\"gw2\",\"input\":{}}" }, false,
+	  "workerinput for a worker this run does not have", NULL },
+	{ "workerinput for no worker's name", { "{\"t\":\"input\",\"w\":\"x0\",\"input\":{}}" }, false,
+	  "workerinput for a worker this run does not have", NULL },
+	/* pytest's verdicts on the tests end its session: the stream's end
+	 * that follows is no failure. */
+	{ "exit 0, then the end", { "{\"t\":\"exit\",\"status\":0}" }, true, NULL, "{\"t\":\"input\",\"input\":{}}\n" },
+	{ "exit 1, then the end", { INPUT_K, "{\"t\":\"exit\",\"status\":1}" }, true, NULL,
+	  "{\"t\":\"input\",\"input\":{\"k\":1}}\n" },
+	{ "exit 2, then the end", { "{\"t\":\"exit\",\"status\":2}" }, true, NULL, "{\"t\":\"input\",\"input\":{}}\n" },
+	{ "exit 5, then the end", { "{\"t\":\"exit\",\"status\":5}" }, true, NULL, "{\"t\":\"input\",\"input\":{}}\n" },
+	/* Not a verdict: the stream's end is the failure. */
+	{ "exit 3, then the end", { "{\"t\":\"exit\",\"status\":3}" }, true, STREAM_ENDED,
+	  "{\"t\":\"input\",\"input\":{}}\n" },
+	{ "exit 4, then the end", { "{\"t\":\"exit\",\"status\":4}" }, true, STREAM_ENDED,
+	  "{\"t\":\"input\",\"input\":{}}\n" },
+	{ "done, then the end", { "{\"t\":\"done\"}" }, true, NULL, NULL },
+	{ "the end, nothing said", { NULL }, true, STREAM_ENDED, NULL },
+	{ "the end after workerinput", { INPUT_K }, true, STREAM_ENDED, "{\"t\":\"input\",\"input\":{\"k\":1}}\n" },
+	{ "hello of its agent", { "{\"t\":\"hello\",\"v\":" "4" ",\"pid\":1}" }, false, NULL, NULL },
+	{ "hello of another protocol", { "{\"t\":\"hello\",\"v\":999,\"pid\":1}" }, false,
+	  "its agent speaks another protocol version", NULL },
+	{ "a worker's ev", { "{\"t\":\"ev\",\"e\":\"logstart\",\"d\":{}}" }, false, "it sent a worker's message", NULL },
+	{ "a worker's start", { "{\"t\":\"start\",\"i\":0}" }, false, "it sent a worker's message", NULL },
+	{ "crash", { "{\"t\":\"crash\",\"i\":-1,\"status\":1,\"signal\":0,\"reason\":\"segv\"}" }, false,
+	  "pytest died: segv", NULL },
+	{ "its agent's error", { "{\"t\":\"error\",\"message\":\"no\"}" }, false, "agent: no", NULL },
+	/* The first failure is the one told. */
+	{ "a failure, then the end", { "{\"t\":\"error\",\"message\":\"no\"}" }, true, "agent: no", NULL },
+};
+
+static void
+check_ctl_row(const struct ctl_row *row)
+{
+	struct fixture *fx;
+
+	print_message("%s\n", row->what);
+	setup((void **)&fx);
+	controller_worker_started(&fx->c, 0);
+	controller_worker_started(&fx->c, 1);
+	controller_worker_admitted(&fx->c, 0, &fx->w[0].out);
+	controller_worker_admitted(&fx->c, 1, &fx->w[1].out);
+	for (size_t i = 0; i < ARRAY_SIZE(row->lines) && row->lines[i]; i++) {
+		struct error *err = NULL;
+		struct msg m;
+
+		if (msg_decode(row->lines[i], strlen(row->lines[i]), &m, &err) < 0)
+			fail_msg("test line does not decode: %s: %s", row->lines[i], err->msg);
+		controller_handle(&fx->c, &m, fx->w);
+		msg_release(&m);
+	}
+	if (row->gone)
+		controller_gone(&fx->c, STREAM_ENDED);
+	if (row->failure)
+		assert_string_equal(fx->c.failure, row->failure);
+	else
+		assert_null(fx->c.failure);
+	if (row->gw0)
+		assert_string_equal(fx->w[0].out.len ? fx->w[0].out.data : "", row->gw0);
+	else
+		assert_int_equal(fx->w[0].out.len, 0);
+	teardown((void **)&fx);
+}
+
+static void
+test_controller_lines_and_its_end(void **state)
+{
+	(void)state;
+	assert_int_equal(PROTO_VERSION, 4); /* the hello row spells it */
+	for (size_t r = 0; r < ARRAY_SIZE(ctl_rows); r++)
+		check_ctl_row(&ctl_rows[r]);
+}
+
 int
 main(void)
 {
@@ -157,6 +247,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bye_is_due_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_lines_are_due_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flaky_before_bye, setup, teardown),
+		cmocka_unit_test(test_controller_lines_and_its_end),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

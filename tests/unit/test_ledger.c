@@ -146,7 +146,9 @@ bring(struct fix *f, enum st st)
 	assert_null(f->l.fatal);
 }
 
-enum want { OK, BROKE, FATAL, IGNORED };
+/* KEPT: taken, and nothing of the worker or the run changed (a message
+ * that is the controller's business). */
+enum want { OK, KEPT, BROKE, FATAL, IGNORED };
 
 struct row {
 	const char *what;
@@ -172,6 +174,10 @@ static const struct row rows[] = {
 	  { BROKE, BROKE, BROKE, BROKE, IGNORED } },
 	{ "exit", "{\"t\":\"exit\",\"status\":0}", { OK, OK, OK, OK, IGNORED } },
 	{ "error", "{\"t\":\"error\",\"message\":\"no\"}", { FATAL, BROKE, BROKE, BROKE, IGNORED } },
+	/* An event is opaque to the ledger, forwarded by the loop; before
+	 * hello there is no session whose event it could be. */
+	{ "ev (for the controller)", "{\"t\":\"ev\",\"e\":\"logreport\",\"d\":{\"nodeid\":\"t.py::a\"}}",
+	  { BROKE, KEPT, KEPT, KEPT, IGNORED } },
 	{ "input (the controller's)", "{\"t\":\"input\",\"w\":\"gw0\",\"input\":{}}",
 	  { BROKE, BROKE, BROKE, BROKE, IGNORED } },
 	{ "stderr (the controller's)", "{\"t\":\"stderr\",\"text\":\"x\"}", { BROKE, BROKE, BROKE, BROKE, IGNORED } },
@@ -184,12 +190,17 @@ check_row(const struct row *row, enum st st)
 	long t;
 	int rc;
 	enum ledger_state before;
-	size_t crashed = 0, crashed_before = 0;
+	long current_before;
+	size_t crashed = 0, crashed_before = 0, ngiven_before, queued_before, failures_before;
 
 	fix_open(&f, SCHED_LOAD, 0, 0);
 	bring(&f, st);
 	t = f.l.w[0].ngiven ? (long)f.l.w[0].given[0] : 0;
 	before = f.l.w[0].state;
+	current_before = f.l.w[0].current;
+	ngiven_before = f.l.w[0].ngiven;
+	queued_before = f.out[0].len;
+	failures_before = f.l.failures;
 	for (size_t i = 0; i < f.rep.ntests; i++)
 		crashed_before += f.rep.tests[i].outcome == OUTCOME_CRASHED;
 	if (row->line) {
@@ -213,6 +224,18 @@ check_row(const struct row *row, enum st st)
 		assert_int_equal(rc, 0);
 		assert_null(f.l.fatal);
 		assert_false(f.l.w[0].broken);
+		break;
+	case KEPT:
+		assert_int_equal(rc, 0);
+		assert_null(f.l.fatal);
+		assert_false(f.l.w[0].broken);
+		assert_false(f.l.stopping);
+		assert_int_equal(f.l.w[0].state, before);
+		assert_int_equal(f.l.w[0].current, current_before);
+		assert_int_equal(f.l.w[0].ngiven, ngiven_before);
+		assert_int_equal(f.out[0].len, queued_before);
+		assert_int_equal(f.l.failures, failures_before);
+		assert_int_equal(crashed, 0);
 		break;
 	case BROKE:
 		assert_int_equal(rc, -1);
