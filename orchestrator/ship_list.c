@@ -100,7 +100,7 @@ walk_tree(struct ship_list *l, const char *root, size_t root_len, struct error *
 	walk.l = l;
 	walk.root_len = root_len;
 	if (nftw(root, walk_cb, 32, FTW_PHYS | FTW_ACTIONRETVAL) < 0 && errno != ENOENT)
-		return error_set(err, EXIT_INTERNAL, "ship: walk %s: %s", root, strerror(errno));
+		return error_set(err, EXIT_INTERNAL, "walk %s: %s", root, strerror(errno));
 	return 0;
 }
 
@@ -159,14 +159,14 @@ read_dockerignore(const char *dir, char ***pats, size_t *npats, struct error **e
 	size_t total = 0;
 
 	if (!f)
-		return errno == ENOENT ? 0 : error_set(err, EXIT_USAGE, "ship: %s: %s", path, strerror(errno));
+		return errno == ENOENT ? 0 : error_set(err, EXIT_USAGE, "%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		char *s = line;
 
 		total += strlen(line);
 		if (total > DOCKERIGNORE_MAX) {
 			fclose(f);
-			return error_set(err, EXIT_USAGE, "ship: %s: larger than %zu bytes", path, DOCKERIGNORE_MAX);
+			return error_set(err, EXIT_USAGE, "%s: larger than %zu bytes", path, DOCKERIGNORE_MAX);
 		}
 		line[strcspn(line, "\n")] = '\0';
 		while (*s == ' ' || *s == '\t')
@@ -264,7 +264,7 @@ ship_list_make(struct ship_list *l, const char *project_dir, const char *extra, 
 	if (l->n)
 		qsort(l->files, l->n, sizeof(*l->files), cmp);
 	if (!(root = realpath(project_dir, NULL))) {
-		error_set(err, EXIT_USAGE, "ship: %s: %s", project_dir, strerror(errno));
+		error_set(err, EXIT_USAGE, "%s: %s", project_dir, strerror(errno));
 		goto out;
 	}
 	l->links = xcalloc(l->n + 1, sizeof(*l->links));

@@ -23,7 +23,9 @@ struct ship_list {
 	bool from_git;
 };
 
-/* extra: a directory (absolute, under project_dir, may be missing) whose
+/* Errors name the file and say what is wrong; the caller says "ship:"
+ * (ship_upload), once.
+ * extra: a directory (absolute, under project_dir, may be missing) whose
  * files go too whatever git says (pytest's cache). A symbolic link whose
  * target (followed to the end) lies outside the project is refused
  * (EXIT_USAGE): the engine cannot see what it points to. */

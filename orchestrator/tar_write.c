@@ -94,11 +94,11 @@ next_entry(struct tar_writer *w)
 	struct stat st;
 
 	if (len >= 4096) {
-		error_set(&w->err, EXIT_USAGE, "ship: name too long: %.80s...", name);
+		error_set(&w->err, EXIT_USAGE, "name too long: %.80s...", name);
 		return -1;
 	}
 	if (e->link && strlen(e->link) >= 4096) {
-		error_set(&w->err, EXIT_USAGE, "ship: %s: link target too long", e->name);
+		error_set(&w->err, EXIT_USAGE, "%s: link target too long", e->name);
 		return -1;
 	}
 	if (e->dir || e->link) {
@@ -108,11 +108,11 @@ next_entry(struct tar_writer *w)
 	} else {
 		w->fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (w->fd < 0 || fstat(w->fd, &st) < 0) {
-			error_set(&w->err, EXIT_USAGE, "ship: %s: %s", e->path, strerror(errno));
+			error_set(&w->err, EXIT_USAGE, "%s: %s", e->path, strerror(errno));
 			return -1;
 		}
 		if ((uint64_t)st.st_size >= (uint64_t)1 << 33) {
-			error_set(&w->err, EXIT_USAGE, "ship: %s: 8 GiB or more (ustar's limit)", e->path);
+			error_set(&w->err, EXIT_USAGE, "%s: 8 GiB or more (ustar's limit)", e->path);
 			return -1;
 		}
 		if (!S_ISREG(st.st_mode)) {

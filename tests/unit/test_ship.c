@@ -3,7 +3,9 @@
  * names, empty and odd-sized files, directories), fed in awkward pieces;
  * the reader refusing names that would leave its root; symbolic links in
  * the file list (kept when they lead inside the project, left out when
- * they lead nowhere, refused when they leave it) and in the stream. */
+ * they lead nowhere, refused when they leave it) and in the stream; what
+ * shipping says when the list cannot be made ("ship:" once). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "ship.h"
 #include "ship_list.h"
 #include "tar.h"
 
@@ -316,6 +319,34 @@ test_list_refuses_outside(void **state)
 	}
 }
 
+/* The message a run prints when the project's file list cannot be made:
+ * "ship:" once, then the file and what is wrong with it (the list fails
+ * before any call to an engine, so none is needed here). */
+static void
+test_upload_says_ship_once(void **state)
+{
+	char src[] = "/tmp/xdock-test-ship-msg.XXXXXX", want[200];
+	struct run_ctx ctx = { 0 };
+	struct ship s;
+	struct error *err = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(src));
+	file_at(src, "test_a.py");
+	link_at(src, ".dockerignore", ".dockerignore");  /* a loop: fopen fails with ELOOP */
+	ctx.project_dir = src;
+	ctx.run_id = "msg";
+	ship_init(&s, ctx.run_id);
+	assert_int_equal(ship_upload(&s, &ctx, "img", "/nonexistent/agent", NULL, &err), -1);
+	assert_non_null(err);
+	assert_int_equal(err->status, EXIT_USAGE);
+	snprintf(want, sizeof(want), "ship: %s/.dockerignore: %s", src, strerror(ELOOP));
+	assert_string_equal(err->msg, want);
+	error_free(err);
+	ship_release(&s);
+	rm_rf(src);
+}
+
 /* The stream's entries as an engine reads them: each header's type, name
  * and link target, GNU long names ('L') and long targets ('K') applied. */
 static void
@@ -396,6 +427,7 @@ main(void)
 		cmocka_unit_test(test_tar_refuses_escapes),
 		cmocka_unit_test(test_list_links),
 		cmocka_unit_test(test_list_refuses_outside),
+		cmocka_unit_test(test_upload_says_ship_once),
 		cmocka_unit_test(test_tar_links),
 	};
 
