@@ -194,7 +194,8 @@ start_kept(struct dbserver *s, const struct run_ctx *ctx, struct docker_containe
 }
 
 /* What every server of a run is: the database image with its data on
- * tmpfs, the port published to the host, on the run network with the
+ * tmpfs, the port published where xdock reaches the engine
+ * (docker_address: 127.0.0.1 on this machine), on the run network with the
  * run's labels. The strings are the caller's and must outlive the spec. */
 static struct docker_container_spec
 server_spec(const struct run_ctx *ctx, const char *name, const char *const *aliases, const char *const *env,
@@ -207,6 +208,7 @@ server_spec(const struct run_ctx *ctx, const char *name, const char *const *alia
 		.image = ctx->cfg->db_image,
 		.tmpfs = tmpfs,
 		.publish_tcp = "5432/tcp",
+		.publish_ip = docker_address(ctx->dk),
 		.network = ctx->network,
 		.aliases = aliases,
 		.env = env,

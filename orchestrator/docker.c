@@ -51,6 +51,26 @@ docker_is_local(const struct docker *dk)
 	return dk->unix_path != NULL;
 }
 
+const char *
+docker_address(const struct docker *dk)
+{
+	return dk->addr[0] ? dk->addr : "127.0.0.1";
+}
+
+/* The address the last call reached a tcp:// engine at, unless it is
+ * loopback (published ports stay on 127.0.0.1 there, as on a local
+ * engine). */
+static void
+learn_address(struct docker *dk)
+{
+	char *ip = NULL;
+
+	if (dk->unix_path || curl_easy_getinfo(dk->curl, CURLINFO_PRIMARY_IP, &ip) != CURLE_OK || !ip ||
+	    !*ip || strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 || strlen(ip) >= sizeof(dk->addr))
+		return;
+	snprintf(dk->addr, sizeof(dk->addr), "%s", ip);
+}
+
 /* path when it names a file, else NULL; path is consumed either way. */
 static char *
 existing(char *path)
@@ -229,6 +249,7 @@ negotiate(struct docker *dk, struct error **err)
 		docker_call_release(&c);
 		return error_wrap(err, "engine at %s: ping", dk->host);
 	}
+	learn_address(dk);
 	if (c.api_header[0] && version_ok(c.api_header)) {
 		snprintf(dk->api, sizeof(dk->api), "%s", c.api_header);
 		docker_call_release(&c);
@@ -309,6 +330,7 @@ docker_clone(const struct docker *dk, struct error **err)
 		return NULL;
 	}
 	memcpy(c->api, dk->api, sizeof(c->api));
+	memcpy(c->addr, dk->addr, sizeof(c->addr));
 	return c;
 }
 

@@ -73,6 +73,11 @@ const char *docker_libcurl_version(void);
 /* True when the engine runs on this machine (unix socket), so bind mounts
  * of host paths are possible. */
 bool docker_is_local(const struct docker *dk);
+/* Where the engine's machine is reached from here, as a numeric address:
+ * for a tcp:// engine the one its first answer came from (not loopback),
+ * else 127.0.0.1. A port the engine publishes is bound there, so this
+ * machine can reach it and nothing else on loopback has to. */
+const char *docker_address(const struct docker *dk);
 /* Whether the engine answers GET /_ping within timeout_ms. */
 int docker_ping(struct docker *dk, long timeout_ms, struct error **err);
 int docker_info_ncpu(struct docker *dk, int *ncpu, struct error **err);
@@ -101,7 +106,8 @@ struct docker_container_spec {
 	const char *user;
 	const char *network;             /* network name, "host", "none", or NULL */
 	const char *const *aliases;      /* DNS aliases on `network` */
-	const char *publish_tcp;         /* e.g. "5432/tcp": to 127.0.0.1, random port */
+	const char *publish_tcp;         /* e.g. "5432/tcp": a random port on publish_ip */
+	const char *publish_ip;          /* NULL: 127.0.0.1 */
 	bool open_stdin;                 /* attach channel: OpenStdin+StdinOnce */
 	bool cap_drop_all;               /* CapDrop ALL + no-new-privileges */
 	int64_t memory;                  /* bytes, 0: unlimited */

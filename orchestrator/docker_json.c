@@ -102,14 +102,15 @@ add_host_config(cJSON *root, const struct docker_container_spec *spec)
 		add_strv(hc, "SecurityOpt", nnp);
 	}
 	if (spec->publish_tcp) {
-		/* Loopback only and a port the engine picks: the database
-		 * container must not be reachable from the network, and
+		/* Loopback (or, on an engine elsewhere, the address xdock
+		 * reaches it at) and a port the engine picks: the database
+		 * container must not be reachable from any other network, and
 		 * parallel runs must not collide. */
 		cJSON *pb = must(cJSON_AddObjectToObject(hc, "PortBindings"));
 		cJSON *arr = must(cJSON_AddArrayToObject(pb, spec->publish_tcp));
 		cJSON *b = must(cJSON_CreateObject());
 
-		add_str(b, "HostIp", "127.0.0.1");
+		add_str(b, "HostIp", spec->publish_ip ? spec->publish_ip : "127.0.0.1");
 		add_str(b, "HostPort", "");
 		cJSON_AddItemToArray(arr, b);
 	}

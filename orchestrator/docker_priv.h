@@ -46,6 +46,7 @@ struct docker {
 	char *ca, *cert, *key;   /* NULL: not used (see parse_host in docker.c) */
 	struct docker_cancel *cancel;  /* NULL: calls run to their limit */
 	char api[16];        /* "1.41", from the engine */
+	char addr[64];       /* see docker_address(); "" for loopback or a socket */
 	char errbuf[DOCKER_ERRBUF_SIZE]; /* the last call's curl error */
 };
 

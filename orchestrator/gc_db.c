@@ -158,6 +158,8 @@ int
 gc_db_sweep_kept(struct docker *dk, int *servers, int *dropped, struct error **err)
 {
 	struct docker_list l = { 0 };
+	const char *addr = docker_address(dk);
+	bool v6 = strchr(addr, ':') != NULL;
 	int rc = 0;
 
 	*servers = *dropped = 0;
@@ -175,8 +177,9 @@ gc_db_sweep_kept(struct docker *dk, int *servers, int *dropped, struct error **e
 			continue;
 		}
 		/* As a run reaches it: the image's credentials, the port
-		 * published on the host (provision.c). */
-		url = xasprintf("postgresql://xdock:xdock@127.0.0.1:%d/postgres", st.host_port);
+		 * published where the engine is reached (provision.c). */
+		url = xasprintf("postgresql://xdock:xdock@%s%s%s:%d/postgres", v6 ? "[" : "", addr, v6 ? "]" : "",
+				st.host_port);
 		++*servers;
 		if (gc_db_sweep(url, -1, &n, &e) < 0) {
 			if (rc == 0) {

@@ -39,8 +39,9 @@ provision_plan(struct provision *p, const struct config *cfg, size_t nslots, str
 	if (p->mode == CLI_DB_NONE)
 		return 0;
 	if (p->mode == CLI_DB_EMBEDDED) {
-		/* The embedded server's credentials are the image's; only the
-		 * published port is learnt once it runs. */
+		/* The embedded server's credentials are the image's; its
+		 * published port is learnt once it runs, and its address is
+		 * the engine's (provision_launch). */
 		p->admin.user = xstrdup("xdock");
 		p->admin.password = xstrdup("xdock");
 		p->admin.host = xstrdup("127.0.0.1");
@@ -76,6 +77,8 @@ provision_launch(struct provision *p, const struct run_ctx *ctx, struct error **
 	if (dbserver_start(&p->srv, ctx, err) < 0)
 		return -1;
 	p->reused = p->srv.reused;
+	free(p->admin.host);
+	p->admin.host = xstrdup(docker_address(ctx->dk));
 	p->admin.port = p->srv.host_port;
 	return 0;
 }
