@@ -48,3 +48,12 @@ error_free(struct error *e)
 	free(e->msg);
 	free(e);
 }
+
+void
+error_keep(struct error **err, struct error *e)
+{
+	if (*err)
+		error_free(e);
+	else
+		*err = e;
+}

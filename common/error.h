@@ -28,6 +28,11 @@ int error_set(struct error **err, int status, const char *fmt, ...) PRINTF_LIKE(
 /* Prefixes "context: " to the message of *err. Returns -1. */
 int error_wrap(struct error **err, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void error_free(struct error *e);
+/* A sweep that goes on after a failure: e (a later step's own error, may
+ * be NULL) becomes *err when none is set yet, else it is freed; the first
+ * failure is the one printed. Never pass a set *err on to the next step:
+ * a step that fails too would wrap its context onto the first message. */
+void error_keep(struct error **err, struct error *e);
 
 static inline void
 cleanup_error_fn(struct error **e)

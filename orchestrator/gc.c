@@ -300,7 +300,9 @@ container_remove(struct docker *dk, const char *id, struct error **err)
 
 /* Removes the objects of l (those of dead runs only, unless j is NULL)
  * with rm, counts them in removed and releases l. -1 when any removal
- * failed; the others are still tried. */
+ * failed; the others are still tried, each with an error of its own, and
+ * the first failure is kept in *err (set already by an earlier step of
+ * the sweep, it stays). */
 static int
 remove_listed(struct docker *dk, struct docker_list *l, const struct judge *j, remove_fn rm, int *removed,
 	      struct error **err)
@@ -308,15 +310,37 @@ remove_listed(struct docker *dk, struct docker_list *l, const struct judge *j, r
 	int rc = 0;
 
 	for (size_t i = 0; i < l->n; i++) {
+		struct error *e = NULL;
+
 		if (j && !dead(j, l->items[i].label))
 			continue;
-		if (rm(dk, l->items[i].id, err) < 0)
+		if (rm(dk, l->items[i].id, &e) < 0) {
+			error_keep(err, e);
 			rc = -1;
-		else
+		} else {
 			++*removed;
+		}
 	}
 	docker_list_release(l);
 	return rc;
+}
+
+typedef int (*list_fn)(struct docker *dk, const char *filter_label, const char *want_label, struct docker_list *out,
+		       struct error **err);
+
+/* A listing after an earlier step that may have failed: with an error of
+ * its own, kept only if it is the first. */
+static int
+list_kept(struct docker *dk, list_fn list, const char *filter_label, const char *want_label, struct docker_list *l,
+	  struct error **err)
+{
+	struct error *e = NULL;
+
+	if (list(dk, filter_label, want_label, l, &e) < 0) {
+		error_keep(err, e);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -331,12 +355,12 @@ gc_run(struct docker *dk, const char *run_id, int *removed, struct error **err)
 		return -1;
 	if (remove_listed(dk, &l, NULL, container_remove, removed, err) < 0)
 		rc = -1;
-	if (docker_network_list(dk, label, NULL, &l, err) < 0)
+	if (list_kept(dk, docker_network_list, label, NULL, &l, err) < 0)
 		return -1;
 	if (remove_listed(dk, &l, NULL, network_remove, removed, err) < 0)
 		rc = -1;
 	/* A shipped project's volumes (ship.h), once no container uses them. */
-	if (docker_volume_list(dk, label, NULL, &l, err) < 0)
+	if (list_kept(dk, docker_volume_list, label, NULL, &l, err) < 0)
 		return -1;
 	if (remove_listed(dk, &l, NULL, docker_volume_remove, removed, err) < 0)
 		rc = -1;
@@ -357,7 +381,7 @@ gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 	if (remove_listed(dk, &l, &j, container_remove, removed, err) < 0)
 		rc = -1;
 	if (all) {
-		if (docker_container_list(dk, "xdock.reuse=1", NULL, &l, err) < 0) {
+		if (list_kept(dk, docker_container_list, "xdock.reuse=1", NULL, &l, err) < 0) {
 			judge_release(&j);
 			return -1;
 		}
@@ -365,14 +389,14 @@ gc_sweep(struct docker *dk, bool all, int *removed, struct error **err)
 			rc = -1;
 	}
 	/* Networks after containers: a network with endpoints cannot go. */
-	if (docker_network_list(dk, "xdock.run", "xdock.owner", &l, err) < 0) {
+	if (list_kept(dk, docker_network_list, "xdock.run", "xdock.owner", &l, err) < 0) {
 		judge_release(&j);
 		return -1;
 	}
 	if (remove_listed(dk, &l, &j, network_remove, removed, err) < 0)
 		rc = -1;
 	/* Shipped projects' volumes, after the containers that mount them. */
-	if (docker_volume_list(dk, "xdock.run", "xdock.owner", &l, err) < 0) {
+	if (list_kept(dk, docker_volume_list, "xdock.run", "xdock.owner", &l, err) < 0) {
 		judge_release(&j);
 		return -1;
 	}

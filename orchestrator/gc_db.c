@@ -41,7 +41,10 @@ sweep_one(struct db *db, const struct db_commented *d, struct error **err)
 {
 	cleanup_free char *run = NULL, *owner = NULL;
 	bool run_free = false, name_free = false;
-	struct error *uerr = NULL;
+	/* Each unlock's own: its failure is no news to the caller (the lock
+	 * goes with the session), and a second one must not wrap the first. */
+	cleanup_error struct error *uname = NULL;
+	cleanup_error struct error *urun = NULL;
 	int rc = 0;
 
 	if (dbowner_parse(d->comment, &run, &owner) < 0)
@@ -59,9 +62,8 @@ sweep_one(struct db *db, const struct db_commented *d, struct error **err)
 	else if (name_free)
 		rc = drop_if_unchanged(db, d, err);
 	if (name_free)
-		db_unlock_pair(db, DBOWNER_CLASS_NAME, dbowner_key(d->name), &uerr);
-	db_unlock_pair(db, DBOWNER_CLASS_RUN, dbowner_key(run), &uerr);
-	error_free(uerr);
+		db_unlock_pair(db, DBOWNER_CLASS_NAME, dbowner_key(d->name), &uname);
+	db_unlock_pair(db, DBOWNER_CLASS_RUN, dbowner_key(run), &urun);
 	return rc;
 }
 
@@ -89,18 +91,18 @@ sweep_staging(struct db *db, const char *name, struct error **err)
 	return rc;
 }
 
-/* Keeps the first failure in *err, counts drops. */
+/* Keeps the first failure in *err, frees a later one, counts drops. */
 static void
 tally(int r, struct error **e, int *dropped, int *rc, struct error **err)
 {
 	if (r > 0)
 		++*dropped;
-	if (r < 0 && *rc == 0) {
-		*err = *e;
-		*e = NULL;
+	if (r < 0) {
+		error_keep(err, *e);
 		*rc = -1;
+	} else {
+		error_free(*e);
 	}
-	error_free(*e);
 	*e = NULL;
 }
 
@@ -120,8 +122,8 @@ gc_db_sweep_on(struct db *db, int *dropped, struct error **err)
 	for (size_t i = 0; i < n; i++)
 		tally(sweep_one(db, &l[i], &e), &e, dropped, &rc, err);
 	db_commented_free(l, n);
-	if (db_list(db, DBOWNER_STAGING_PREFIX, &staged, &nstaged, rc < 0 ? &e : err) < 0) {
-		error_free(e);
+	if (db_list(db, DBOWNER_STAGING_PREFIX, &staged, &nstaged, &e) < 0) {
+		error_keep(err, e);
 		return -1;
 	}
 	for (size_t i = 0; i < nstaged; i++)
@@ -182,14 +184,11 @@ gc_db_sweep_kept(struct docker *dk, int *servers, int *dropped, struct error **e
 				st.host_port);
 		++*servers;
 		if (gc_db_sweep(url, -1, &n, &e) < 0) {
-			if (rc == 0) {
-				*err = e;
-				e = NULL;
-				error_wrap(err, "kept database container %.12s", l.items[i].id);
-			}
+			error_wrap(&e, "kept database container %.12s", l.items[i].id);
+			error_keep(err, e);
+			e = NULL;
 			rc = -1;
 		}
-		error_free(e);
 		*dropped += n;
 	}
 	docker_list_release(&l);

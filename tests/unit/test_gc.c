@@ -250,6 +250,28 @@ test_lock_keys(void **state)
 	assert_int_not_equal(dbowner_key("test_db_gw1"), dbowner_key("test_db_gw2"));
 }
 
+/* A sweep goes on after a failure: the first error is the one kept and
+ * printed, a later one is freed (LeakSanitizer's check in the ASan tree
+ * sees it), and none wraps the first message with its own context. */
+static void
+test_sweep_keeps_first_failure(void **state)
+{
+	struct error *err = NULL, *e = NULL;
+
+	(void)state;
+	error_set(&e, EXIT_INTERNAL, "docker: 409: conflict: network a has active endpoints");
+	error_keep(&err, e);
+	e = NULL;
+	error_set(&e, EXIT_INTERRUPTED, "docker: DELETE /networks/b: interrupted");
+	error_wrap(&e, "network b");
+	error_keep(&err, e);
+	error_keep(&err, NULL);
+	assert_non_null(err);
+	assert_string_equal(err->msg, "docker: 409: conflict: network a has active endpoints");
+	assert_int_equal(err->status, EXIT_INTERNAL);
+	error_free(err);
+}
+
 int
 main(void)
 {
@@ -266,6 +288,7 @@ main(void)
 		cmocka_unit_test(test_database_mark),
 		cmocka_unit_test(test_lock_keys),
 		cmocka_unit_test(test_staging_name),
+		cmocka_unit_test(test_sweep_keeps_first_failure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
