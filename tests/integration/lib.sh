@@ -112,6 +112,20 @@ wait_mark() {
 	return 1
 }
 
+# wait_for DESC CMD...: until CMD succeeds, up to 180 s (a loaded machine
+# and an ASan build only make it slower); says what it waited for when
+# it gives up.
+wait_for() {
+	local desc=$1
+	shift
+	for _ in $(seq 1800); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	echo "     timed out waiting: $desc" >&2
+	return 1
+}
+
 finish() {
 	rm -rf "$T_TMP"
 	echo "$T_NAME: $T_PASS passed, $T_FAIL failed"

@@ -5,6 +5,9 @@
 #       sets PG_CONTAINER, PG_NETWORK, PG_PORT, PG_ADMIN_URL (…/postgres), PG_BASE_URL
 #       (no database) and returns as soon as the port is published, before
 #       the server accepts connections (pg_wait waits for that).
+#   source pg_env.sh; trap pg_stop EXIT; pg_up <label> || exit 1
+#       pg_start, then pg_wait: for a test whose next step needs the server
+#       answering (a --db-url run gives a server 5 s); pg_q queries it.
 #   bash pg_env.sh CMD ARGS...
 #       starts one, exports XDOCK_TEST_PG_URL (admin URL) and
 #       XDOCK_TEST_PG_FRESH=1, runs CMD, removes the container on every exit.
@@ -69,6 +72,19 @@ pg_wait() {
 # Runs SQL as the superuser inside the container (psql over the socket).
 pg_psql() {
 	docker exec -i -e PGPASSWORD=xdock "$PG_CONTAINER" psql -h /tmp -U xdock -v ON_ERROR_STOP=1 -q -At "$@"
+}
+
+# pg_up LABEL: a server started and answering (a loaded machine may take
+# long: up to 120 s), or 1 with what went wrong said.
+pg_up() {
+	pg_start "$1" && pg_wait 120
+}
+
+# pg_q SQL: its rows as psql -At prints them, errors dropped (a check
+# compares what comes out). PG_CONTAINER=ID pg_q asks another server of
+# this image.
+pg_q() {
+	pg_psql -d postgres -c "$1" 2>/dev/null
 }
 
 pg_stop() {

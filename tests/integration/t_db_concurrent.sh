@@ -5,17 +5,11 @@
 # ... WITH (FORCE)). With it, the second waits, says so, and both pass;
 # nothing is left on the server.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg_env.sh"
 
-docker run -d --label "xdock.test=t-concurrent-$$" --tmpfs /var/lib/postgresql/data -p 127.0.0.1::5432 \
-	xdock/postgres:15 >"$T_TMP/pg.id"
-pg=$(cat "$T_TMP/pg.id")
-trap 'docker rm -f "$pg" >/dev/null 2>&1; rm -rf "$T_TMP"' EXIT
-port=$(docker port "$pg" 5432/tcp | head -n 1 | sed 's/.*://')
-url="postgresql://xdock:xdock@127.0.0.1:$port/postgres"
-for _ in $(seq 300); do
-	docker exec "$pg" pg_isready -q -h 127.0.0.1 && break
-	sleep 0.2
-done
+trap 'pg_stop; rm -rf "$T_TMP"' EXIT
+pg_up "t-concurrent-$$" || exit 1
+url=$PG_ADMIN_URL
 
 mkdir -p "$T_TMP/p"
 cd "$T_TMP/p" || exit 1
@@ -35,7 +29,6 @@ check "first run passed (rc $(cat "$T_TMP/rca"))" eq "$(cat "$T_TMP/rca")" 0
 check "second run passed (rc $(cat "$T_TMP/rcb"))" eq "$(cat "$T_TMP/rcb")" 0
 check "one of them waited and said so" \
 	bash -c "cat '$T_TMP/erra' '$T_TMP/errb' | grep -q 'another xdock run is using this database server'"
-left=$(docker exec -e PGPASSWORD=xdock "$pg" psql -U xdock -h 127.0.0.1 -d postgres -Atc \
-	"select count(*) from pg_database where datname like 'test_db_%'" 2>/dev/null)
+left=$(pg_q "select count(*) from pg_database where datname like 'test_db_%'")
 check "no test_db_* databases left on the server (got $left)" eq "$left" 0
 finish

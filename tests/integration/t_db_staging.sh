@@ -8,55 +8,42 @@
 # lock; the run is SIGKILLed there and its waiting session ended. gc
 # --db-url then drops what it left.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg_env.sh"
 
-docker run -d --label "xdock.test=t-db-staging-$$" --tmpfs /var/lib/postgresql/data -p 127.0.0.1::5432 \
-	xdock/postgres:15 >"$T_TMP/pg.id"
-pg=$(cat "$T_TMP/pg.id")
 xpid=
 lpid=
 cleanup() {
 	[ -n "$xpid" ] && kill -9 "$xpid" 2>/dev/null
 	[ -n "$lpid" ] && kill -9 "$lpid" 2>/dev/null
-	docker rm -f "$pg" >/dev/null 2>&1
+	pg_stop
 	rm -rf "$T_TMP"
 }
 trap cleanup EXIT
-port=$(docker port "$pg" 5432/tcp | head -n 1 | sed 's/.*://')
-url="postgresql://xdock:xdock@127.0.0.1:$port/postgres"
-for _ in $(seq 600); do
-	docker exec "$pg" pg_isready -q -h 127.0.0.1 && break
-	sleep 0.2
-done
-q() { docker exec -e PGPASSWORD=xdock "$pg" psql -U xdock -h 127.0.0.1 -d postgres -Atc "$1" 2>/dev/null; }
+pg_up "t-db-staging-$$" || exit 1
+url=$PG_ADMIN_URL
 # The databases besides the server's own: name and comment.
-left() { q "select datname || ' ' || coalesce(shobj_description(oid, 'pg_database'), '-') from pg_database
+left() { pg_q "select datname || ' ' || coalesce(shobj_description(oid, 'pg_database'), '-') from pg_database
 	    where datname not in ('postgres', 'template0', 'template1') order by 1"; }
-wait_for() {
-	local desc=$1
-	shift
-	for _ in $(seq 1200); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	echo "     timed out waiting: $desc" >&2
-	return 1
-}
 
 mkdir -p "$T_TMP/p"
 cd "$T_TMP/p" || exit 1
 echo 'def test_nothing(): pass' >test_one.py
 
-docker exec -e PGPASSWORD=xdock -e PGAPPNAME=t-db-staging-lock "$pg" psql -U xdock -h 127.0.0.1 -d postgres \
+docker exec -e PGPASSWORD=xdock -e PGAPPNAME=t-db-staging-lock "$PG_CONTAINER" psql -U xdock -h 127.0.0.1 -d postgres \
 	-c "BEGIN; LOCK TABLE pg_catalog.pg_shdescription IN SHARE MODE; SELECT pg_sleep(3600)" \
 	>/dev/null 2>&1 &
 lpid=$!
-check "the test holds the lock on pg_shdescription" wait_for "the lock" bash -c \
-	"[ \"\$(docker exec -e PGPASSWORD=xdock $pg psql -U xdock -h 127.0.0.1 -d postgres -Atc \"select count(*) from pg_locks l join pg_stat_activity a using (pid) where a.application_name = 't-db-staging-lock' and l.relation = 'pg_catalog.pg_shdescription'::regclass and l.granted\")\" = 1 ]"
+lock_held() {
+	[ "$(pg_q "select count(*) from pg_locks l join pg_stat_activity a using (pid)
+		where a.application_name = 't-db-staging-lock'
+		and l.relation = 'pg_catalog.pg_shdescription'::regclass and l.granted")" = 1 ]
+}
+check "the test holds the lock on pg_shdescription" wait_for "the lock" lock_held
 
 "$XDOCK_BIN" run -p no:cacheprovider -n 1 --db-url "$url" . >"$T_TMP/x.out" 2>"$T_TMP/x.err" &
 xpid=$!
 marking_waits() {
-	[ "$(q "select count(*) from pg_stat_activity where wait_event_type = 'Lock'
+	[ "$(pg_q "select count(*) from pg_stat_activity where wait_event_type = 'Lock'
 		and query like 'COMMENT ON DATABASE%' and application_name <> 't-db-staging-lock'")" = 1 ]
 }
 check "the run's first database is made, its marking waits on the lock" wait_for "the marking" marking_waits
@@ -69,9 +56,9 @@ xpid=
 # waiting statement would still run once the lock is free. Ending the
 # killed run's sessions first is the kill landing before that statement
 # was sent.
-q "select pg_terminate_backend(pid) from pg_stat_activity where wait_event_type = 'Lock'
+pg_q "select pg_terminate_backend(pid) from pg_stat_activity where wait_event_type = 'Lock'
    and query like 'COMMENT ON DATABASE%' and application_name <> 't-db-staging-lock'" >/dev/null
-q "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 't-db-staging-lock'" >/dev/null
+pg_q "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 't-db-staging-lock'" >/dev/null
 wait "$lpid" 2>/dev/null
 lpid=
 check "the killed run left one database ($made)" eq "$(left | wc -l)" 1

@@ -12,42 +12,24 @@
 # nothing more; B, whose test reads its database before and after, passes.
 # A --keep-dbs run's databases lose the mark at its end: gc leaves them.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg_env.sh"
 
-docker run -d --label "xdock.test=t-gc-db-$$" --tmpfs /var/lib/postgresql/data -p 127.0.0.1::5432 \
-	xdock/postgres:15 >"$T_TMP/pg.id"
-pg=$(cat "$T_TMP/pg.id")
 apid=
 bpid=
 cleanup() {
 	[ -n "$apid" ] && kill -9 "$apid" 2>/dev/null
 	[ -n "$bpid" ] && kill -9 "$bpid" 2>/dev/null
-	docker rm -f "$pg" >/dev/null 2>&1
+	pg_stop
 	rm -rf "$T_TMP"
 }
 trap cleanup EXIT
-port=$(docker port "$pg" 5432/tcp | head -n 1 | sed 's/.*://')
-url="postgresql://xdock:xdock@127.0.0.1:$port/postgres"
-for _ in $(seq 300); do
-	docker exec "$pg" pg_isready -q -h 127.0.0.1 && break
-	sleep 0.2
-done
-q() { docker exec -e PGPASSWORD=xdock "$pg" psql -U xdock -h 127.0.0.1 -d postgres -Atc "$1" 2>/dev/null; }
+pg_up "t-gc-db-$$" || exit 1
+port=$PG_PORT
+url=$PG_ADMIN_URL
 # name, then the run id of its mark ("-" when unmarked), one line each
 marks() {
-	q "select datname || ' ' || coalesce(substring(shobj_description(oid, 'pg_database') from '^xdock\.run=([0-9a-f]+) '), '-')
+	pg_q "select datname || ' ' || coalesce(substring(shobj_description(oid, 'pg_database') from '^xdock\.run=([0-9a-f]+) '), '-')
 	   from pg_database where datname like 'test_db_%' order by 1"
-}
-
-# wait_for DESC CMD...: up to 120 s.
-wait_for() {
-	local desc=$1
-	shift
-	for _ in $(seq 1200); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	echo "     timed out waiting: $desc" >&2
-	return 1
 }
 
 mkdir -p "$T_TMP/p"
@@ -69,11 +51,11 @@ check "gc with a bad --db-url: password masked" \
 
 xd -n 3 --env PHASE=a >"$T_TMP/a.out" 2>"$T_TMP/a.err" &
 apid=$!
-a_ready() { [ -e started-a ] && [ "$(q "select count(*) from pg_database where datname like 'test_db_gw%'")" = 3 ]; }
+a_ready() { [ -e started-a ] && [ "$(pg_q "select count(*) from pg_database where datname like 'test_db_gw%'")" = 3 ]; }
 check "run A: in its test with three worker databases" wait_for "run A" a_ready
 runa=$(marks | awk '$1 == "test_db_gw0" { print $2 }')
 check "run A's databases are marked with its run id" eq "$(marks | awk -v r="$runa" '$2 == r' | wc -l)" 4
-owner=$(q "select shobj_description(oid, 'pg_database') from pg_database where datname = 'test_db_gw1'")
+owner=$(pg_q "select shobj_description(oid, 'pg_database') from pg_database where datname = 'test_db_gw1'")
 check "the mark names run A's process as its container labels do ($owner)" \
 	eq "$(echo "$owner" | sed -n 's/.* xdock\.owner=[^:]*:[^:]*:[^:]*:\([0-9]*\):.*/\1/p')" "$apid"
 kill -9 "$apid"
@@ -88,8 +70,8 @@ runb=$(marks | awk '$1 == "test_db_gw0" { print $2 }')
 check "run B re-made the template and gw0 as its own, its start dropped A's others (run $runb)" \
 	eq "$(marks | tr '\n' ' ')" "test_db_gw0 $runb test_db_template $runb "
 for d in test_db_gw1 test_db_gw2; do
-	q "CREATE DATABASE $d" >/dev/null
-	q "COMMENT ON DATABASE $d IS '$owner'" >/dev/null
+	pg_q "CREATE DATABASE $d" >/dev/null
+	pg_q "COMMENT ON DATABASE $d IS '$owner'" >/dev/null
 done
 check "A's gw1 and gw2 made again with A's mark" \
 	eq "$(marks | tr '\n' ' ')" "test_db_gw0 $runb test_db_gw1 $runa test_db_gw2 $runa test_db_template $runb "

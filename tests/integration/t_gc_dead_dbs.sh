@@ -9,39 +9,25 @@
 #    SIGKILLed in its tests; gc drops what it left there. The kept server
 #    is this test's own (a --db-option unique to it), removed at the end.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg_env.sh"
 
 opt="application_name=t-gc-dead-$$"
 kept() { docker ps -a --no-trunc --filter label=xdock.role=db --format '{{.ID}} {{.Label "xdock.db-options"}}' |
 	awk -v o="$opt" '$2 == o { print $1 }'; }
-docker run -d --label "xdock.test=t-gc-dead-$$" --tmpfs /var/lib/postgresql/data -p 127.0.0.1::5432 \
-	xdock/postgres:15 >"$T_TMP/pg.id"
-pg=$(cat "$T_TMP/pg.id")
 xpid=
 cleanup() {
 	[ -n "$xpid" ] && kill -9 "$xpid" 2>/dev/null
-	docker rm -f "$pg" >/dev/null 2>&1
+	pg_stop
 	for id in $(kept); do docker rm -f "$id" >/dev/null 2>&1; done
 	rm -rf "$T_TMP"
 }
 trap cleanup EXIT
-port=$(docker port "$pg" 5432/tcp | head -n 1 | sed 's/.*://')
-url="postgresql://xdock:xdock@127.0.0.1:$port/postgres"
-for _ in $(seq 600); do
-	docker exec "$pg" pg_isready -q -h 127.0.0.1 && break
-	sleep 0.2
-done
-# q CONTAINER SQL
-q() { docker exec -e PGPASSWORD=xdock "$1" psql -U xdock -h 127.0.0.1 -d postgres -Atc "$2" 2>/dev/null; }
-dbs() { q "$1" "select string_agg(datname, ' ' order by datname) from pg_database where datname like 'test_db_%'"; }
-wait_for() {
-	local desc=$1
-	shift
-	for _ in $(seq 1800); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	echo "     timed out waiting: $desc" >&2
-	return 1
+pg_up "t-gc-dead-$$" || exit 1
+pg=$PG_CONTAINER
+url=$PG_ADMIN_URL
+# dbs CONTAINER: the test_db_* databases on that server, in one line.
+dbs() {
+	PG_CONTAINER=$1 pg_q "select string_agg(datname, ' ' order by datname) from pg_database where datname like 'test_db_%'"
 }
 
 mkdir -p "$T_TMP/p"

@@ -12,6 +12,7 @@
 # own so that no other run's template counts as its cache, and removes the
 # kept server at the end, by id, only if it created it.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg_env.sh"
 
 # Docker matches the name filter against "/name", Podman against "name".
 kept_id() { docker ps -aq --no-trunc --filter label=xdock.reuse=1 --filter 'name=^/?xdock-reuse-db$'; }
@@ -19,7 +20,7 @@ before=$(kept_id)
 ours=
 cleanup() {
 	[ -n "$ours" ] && docker rm -f "$ours" >/dev/null 2>&1
-	[ -n "${pg:-}" ] && docker rm -f "$pg" >/dev/null 2>&1
+	pg_stop
 	rm -rf "$T_TMP"
 }
 trap cleanup EXIT
@@ -59,27 +60,14 @@ check "plain gc leaves the kept server" eq "$(kept_id)" "$id1"
 
 # --db-url: a server of the user's own; xdock creates its databases there
 # and drops them at the end.
-docker run -d --label "xdock.test=t-reuse-$$" --tmpfs /var/lib/postgresql/data -p 127.0.0.1::5432 \
-	xdock/postgres:15 >"$T_TMP/pg.id"
-pg=$(cat "$T_TMP/pg.id")
 # xdock gives a --db-url server 5 s: wait until this one, just started,
 # answers (as long as a loaded machine needs) so the run starts on a live one.
-ready=
-for _ in $(seq 1 1200); do
-	if docker exec "$pg" pg_isready -h 127.0.0.1 -U xdock -q 2>/dev/null; then
-		ready=1
-		break
-	fi
-	sleep 0.1
-done
-check "--db-url: the server answers" test -n "$ready"
-port=$(docker port "$pg" 5432/tcp | head -n 1 | sed 's/.*://')
-url="postgresql://xdock:xdock@127.0.0.1:$port/postgres"
+check "--db-url: the server answers" pg_up "t-reuse-$$"
+url=$PG_ADMIN_URL
 xrun run -n 2 --db-url "$url" --db-setup "python3 migrate.py" --json-report "$T_TMP/u.json" . -k "orders"
 check "--db-url: exit 0 (got $RC)" eq "$RC" 0
 check "--db-url: password never printed" bash -c "! grep -q 'xdock:xdock@' '$T_TMP/out' '$T_TMP/err'"
-left=$(docker exec -e PGPASSWORD=xdock "$pg" psql -U xdock -h 127.0.0.1 -d postgres -Atc \
-	"select count(*) from pg_database where datname like 'test_db_%'" 2>/dev/null)
+left=$(pg_q "select count(*) from pg_database where datname like 'test_db_%'")
 check "--db-url: no test_db_* databases left on the server (got $left)" eq "$left" 0
 check "--db-url: nothing left" no_leftovers_of_pid "$XPID"
 finish

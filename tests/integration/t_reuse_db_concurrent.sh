@@ -70,16 +70,6 @@ def test_database_stays_mine():
     c.close()
 PY
 xd() { exec "$XDOCK_BIN" run -p no:cacheprovider -n 1 --reuse-db --db-setup "python3 migrate.py" "$@" .; }
-wait_for() {
-	local desc=$1
-	shift
-	for _ in $(seq 1800); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	echo "     timed out waiting: $desc" >&2
-	return 1
-}
 
 check "no kept server of this test's settings before it" eq "$(ours | wc -l)" 0
 touch release-1 release-2
