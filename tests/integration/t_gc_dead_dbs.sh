@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Dead runs' databases go without `gc --db-url`:
 #  - on a --db-url server, a run sweeps them at its start: run A (-n 2) is
-#    SIGKILLed in its tests, leaving its template, test_db_gw0 and
-#    test_db_gw1; run B (-n 1) re-makes the template and gw0 as its own,
-#    and its start dropped A's gw1, which no later run would have made
-#    again. B's test says whether gw1 was still there when it ran.
+#    SIGKILLed with both workers in the test, leaving its template,
+#    test_db_gw0 and test_db_gw1; run B (-n 1) re-makes the template and
+#    gw0 as its own, and its start dropped A's gw1, which no later run
+#    would have made again. B's test says whether gw1 was still there when it ran.
 #  - on a kept --reuse-db server, plain `xdock gc` sweeps them: run K is
-#    SIGKILLed in its tests; gc drops what it left there. The kept server
+#    SIGKILLed the same way; gc drops what it left there. The kept server
 #    is this test's own (a --db-option unique to it), removed at the end.
+# The killed runs are --dist each: every worker gets the test, so both are
+# in it at once. With --dist load the worker that collects first is given
+# up to three tests: both of a two-test run, the other worker none.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_env.sh"
 
@@ -37,37 +40,38 @@ import os
 import time
 
 import psycopg2
-import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-@pytest.mark.parametrize("n", [1, 2])
-def test_hold(n):
+def test_hold():
     phase = os.environ["PHASE"]
+    worker = os.environ["PYTEST_XDIST_WORKER"]
     c = psycopg2.connect(os.environ["DATABASE_URL"])
     c.autocommit = True
     with c.cursor() as cur:
         cur.execute("SELECT datname FROM pg_database WHERE datname LIKE 'test_db_gw%' ORDER BY 1")
         seen = " ".join(r[0] for r in cur.fetchall())
     c.close()
-    with open(os.path.join(HERE, "seen-%s-%s" % (phase, os.environ["PYTEST_XDIST_WORKER"])), "w") as f:
+    with open(os.path.join(HERE, "seen-%s-%s" % (phase, worker)), "w") as f:
         f.write(seen)
-    open(os.path.join(HERE, "started-%s-%d" % (phase, n)), "w").close()
+    open(os.path.join(HERE, "started-%s-%s" % (phase, worker)), "w").close()
     for _ in range(1800):
         if os.path.exists(os.path.join(HERE, "release-" + phase)):
             return
         time.sleep(0.1)
     raise AssertionError("never released")
 PY
-# kill_in_tests PHASE ARGS...: a run at -n 2 held in both its tests, SIGKILLed.
+# kill_in_tests PHASE ARGS...: a run at -n 2, both workers held in the
+# test, SIGKILLed.
 kill_in_tests() {
 	local phase=$1
 	shift
-	"$XDOCK_BIN" run -p no:cacheprovider -n 2 --env "PHASE=$phase" "$@" . >"$T_TMP/$phase.out" 2>"$T_TMP/$phase.err" &
+	"$XDOCK_BIN" run -p no:cacheprovider -n 2 --dist each --env "PHASE=$phase" "$@" . \
+		>"$T_TMP/$phase.out" 2>"$T_TMP/$phase.err" &
 	xpid=$!
-	check "run $phase: in both its tests" wait_for "run $phase" \
-		bash -c "[ -e started-$phase-1 ] && [ -e started-$phase-2 ]"
+	check "run $phase: both workers in the test" wait_for "run $phase" \
+		bash -c "[ -e started-$phase-gw0 ] && [ -e started-$phase-gw1 ]"
 	kill -9 "$xpid"
 	wait "$xpid" 2>/dev/null
 	killed=$xpid
