@@ -6,9 +6,10 @@
 # other test passes, every test has exactly one outcome, the lost slots
 # are started again on the first engine, the run ends (its teardown does
 # not wait on the dead engine) and says what `xdock gc --docker-host`
-# removes there later; nothing is left on the first engine. Needs
-# XDOCK_ENGINE2=1 (lib_engine2.sh); the killed engine is never started
-# again.
+# removes there later; nothing is left on the first engine. Runs by
+# default where the machine can give the second engine a network
+# namespace (lib_engine2.sh); the killed engine is never started again.
+E2_DEFAULT=1
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_engine2.sh"
 

@@ -12,7 +12,8 @@
 # second engine now lives in a network namespace of its own
 # (lib_engine2.sh), and the first engine's docker0 is the same link
 # (its ifindex) after the restart and still starts a container on its
-# default bridge.
+# default bridge. Opt-in (XDOCK_ENGINE2=1): the longest of the four, see
+# tests/CMakeLists.txt.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_engine2.sh"
 

@@ -4,7 +4,9 @@
 # are copied to it; the project is shipped). fixtures/demo has workers on
 # both, one database per worker on its own engine's server (the template
 # migrated on each), the same outcomes as on one engine, and nothing of
-# the run is left on either engine. Needs XDOCK_ENGINE2=1 (lib_engine2.sh).
+# the run is left on either engine. Runs by default where the machine can
+# give the second engine a network namespace (lib_engine2.sh).
+E2_DEFAULT=1
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_engine2.sh"
 

@@ -7,7 +7,7 @@
 # between the engines, the two halves use two different PostgreSQL
 # servers, and nothing is left. XDOCK_DOCKER_HOSTS says the same with -n
 # auto: the engines' CPUs summed. (t_engines does it with a real second
-# engine over tcp+TLS; it needs XDOCK_ENGINE2=1.)
+# engine over tcp+TLS, in a network namespace of its own.)
 . "$(dirname "$0")/lib.sh"
 
 SOCK=unix:///var/run/docker.sock

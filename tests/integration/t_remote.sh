@@ -6,7 +6,9 @@
 # mount: a file git ignores is not there), every test passes with one
 # database per worker, pytest's cache and --junitxml come back, and
 # nothing of the run is left on either engine; --lf then reads the cache
-# that came back.
+# that came back. Opt-in (XDOCK_ENGINE2=1): its path (tcp+TLS, the copy,
+# shipping) is t_engines' too, which runs by default; see
+# tests/CMakeLists.txt.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_engine2.sh"
 
