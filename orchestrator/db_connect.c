@@ -156,8 +156,11 @@ after_failure(struct retry *r, PGconn *conn, const struct attempt *a, struct err
 	pause = util_now_ms() + r->backoff >= r->deadline ? r->deadline - util_now_ms() : r->backoff;
 	if (a->cancelled || db_pause_ms(pause, r->cancel_fd))
 		return error_set(err, EXIT_INTERRUPTED, "postgresql: connect to %s: interrupted", r->masked);
-	if (r->backoff < 500)
-		r->backoff *= 2;
+	/* A server that is starting answers within a second or two: a
+	 * short step at first (a refused connection costs little), slower
+	 * once it is late. */
+	if (r->backoff < 250)
+		r->backoff += 25;
 	return 0;
 }
 
@@ -207,7 +210,7 @@ db_connect_alive(const char *url, int timeout_ms, int cancel_fd, int (*alive)(vo
 	cleanup_free char *masked = db_url_masked(url);
 	cleanup_free char *target = NULL;
 	struct db_url u;
-	struct retry r = { .masked = masked, .cancel_fd = cancel_fd, .alive = alive, .arg = arg, .backoff = 50 };
+	struct retry r = { .masked = masked, .cancel_fd = cancel_fd, .alive = alive, .arg = arg, .backoff = 25 };
 	struct db *db;
 	PGconn *conn;
 

@@ -168,6 +168,22 @@ fleet_network(struct fleet *f, struct error **err)
 	return 0;
 }
 
+/* Whether slot i's container joins the controller's network namespace.
+ * A container with a namespace of its own costs the engine about twice
+ * as much to start: dockerd runs a copy of itself as a hook to set the
+ * namespace up (docs/benchmarks.md). Sharing one is what xdist's workers
+ * do on their host: one loopback, one set of ports, one host name; the
+ * run network (the database) is reached through the controller's
+ * endpoint. Only on the controller's engine, and only once it runs: a
+ * worker of another engine, or on the host's network, keeps its own. */
+static bool
+joins_controller(const struct fleet *f, size_t i, const struct worker_setup *ws)
+{
+	if (fleet_engine(f, i) != fleet_first(f) || !f->ctl.container || f->ctl.started_ms == 0)
+		return false;
+	return !(ws->network && strcmp(ws->network, "host") == 0);
+}
+
 int
 fleet_start_worker(struct fleet *f, struct docker *dk, struct worker *w, const char *const *db_env,
 		   struct error **err)
@@ -187,6 +203,8 @@ fleet_start_worker(struct fleet *f, struct docker *dk, struct worker *w, const c
 		util_strv_push(&cmd, &ncmd, provision_expand(f->cmd[i], &v));
 	ws.env = (const char *const *)env;
 	ws.agent_cmd = (const char *const *)cmd;
+	if (joins_controller(f, w->index, &ws))
+		ws.netns_of = f->ctl.container;
 	rc = worker_start(w, dk, &ws, db_env, err);
 	util_strv_free(env, nenv);
 	util_strv_free(cmd, ncmd);

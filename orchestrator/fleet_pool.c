@@ -15,6 +15,10 @@ struct pool {
 	struct job *jobs;
 	size_t njobs, next;
 	pthread_mutex_t mu;
+	/* A controller among the jobs not done yet: the workers of its
+	 * engine wait for it, to join its network namespace (fleet.c). */
+	bool ctl_pending;
+	pthread_cond_t ctl_done;
 };
 
 struct pool_thread {
@@ -37,9 +41,31 @@ greet(struct worker *w)
 		error_free(e);
 }
 
+/* Returns once the pool's controller job, if any, has ended (started or
+ * failed). It is the first job, so a thread has taken it before this
+ * one took a later job, and the wait ends. */
 static void
-run_job(struct fleet *f, struct docker *dk, struct job *j)
+wait_controller(struct pool *p)
 {
+	pthread_mutex_lock(&p->mu);
+	while (p->ctl_pending)
+		pthread_cond_wait(&p->ctl_done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+controller_done(struct pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->ctl_pending = false;
+	pthread_cond_broadcast(&p->ctl_done);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+run_job(struct pool *p, struct docker *dk, struct job *j)
+{
+	struct fleet *f = p->f;
 	struct engine *en = &f->es->e[j->engine];
 	struct run_ctx ctx = en->ctx;
 	char **env = NULL;
@@ -48,6 +74,8 @@ run_job(struct fleet *f, struct docker *dk, struct job *j)
 	ctx.dk = dk;
 	switch (j->kind) {
 	case JOB_START_WORKER:
+		if (en == fleet_first(f))
+			wait_controller(p);
 		if (f->w[j->worker].dbname)
 			provision_env(en->prov, j->worker, f->w[j->worker].dbname, &env, &nenv);
 		j->rc = fleet_start_worker(f, dk, &f->w[j->worker], (const char *const *)env, &j->err);
@@ -59,6 +87,7 @@ run_job(struct fleet *f, struct docker *dk, struct job *j)
 		j->rc = fleet_controller_start(f, dk, &j->err);
 		if (j->rc == 0)
 			greet(&f->ctl);
+		controller_done(p);
 		break;
 	case JOB_LAUNCH_DB_SERVER:
 		j->rc = provision_launch_server(en->prov, &ctx, j->worker, &j->err);
@@ -92,10 +121,12 @@ pool_thread_cb(void *arg)
 			return NULL;
 		j = &p->jobs[i];
 		if (t->dk[j->engine]) {
-			run_job(p->f, t->dk[j->engine], j);
+			run_job(p, t->dk[j->engine], j);
 		} else {
 			j->rc = error_set(&j->err, EXIT_INTERNAL, "docker: no client for the engine at %s",
 					  docker_host(p->f->es->e[j->engine].dk));
+			if (j->kind == JOB_START_CONTROLLER)
+				controller_done(p);
 		}
 	}
 }
@@ -116,6 +147,10 @@ fleet_pool_run(struct fleet *f, struct job *jobs, size_t njobs)
 	for (size_t e = 0; e < neng; e++)
 		here.dk[e] = f->es->e[e].dk;
 	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.ctl_done, NULL);
+	/* Only as the first job (start_jobs puts it there): taken before
+	 * any job that waits for it. */
+	p.ctl_pending = njobs > 0 && jobs[0].kind == JOB_START_CONTROLLER;
 	for (size_t i = 0; i < nthreads; i++) {
 		bool all = true;
 
@@ -139,6 +174,7 @@ fleet_pool_run(struct fleet *f, struct job *jobs, size_t njobs)
 			docker_free(t[i].dk[e]);
 		free(t[i].dk);
 	}
+	pthread_cond_destroy(&p.ctl_done);
 	pthread_mutex_destroy(&p.mu);
 	free(here.dk);
 	free(t);

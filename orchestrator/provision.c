@@ -187,6 +187,14 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 						 ctx->project_dir, false, ctx->project_volume != NULL },
 					       { NULL, NULL, false, false } };
 	cleanup_free char *name = xasprintf("xdock-%s-dbsetup", ctx->run_id);
+	/* On the run's own server's network namespace, which is on the run
+	 * network alone: it reaches the server as a worker does, and the
+	 * engine starts it in about half the time (no namespace of its own
+	 * to set up; docs/benchmarks.md). A kept or given server is not the
+	 * run's: the container gets the run network. */
+	cleanup_free char *joined = p->mode == CLI_DB_EMBEDDED && !p->reused && !p->host_network && p->srv.container
+					    ? xasprintf("container:%s", p->srv.container)
+					    : NULL;
 	cleanup_free char *id = NULL;
 	char **env = NULL;
 	size_t nenv = 0;
@@ -200,7 +208,7 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 		.labels = ctx->labels,
 		.working_dir = cfg->workdir ? cfg->workdir : ctx->project_dir,
 		.user = ctx->user,
-		.network = p->host_network ? "host" : ctx->network,
+		.network = joined ? joined : p->host_network ? "host" : ctx->network,
 	};
 
 	provision_env_setup(p, &env, &nenv);

@@ -136,6 +136,10 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 	 * controller's host leaves its data file to the controller instead
 	 * of combining the shared directory's files itself) see one host. */
 	cleanup_free char *host = xasprintf("xdock-%s", ws->run_id);
+	/* A joined namespace comes with its owner's host name; the engine
+	 * refuses one given besides. */
+	cleanup_free char *joined = ws->netns_of ? xasprintf("container:%s", ws->netns_of) : NULL;
+	bool own_host = !joined && !(ws->network && strcmp(ws->network, "host") == 0);
 	struct docker_container_spec spec = {
 		.name = name,
 		.image = ws->image,
@@ -145,9 +149,9 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 		.mounts = ws->project_volume ? shipped : bound,
 		.labels = (const char *const *)labels,
 		.working_dir = ws->workdir,
-		.hostname = ws->network && strcmp(ws->network, "host") == 0 ? NULL : host,
+		.hostname = own_host ? host : NULL,
 		.user = ws->user,
-		.network = ws->network,
+		.network = joined ? joined : ws->network,
 		.open_stdin = true,
 		.cap_drop_all = true,
 		.memory = ws->memory,

@@ -24,6 +24,8 @@ struct worker_setup {
 	const char *workdir;            /* the working directory, inside project_dir */
 	const char *user;               /* "uid:gid" or NULL */
 	const char *network;            /* "host", the run network, or NULL: the default bridge */
+	const char *netns_of;           /* NULL, or a running container whose network namespace
+					 * and host name this one joins instead of `network` */
 	const char *agent_path;         /* mounted at /xdock/agent */
 	const char *const *agent_cmd;   /* the agent's argv after its name */
 	const char *const *labels;      /* the run's labels, NULL-terminated */

@@ -72,16 +72,16 @@ cat >"$T_TMP/db/test_db_faults.py" <<'PY'
 import os, socket, time, psycopg2
 
 def _container():
-    # The container's id, from the mount of its /etc/hostname: a run's
-    # containers share one host name. The id is the 64-hex component of
-    # the source path (Docker: containers/ID/hostname; Podman:
-    # overlay-containers/ID/userdata/hostname).
+    # This container's own writable layer (the overlay upperdir of its
+    # root mount): a run's workers share one network namespace, and with
+    # it the host name and the files /etc/hostname and /etc/hosts.
     with open("/proc/self/mountinfo") as f:
         for line in f:
-            if " /etc/hostname " in line:
-                for part in line.split()[3].split("/"):
-                    if len(part) == 64 and all(ch in "0123456789abcdef" for ch in part):
-                        return part
+            fields = line.split()
+            if fields[4] == "/":
+                for opt in fields[-1].split(","):
+                    if opt.startswith("upperdir="):
+                        return opt[len("upperdir="):]
     return socket.gethostname()
 
 def _trace(name, n):
