@@ -17,6 +17,8 @@
 #   engine2_lose             the same, and engine2_stop will not start it
 #                            again: it ends what the dead engine left by PID
 #   engine2_restart          a killed engine started again on the same roots
+#   engine2_busy_run         a run of 40 one-second tests over both engines,
+#                            in the background (XPID), once it is under way
 #   engine2_stop             everything removed (processes by PID, the
 #                            namespace, the veth pair, the files); fails,
 #                            loudly, if the first engine's docker0 is gone
@@ -301,6 +303,40 @@ engine2_stop() {
 		echo "engine2: THE FIRST ENGINE'S docker0 IS GONE (ip link show docker0 fails)" >&2
 		return 1
 	fi
+}
+
+# engine2_busy_run: in a new project under $T_TMP/p (the working directory
+# after it), 40 tests of a second each, each marking its start in marks/
+# (seen here only from the first engine, whose project is bind-mounted), so
+# the second engine's workers are in the middle of one when their engine
+# goes; then `xdock run -n 4` over both engines in the background (XPID;
+# report in $T_TMP/report.json, output in $T_TMP/out and err), returning
+# once eight tests have started on the first engine (the second one's
+# workers have collected and run too) or the run ended first.
+engine2_busy_run() {
+	mkdir -p "$T_TMP/p/marks" && cd "$T_TMP/p" || return 1
+	cat >test_slow.py <<'PY'
+import os
+import time
+
+import pytest
+
+@pytest.mark.parametrize("i", range(40))
+def test_slow(i):
+    marks = os.path.join(os.path.dirname(__file__), "marks")
+    os.makedirs(marks, exist_ok=True)  # an empty directory is not shipped
+    open(os.path.join(marks, "%02d" % i), "w").close()
+    time.sleep(1)
+PY
+	: >conftest.py
+	DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=$E2_CERTS "$XDOCK_BIN" run -n 4 --docker-host unix:///var/run/docker.sock \
+		--docker-host "$E2_TCP" --json-report "$T_TMP/report.json" . >"$T_TMP/out" 2>"$T_TMP/err" &
+	XPID=$!
+	for _ in $(seq 1 1800); do
+		[ "$(ls marks | wc -l)" -ge 8 ] && break
+		kill -0 "$XPID" 2>/dev/null || break
+		sleep 0.1
+	done
 }
 
 # Whether anything of the second engine is left on the machine.

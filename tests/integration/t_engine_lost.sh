@@ -18,35 +18,7 @@ engine2_start || {
 	exit 1
 }
 SOCK=unix:///var/run/docker.sock
-mkdir -p "$T_TMP/p/marks" && cd "$T_TMP/p" || exit 1
-# Each test marks its start (seen here only from the first engine, whose
-# project is bind-mounted) and takes a second, so the second engine's
-# workers are in the middle of one when their engine goes.
-cat >test_slow.py <<'PY'
-import os
-import time
-
-import pytest
-
-@pytest.mark.parametrize("i", range(40))
-def test_slow(i):
-    marks = os.path.join(os.path.dirname(__file__), "marks")
-    os.makedirs(marks, exist_ok=True)  # an empty directory is not shipped
-    open(os.path.join(marks, "%02d" % i), "w").close()
-    time.sleep(1)
-PY
-: >conftest.py
-
-DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=$E2_CERTS "$XDOCK_BIN" run -n 4 --docker-host "$SOCK" --docker-host "$E2_TCP" \
-	--json-report "$T_TMP/report.json" . >"$T_TMP/out" 2>"$T_TMP/err" &
-XPID=$!
-# Eight tests started on the first engine: the second one's workers have
-# collected and run too.
-for _ in $(seq 1 1800); do
-	[ "$(ls marks | wc -l)" -ge 8 ] && break
-	kill -0 "$XPID" 2>/dev/null || break
-	sleep 0.1
-done
+engine2_busy_run || exit 1
 check "the run got going on the first engine" test "$(ls marks | wc -l)" -ge 8
 engine2_lose
 lost_at=$(date +%s)
