@@ -218,16 +218,17 @@ server_spec(const struct run_ctx *ctx, const char *name, const char *const *alia
 }
 
 int
-dbserver_start(struct dbserver *s, const struct run_ctx *ctx, struct error **err)
+dbserver_start(struct dbserver *s, const struct run_ctx *ctx, const char *password, struct error **err)
 {
 	const struct config *cfg = ctx->cfg;
 	const char *aliases[] = { DBSERVER_ALIAS, NULL };
+	cleanup_free char *pw_env = password ? xasprintf("XDOCK_PG_PASSWORD=%s", password) : NULL;
 	/* Connections from the run's own containers skip authentication
 	 * (images/postgres/entrypoint.sh): a SCRAM exchange costs more than
 	 * the rest of a connection. The host, through the published port,
 	 * still gives the password. A server of the run is on the run network
 	 * alone. */
-	const char *env[] = { "XDOCK_PG_TRUST=network", NULL };
+	const char *env[] = { "XDOCK_PG_TRUST=network", pw_env, NULL };
 	cleanup_free const char **cmd = options_argv(cfg);
 	cleanup_free char *name = xasprintf("xdock-%s-db", ctx->run_id);
 	struct docker_container_spec spec = server_spec(ctx, name, aliases, env, cmd);
@@ -240,13 +241,14 @@ dbserver_start(struct dbserver *s, const struct run_ctx *ctx, struct error **err
 
 int
 dbserver_start_copy(struct dbserver *s, const struct run_ctx *ctx, size_t slot, const char *ready,
-		    struct error **err)
+		    const char *password, struct error **err)
 {
 	cleanup_free char *alias = xasprintf("%s-gw%zu", DBSERVER_ALIAS, slot);
 	cleanup_free char *name = xasprintf("xdock-%s-db-gw%zu", ctx->run_id, slot);
 	cleanup_free char *ready_env = xasprintf("XDOCK_PG_READY=%s", ready);
+	cleanup_free char *pw_env = password ? xasprintf("XDOCK_PG_PASSWORD=%s", password) : NULL;
 	const char *aliases[] = { alias, NULL };
-	const char *env[] = { "XDOCK_PG_TRUST=network", "XDOCK_PG_FOLLOW=" DBSERVER_ALIAS, ready_env, NULL };
+	const char *env[] = { "XDOCK_PG_TRUST=network", "XDOCK_PG_FOLLOW=" DBSERVER_ALIAS, ready_env, pw_env, NULL };
 	cleanup_free const char **cmd = options_argv(ctx->cfg);
 	struct docker_container_spec spec = server_spec(ctx, name, aliases, env, cmd);
 

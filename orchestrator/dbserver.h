@@ -25,13 +25,14 @@ struct dbserver {
 };
 
 /* Starts (or, with --reuse-db, finds) the run's server without waiting for
- * it to accept connections. */
-int dbserver_start(struct dbserver *s, const struct run_ctx *ctx, struct error **err);
+ * it to accept connections. password: the superuser's, or NULL for the
+ * image's own. */
+int dbserver_start(struct dbserver *s, const struct run_ctx *ctx, const char *password, struct error **err);
 /* Starts worker slot's own server. It waits until a session named `ready`
  * shows on the run's server, then copies that server's cluster
  * (pg_basebackup, images/postgres/entrypoint.sh) and starts on the copy. */
 int dbserver_start_copy(struct dbserver *s, const struct run_ctx *ctx, size_t slot, const char *ready,
-			struct error **err);
+			const char *password, struct error **err);
 /* For db_connect_alive between attempts: -1 with *err (its FATAL line;
  * a usage error when --db-option was given) once s's server has exited. */
 struct dbserver_probe {

@@ -222,7 +222,7 @@ engines_plan(struct engines *es, const struct config *cfg, const struct run_ctx 
 			continue;
 		}
 		en->prov = &en->own;
-		if (provision_plan(en->prov, cfg, nslots, err) < 0)
+		if (provision_plan(en->prov, cfg, nslots, strcmp(docker_address(en->dk), "127.0.0.1") != 0, err) < 0)
 			return -1;
 		/* A signal stops the wait for the database server too. */
 		en->prov->cancel_fd = docker_cancel_fd(en->dk);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "dbowner.h"
@@ -26,9 +27,25 @@ url_copy(struct db_url *dst, const struct db_url *src)
 	dst->query = src->query ? xstrdup(src->query) : NULL;
 }
 
-int
-provision_plan(struct provision *p, const struct config *cfg, size_t nslots, struct error **err)
+/* A password of the run's own: 128 random bits as 32 hex digits. */
+static int
+new_password(char hex[static 33], struct error **err)
 {
+	unsigned char raw[16];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return error_set(err, EXIT_INTERNAL, "database: a password for the server: getrandom: %s",
+				 strerror(errno));
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+int
+provision_plan(struct provision *p, const struct config *cfg, size_t nslots, bool exposed, struct error **err)
+{
+	char password[33];
+
 	memset(p, 0, sizeof(*p));
 	p->cancel_fd = -1;
 	p->mode = cfg->db;
@@ -41,9 +58,20 @@ provision_plan(struct provision *p, const struct config *cfg, size_t nslots, str
 	if (p->mode == CLI_DB_EMBEDDED) {
 		/* The embedded server's credentials are the image's; its
 		 * published port is learnt once it runs, and its address is
-		 * the engine's (provision_launch). */
+		 * the engine's (provision_launch). Exposed, where the engine's
+		 * network reaches that port too: not the image's well-known
+		 * password but one of the run's own (set on the image's ready
+		 * cluster at start, about 0.1 s); a kept server would need its
+		 * password kept as well. */
+		if (exposed && cfg->reuse_db)
+			return error_set(err, EXIT_USAGE,
+					 "--reuse-db keeps the embedded server on an engine elsewhere, where its "
+					 "port is open to that engine's network: give the run a server with --db-url");
+		if (exposed && new_password(password, err) < 0)
+			return -1;
+		p->own_password = exposed;
 		p->admin.user = xstrdup("xdock");
-		p->admin.password = xstrdup("xdock");
+		p->admin.password = xstrdup(exposed ? password : "xdock");
 		p->admin.host = xstrdup("127.0.0.1");
 		p->admin.dbname = xstrdup("postgres");
 		url_copy(&p->worker, &p->admin);
@@ -67,6 +95,13 @@ provision_plan(struct provision *p, const struct config *cfg, size_t nslots, str
 	return 0;
 }
 
+/* The embedded server's superuser password when it is not the image's. */
+static const char *
+password_of(const struct provision *p)
+{
+	return p->own_password ? p->admin.password : NULL;
+}
+
 int
 provision_launch(struct provision *p, const struct run_ctx *ctx, struct error **err)
 {
@@ -74,7 +109,7 @@ provision_launch(struct provision *p, const struct run_ctx *ctx, struct error **
 		return 0;
 	/* Per run: a worker's server copies nothing another run built. */
 	p->ready = xasprintf("xdock-ready-%s", ctx->run_id);
-	if (dbserver_start(&p->srv, ctx, err) < 0)
+	if (dbserver_start(&p->srv, ctx, password_of(p), err) < 0)
 		return -1;
 	p->reused = p->srv.reused;
 	free(p->admin.host);
@@ -90,7 +125,7 @@ provision_launch_server(struct provision *p, const struct run_ctx *ctx, size_t s
 
 	if (slot >= p->nservers)
 		return 0;
-	return dbserver_start_copy(&p->servers[slot].srv, ctx, slot, ready, err);
+	return dbserver_start_copy(&p->servers[slot].srv, ctx, slot, ready, password_of(p), err);
 }
 
 static void

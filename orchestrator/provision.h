@@ -43,6 +43,7 @@ struct provision {
 	struct db *db;              /* admin connection */
 	struct db_url admin;        /* as the orchestrator reaches the server */
 	struct db_url worker;       /* as the workers reach it */
+	bool own_password;          /* the embedded server's password is the run's (admin's), not the image's */
 	bool host_network;          /* workers must share the host's network */
 	bool template_ready;
 	bool template_created;      /* dropped at teardown unless reused */
@@ -54,8 +55,12 @@ struct provision {
 };
 
 /* Decides where the databases live and how workers reach them, before
- * anything starts (the workers' environment needs it). No I/O. */
-int provision_plan(struct provision *p, const struct config *cfg, size_t nslots, struct error **err);
+ * anything starts (the workers' environment needs it). exposed: the
+ * engine publishes ports where its network reaches them (an engine
+ * elsewhere), so its embedded server gets a password of the run's own.
+ * No I/O but the random password. */
+int provision_plan(struct provision *p, const struct config *cfg, size_t nslots, bool exposed,
+		   struct error **err);
 /* Starts (or finds) the embedded server without waiting for it to accept
  * connections; learns its published port. Safe to run on its own thread
  * with its own docker client while the workers start. */

@@ -1,4 +1,5 @@
-/* provision_expand: the per-worker placeholders. provision_key: the
+/* provision_plan: the embedded server's password on an engine elsewhere.
+ * provision_expand: the per-worker placeholders. provision_key: the
  * template's cache key, SHA-256 of the test image's id,
  * the setup command and the key files. Any change to one of them must
  * change the key (a stale template silently skips migrations). */
@@ -182,10 +183,51 @@ test_expand_without_database(void **state)
 	expect("{worker}:{database}:{database_url}:{host}:{port}", &v, "gw0::::");
 }
 
+static void
+plan_release(struct provision *p)
+{
+	db_url_release(&p->admin);
+	db_url_release(&p->worker);
+	free(p->servers);
+}
+
+/* On this machine the server keeps the image's password; on an engine
+ * elsewhere, whose network reaches the published port, each run gets one
+ * of its own, the workers too, and no kept server. */
+static void
+test_plan_password(void **state)
+{
+	struct config cfg = { .db = CLI_DB_EMBEDDED };
+	struct provision a, b, c;
+	struct error *err = NULL;
+
+	(void)state;
+	assert_int_equal(provision_plan(&a, &cfg, 2, false, &err), 0);
+	assert_false(a.own_password);
+	assert_string_equal(a.admin.password, "xdock");
+	assert_int_equal(provision_plan(&b, &cfg, 2, true, &err), 0);
+	assert_int_equal(provision_plan(&c, &cfg, 2, true, &err), 0);
+	assert_true(b.own_password);
+	assert_int_equal(strlen(b.admin.password), 32);
+	assert_int_equal(strspn(b.admin.password, "0123456789abcdef"), 32);
+	assert_string_equal(b.worker.password, b.admin.password);
+	assert_string_not_equal(b.admin.password, c.admin.password);
+	plan_release(&a);
+	plan_release(&b);
+	plan_release(&c);
+	cfg.reuse_db = true;
+	assert_int_equal(provision_plan(&a, &cfg, 2, true, &err), -1);
+	assert_int_equal(err->status, EXIT_USAGE);
+	assert_non_null(strstr(err->msg, "--reuse-db"));
+	error_free(err);
+	plan_release(&a);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plan_password),
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_expand_without_database),
 		cmocka_unit_test(test_shape_and_stable),
