@@ -174,12 +174,14 @@ fleet_network(struct fleet *f, struct error **err)
  * namespace up (docs/benchmarks.md). Sharing one is what xdist's workers
  * do on their host: one loopback, one set of ports, one host name; the
  * run network (the database) is reached through the controller's
- * endpoint. Only on the controller's engine, and only once it runs: a
- * worker of another engine, or on the host's network, keeps its own. */
+ * endpoint. Only on the controller's engine, and only while it runs (a
+ * replacement after the controller's stream ended, its container maybe
+ * gone, could not join): a worker of another engine, or on the host's
+ * network, keeps its own. */
 static bool
 joins_controller(const struct fleet *f, size_t i, const struct worker_setup *ws)
 {
-	if (fleet_engine(f, i) != fleet_first(f) || !f->ctl.container || f->ctl.started_ms == 0)
+	if (fleet_engine(f, i) != fleet_first(f) || !f->ctl.container || f->ctl.started_ms == 0 || !f->ctl.attach)
 		return false;
 	return !(ws->network && strcmp(ws->network, "host") == 0);
 }
