@@ -17,6 +17,18 @@
 #define HEAD_MAX ((size_t)16 << 10)
 /* An error body longer than this is cut; only its message matters. */
 #define ERROR_BODY_MAX ((size_t)64 << 10)
+/* TCP keepalive on a channel over tcp:// (a unix socket has none): the
+ * first probe after this many seconds of quiet, then one every
+ * KEEPALIVE_INTVL_S; with Linux's nine probes a peer that acknowledges
+ * none ends the stream after about 150 s. A test may keep its channel
+ * quiet for minutes: the probes keep it alive through NAT and firewalls
+ * that drop idle connections, and a partition that drops packets ends
+ * the stream on its own even when no test is in flight there. They do
+ * not find a frozen dockerd (its kernel acknowledges them): the loop's
+ * silence probe does (loop_heal.c), and sooner, which is why these are
+ * slow: a short network hiccup must not cost a healthy worker. */
+#define KEEPALIVE_IDLE_S 60L
+#define KEEPALIVE_INTVL_S 10L
 
 struct docker_attach {
 	CURL *curl;
@@ -172,6 +184,9 @@ connect_only(struct docker_attach *a, struct docker *dk, struct error **err)
 	curl_easy_setopt(a->curl, CURLOPT_URL, url);
 	curl_easy_setopt(a->curl, CURLOPT_CONNECT_ONLY, 1L);
 	curl_easy_setopt(a->curl, CURLOPT_ERRORBUFFER, a->errbuf);
+	curl_easy_setopt(a->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(a->curl, CURLOPT_TCP_KEEPIDLE, KEEPALIVE_IDLE_S);
+	curl_easy_setopt(a->curl, CURLOPT_TCP_KEEPINTVL, KEEPALIVE_INTVL_S);
 	rc = curl_easy_perform(a->curl);
 	if (rc != CURLE_OK)
 		return error_set(err, EXIT_INTERNAL, "docker: attach: cannot reach the engine at %s: %s", docker_host(dk),

@@ -1,5 +1,7 @@
 #include "engines.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,23 @@
 /* A lost engine is asked once more whether it answers; an engine that
  * is up answers a ping in milliseconds. */
 #define ENGINES_PING_MS 5000
+
+/* A probe: one ping at a time per engine, on a thread of its own. Why a
+ * thread and not the fleet's pool or a non-blocking call: the pool runs a
+ * batch of jobs and returns when all are done, so the loop would wait out
+ * a frozen engine's ping anyway; a non-blocking ping would need a second,
+ * multi-handle way of calling the engine in the Docker client for one
+ * GET. A thread with a client of its own (a curl handle is never shared
+ * between threads, as in the pool) costs one short-lived thread per probe,
+ * and the loop only looks at a flag once a round. */
+struct engines_probe {
+	struct docker *dk;      /* the probe's own client, kept between probes */
+	pthread_t thread;
+	bool running;           /* started and not joined yet (the caller's view) */
+	atomic_bool finished;   /* set by the thread once rc and err are written */
+	int rc;
+	struct error *err;
+};
 
 void
 engines_hosts(const struct config *cfg, const char *env, char ***hosts, size_t *n)
@@ -236,6 +255,17 @@ engines_name(const struct engines *es, size_t e)
 	return docker_host(es->e[e].dk);
 }
 
+void
+engines_lose(struct engines *es, size_t e, const char *why)
+{
+	struct engine *en = &es->e[e];
+
+	if (en->lost)
+		return;
+	en->lost = true;
+	fprintf(stderr, "xdock: engine %s lost: %s\n", docker_host(en->dk), why);
+}
+
 bool
 engines_check(struct engines *es, size_t e)
 {
@@ -246,10 +276,80 @@ engines_check(struct engines *es, size_t e)
 		return false;
 	if (docker_ping(en->dk, ENGINES_PING_MS, &pe) == 0)
 		return true;
-	en->lost = true;
-	fprintf(stderr, "xdock: engine %s lost: %s\n", docker_host(en->dk), pe->msg);
+	engines_lose(es, e, pe->msg);
 	error_free(pe);
 	return false;
+}
+
+/* Two pings: a timed-out transfer's connection is closed, so the second
+ * one connects afresh, and a healthy engine that missed one ping (a
+ * stall of the machine, a connection the engine had dropped) is not lost
+ * for it. A ping stopped by a signal is not tried again. */
+static void *
+probe_cb(void *arg)
+{
+	struct engines_probe *p = arg;
+	struct error *pe = NULL;
+	int rc = docker_ping(p->dk, ENGINES_PROBE_MS, &pe);
+
+	if (rc < 0 && pe->status != EXIT_INTERRUPTED) {
+		error_free(pe);
+		pe = NULL;
+		rc = docker_ping(p->dk, ENGINES_PROBE_MS, &pe);
+	}
+	p->rc = rc;
+	p->err = pe;
+	atomic_store(&p->finished, true);
+	return NULL;
+}
+
+void
+engines_probe_start(struct engines *es, size_t e)
+{
+	struct engine *en = &es->e[e];
+	struct engines_probe *p = en->probe;
+
+	if (en->lost || (p && p->running))
+		return;
+	if (!p) {
+		struct error *ce = NULL;
+
+		p = en->probe = xcalloc(1, sizeof(*p));
+		/* Made here, not on the thread: libcurl's set-up is not
+		 * thread-safe. */
+		p->dk = docker_clone(en->dk, &ce);
+		error_free(ce);
+	}
+	en->asked_ms = util_now_ms();
+	error_free(p->err);
+	p->err = NULL;
+	atomic_store(&p->finished, false);
+	/* Without a client or a thread: no probe this time (the next one
+	 * tries again); the loop is never held up by a ping. */
+	p->running = p->dk && pthread_create(&p->thread, NULL, probe_cb, p) == 0;
+}
+
+enum engines_answer
+engines_probe_take(struct engines *es, size_t e, char **why)
+{
+	struct engines_probe *p = es->e[e].probe;
+	enum engines_answer a;
+
+	*why = NULL;
+	if (!p || !p->running)
+		return ENGINES_IDLE;
+	if (!atomic_load(&p->finished))
+		return ENGINES_ASKING;
+	pthread_join(p->thread, NULL);
+	p->running = false;
+	if (p->rc == 0)
+		return ENGINES_ANSWERS;
+	a = p->err->status == EXIT_INTERRUPTED ? ENGINES_IDLE : ENGINES_SILENT;
+	if (a == ENGINES_SILENT)
+		*why = xstrdup(p->err->msg);
+	error_free(p->err);
+	p->err = NULL;
+	return a;
 }
 
 void
@@ -267,6 +367,15 @@ void
 engines_close(struct engines *es)
 {
 	for (size_t e = 0; e < es->n; e++) {
+		struct engines_probe *p = es->e[e].probe;
+
+		if (p) {
+			if (p->running)
+				pthread_join(p->thread, NULL);
+			error_free(p->err);
+			docker_free(p->dk);
+			free(p);
+		}
 		ship_release(&es->e[e].ship);
 		free(es->e[e].network);
 		docker_free(es->e[e].dk);

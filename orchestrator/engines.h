@@ -3,12 +3,15 @@
  * volumes and databases, and which worker slot runs on which. Placement
  * is pure (engines_place, engines_assign); the rest opens and closes the
  * engines. An engine that stops answering mid-run is marked lost: no more
- * calls go to it, and what the run left there is named for `xdock gc`. */
+ * calls go to it, and what the run left there is named for `xdock gc`.
+ * Whether it answers is asked on the caller's thread (engines_check), or
+ * on a thread of the engine's own while the caller goes on (the probe). */
 #ifndef XDOCK_ENGINES_H
 #define XDOCK_ENGINES_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cli.h"
 #include "docker.h"
@@ -21,6 +24,9 @@
 /* The variable that lists the engines when no --docker-host is given
  * (CI): addresses separated by commas or spaces. */
 #define ENGINES_ENV "XDOCK_DOCKER_HOSTS"
+
+/* A probe's ping limit; a probe tries twice (see engines.c). */
+#define ENGINES_PROBE_MS 5000
 
 struct engine {
 	const char *host;           /* as given; NULL: $DOCKER_HOST or the local socket */
@@ -37,6 +43,16 @@ struct engine {
 	struct provision own;       /* its embedded server's databases */
 	struct provision *prov;     /* &own, or the first engine's (--db-url, --db none) */
 	bool lost;                  /* stopped answering: no call goes to it any more */
+	struct engines_probe *probe; /* engines_probe_start's thread and client, NULL before the first */
+	int64_t asked_ms;           /* when the last probe began (util_now_ms), 0 never */
+};
+
+/* What a probe found. */
+enum engines_answer {
+	ENGINES_IDLE,               /* no probe runs, none has news */
+	ENGINES_ASKING,             /* the ping still runs */
+	ENGINES_ANSWERS,            /* it answered */
+	ENGINES_SILENT,             /* it answered no ping in time (*why says what happened) */
 };
 
 struct engines {
@@ -78,8 +94,21 @@ const char *engines_name(const struct engines *es, size_t e);
 /* Whether e still answers; a first failure marks it lost and says so
  * once (on stderr) with why. */
 bool engines_check(struct engines *es, size_t e);
+/* Marks e lost and says so once (on stderr) with why. */
+void engines_lose(struct engines *es, size_t e, const char *why);
+/* Asks whether e answers (GET /_ping, twice ENGINES_PROBE_MS at most) on
+ * a thread of its own with a client of its own, so the caller's loop goes
+ * on meanwhile; nothing when a probe runs already or e is lost. */
+void engines_probe_start(struct engines *es, size_t e);
+/* What the last probe of e found, once: ENGINES_ASKING while it runs;
+ * ENGINES_SILENT with *why (heap) when it did not answer. A ping stopped
+ * by a signal is no verdict (ENGINES_IDLE). The engine is not marked
+ * lost here: the caller decides (engines_lose). */
+enum engines_answer engines_probe_take(struct engines *es, size_t e, char **why);
 /* Says what a lost engine keeps of run run_id and how to remove it. */
 void engines_say_left(const struct engines *es, const char *run_id);
+/* Waits for a probe still running (one ping's limit at most), then frees
+ * every engine's clients. */
 void engines_close(struct engines *es);
 
 #endif

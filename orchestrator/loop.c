@@ -131,8 +131,6 @@ service_prep(struct loop *lp)
 	}
 }
 
-static void engine_lost(struct loop *lp, size_t e);
-
 /* Why worker w's stream ended, from its engine: how its container ended,
  * or that the engine is gone. *lost: the engine was found lost now. */
 static char *
@@ -184,15 +182,11 @@ handle_eof(struct loop *lp, struct worker *w)
 	if (!seen.done)
 		loop_controller_crash(lp, w, why, &seen);
 	if (lost)
-		engine_lost(lp, lp->fleet->at[w->index]);
+		loop_engine_lost(lp, lp->fleet->at[w->index]);
 }
 
-/* An engine stopped answering: each of its workers is gone as if its
- * container had died (its test a crash, its queued work back to the
- * others), without a call to it; heal() then starts their slots on the
- * engines left. */
-static void
-engine_lost(struct loop *lp, size_t e)
+void
+loop_engine_lost(struct loop *lp, size_t e)
 {
 	struct fleet *f = lp->fleet;
 

@@ -12,8 +12,14 @@
 /* Kills worker w's container (removes it when a kill fails); nothing
  * when its engine is lost. */
 void loop_kill(struct loop *lp, struct worker *w);
-/* Kills the containers of agents silent well past --timeout. */
+/* Kills the containers of agents silent well past --timeout, and asks an
+ * engine whose workers all went silent whether it answers (lost if not). */
 void loop_watchdog(struct loop *lp);
+/* Engine e (marked lost) stopped answering: each of its workers is gone
+ * as if its container had died (its test a crash, its queued work back to
+ * the others), without a call to it; healing then starts their slots on
+ * the engines left. */
+void loop_engine_lost(struct loop *lp, size_t e);
 /* Replaces crashed workers while work remains. */
 void loop_heal(struct loop *lp);
 /* Bytes that came with the attach reply never wake poll(), and a read

@@ -17,6 +17,12 @@
 #   engine2_lose             the same, and engine2_stop will not start it
 #                            again: it ends what the dead engine left by PID
 #   engine2_restart          a killed engine started again on the same roots
+#   engine2_freeze           SIGSTOP to its dockerd and its containerd: the
+#                            connections stay open, nothing answers ("the
+#                            engine stops answering"); its containers run on
+#   engine2_thaw             SIGCONT to both (engine2_stop thaws first)
+#   engine2_files PATH       the files at PATH in its volumes (a shipped
+#                            project's), read from this machine's disk
 #   engine2_busy_run         a run of 40 one-second tests over both engines,
 #                            in the background (XPID), once it is under way
 #   engine2_stop             everything removed (processes by PID, the
@@ -54,6 +60,7 @@ E2_DIR=
 E2_NS=
 E2_UP=0
 E2_NORESTART=0
+E2_FROZEN=
 
 _e2_skip() {
 	rm -rf "$T_TMP"
@@ -228,6 +235,33 @@ _e2_reap() {
 	done
 }
 
+# The engine frozen: its dockerd and the containerd it started (its
+# child), so neither its API nor its streams answer, while the kernel
+# keeps their connections open. E2_FROZEN holds the PIDs to thaw.
+engine2_freeze() {
+	local ctrd
+	ctrd=$(pgrep -P "$E2_PID" -x containerd)
+	E2_FROZEN="$E2_PID $ctrd"
+	# shellcheck disable=SC2086
+	kill -STOP $E2_FROZEN
+}
+
+engine2_thaw() {
+	[ -n "$E2_FROZEN" ] || return 0
+	# shellcheck disable=SC2086
+	kill -CONT $E2_FROZEN 2>/dev/null
+	E2_FROZEN=
+}
+
+# The names of the files at PATH (relative to a volume's root) in the
+# engine's volumes: what a test on it wrote into its shipped project.
+engine2_files() {
+	local d
+	for d in "$E2_DIR"/data/volumes/*/_data/"$1"; do
+		[ -d "$d" ] && find "$d" -maxdepth 1 -type f -printf '%f\n'
+	done | sort -u
+}
+
 # dockerd waits a short while for the containerd it starts; on a loaded
 # machine the one that takes back a killed engine's shims has been seen
 # to take longer (dockerd then exits: "timeout waiting for containerd"),
@@ -261,6 +295,7 @@ engine2_stop() {
 	local i p m
 	trap - EXIT INT TERM HUP
 	[ -n "$E2_DIR" ] || return 0
+	engine2_thaw
 	if [ "$E2_UP" = 0 ] && [ "${E2_NORESTART:-0}" = 1 ]; then
 		_e2_reap
 	elif [ "$E2_UP" = 0 ] && [ -d "$E2_DIR/data" ] && [ -z "$(_e2_orphans)" ]; then
