@@ -6,15 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "proto.h"
 #include "relay.h"
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: xdock-agent [--controller] [--timeout SECONDS] [--output-cap BYTES] -- "
+	fprintf(f, "usage: xdock-agent [--controller] [--timeout SECONDS] [--output-cap BYTES] [--channel SOCKET] -- "
 		   "python3 -m pytest [args...]\n");
 }
 
@@ -31,7 +34,7 @@ parse_long(const char *opt, const char *s, long *out, struct error **err)
 }
 
 static int
-parse_args(int argc, char **argv, struct relay_opts *o, struct error **err)
+parse_args(int argc, char **argv, struct relay_opts *o, const char **chan, struct error **err)
 {
 	int i;
 
@@ -55,6 +58,8 @@ parse_args(int argc, char **argv, struct relay_opts *o, struct error **err)
 		if (strcmp(a, "--timeout") == 0) {
 			if (parse_long(a, argv[++i], &o->runner.timeout_s, err) < 0)
 				return -1;
+		} else if (strcmp(a, "--channel") == 0) {
+			*chan = argv[++i];
 		} else if (strcmp(a, "--output-cap") == 0) {
 			if (parse_long(a, argv[++i], &o->runner.output_cap, err) < 0)
 				return -1;
@@ -101,18 +106,48 @@ setup_signals(struct error **err)
 	return fd;
 }
 
+/* The local channel: the protocol both ways over the orchestrator's
+ * socket, mounted at `path`, instead of stdin/stdout through the engine.
+ * Where it cannot be reached (an engine whose bind mounts do not carry
+ * sockets across, as a VM's file sharing) the agent says so on stdout,
+ * where the orchestrator still listens, and goes on over the attach
+ * stream. */
+static void
+open_channel(const char *path, struct relay_opts *o)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = -1;
+
+	if (strlen(path) < sizeof(sa.sun_path)) {
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	}
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		o->in_fd = o->out_fd = fd;
+		return;
+	}
+	fprintf(stderr, "xdock-agent: %s: %s: using the attach stream\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (write(STDOUT_FILENO, PROTO_NOCHAN "\n", strlen(PROTO_NOCHAN) + 1) < 0)
+		return;
+}
+
 int
 main(int argc, char **argv)
 {
 	cleanup_error struct error *err = NULL;
 	struct relay_opts o = { .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .sig_fd = -1 };
+	const char *chan = NULL;
 	int rc;
 
-	if (parse_args(argc, argv, &o, &err) < 0) {
+	if (parse_args(argc, argv, &o, &chan, &err) < 0) {
 		fprintf(stderr, "xdock-agent: %s\n", err->msg);
 		usage(stderr);
 		return err->status;
 	}
+	if (chan)
+		open_channel(chan, &o);
 	o.sig_fd = setup_signals(&err);
 	if (o.sig_fd < 0) {
 		fprintf(stderr, "xdock-agent: %s\n", err->msg);

@@ -1,12 +1,14 @@
 /* The wire protocol between the orchestrator and xdock-agent: one JSON
- * object per line over the container's stdin/stdout (the attach stream).
- * This header is the contract; docs/protocol.md explains it.
+ * object per line over the container's stdin/stdout (the attach stream),
+ * or over the local channel (a unix socket the agent is given with
+ * --channel) where the engine shares the orchestrator's files. This
+ * header is the contract; docs/protocol.md explains it.
  *
  * Bump PROTO_VERSION when anything here or in a message's fields changes:
  * the hello exchange rejects a peer that speaks another version.
  *
  * orchestrator -> agent
- *   {"t":"hello","v":4}                       first line, always
+ *   {"t":"hello","v":5}                       first line, always
  *   {"t":"input","input":{..}}                the worker's workerinput, made by
  *                                             the controller (workers started
  *                                             with XDOCK_CONTROLLER=1 wait for it)
@@ -15,7 +17,11 @@
  *   {"t":"stop"}                              like bye, but tests sent and not
  *                                             begun are dropped (-x, --maxfail)
  * agent/runner -> orchestrator
- *   {"t":"hello","v":4,"pid":N}               agent, in reply to hello
+ *   {"t":"nochan"}                            on stdout, before anything else:
+ *                                             the agent was given a local
+ *                                             channel and cannot reach it; the
+ *                                             attach stream carries the rest
+ *   {"t":"hello","v":5,"pid":N}               agent, in reply to hello
  *   {"t":"ev","e":NAME,"d":{..}}              what xdist's worker sends its
  *                                             controller (serialized reports,
  *                                             warnings, workeroutput), for the
@@ -62,7 +68,7 @@
 
 #include "buf.h"
 
-#define PROTO_VERSION 4
+#define PROTO_VERSION 5
 
 /* A line longer than this is a protocol error, never a bigger allocation.
  * Runner output inside a message is capped well below it; the longest
@@ -75,6 +81,7 @@
 #define PROTO_PFX_START "{\"t\":\"start\",\"i\":"
 #define PROTO_PFX_BYE "{\"t\":\"bye\"}"
 #define PROTO_PFX_DONE "{\"t\":\"done\"}"
+#define PROTO_NOCHAN "{\"t\":\"nochan\"}"
 #define PROTO_PFX_RESULT "{\"t\":\"result\",\"i\":"
 /* An event's fields follow this prefix; xdock forwards them to the
  * controller with the worker's name put in front. */

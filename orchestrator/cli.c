@@ -302,6 +302,8 @@ static const struct opt opts[] = {
 	  "one more engine", TO_FN, 0, 0, cli_add_docker_host, 0 },
 	{ "--ship", NULL, 0, NULL, "send the project to the engine instead of bind-mounting it (the default for "
 	  "a tcp:// engine)", TO_TRUE, FIELD(ship), 0, NULL, 0 },
+	{ "--no-local-channel", NULL, 0, NULL, "every message over the engine's attach stream, none over the local "
+	  "socket beside it", TO_TRUE, FIELD(no_local_channel), 0, NULL, 0 },
 	{ "--agent", NULL, 0, "PATH", "xdock-agent binary (default: next to xdock)",
 	  TO_STR, FIELD(agent), 0, NULL, OPT_PATH },
 	{ "--help", NULL, 'h', NULL, "this text", TO_FN, 0, 0, set_help, OPT_CLI_ONLY },

@@ -55,6 +55,7 @@ struct config {
 	const char *docker_hosts[CLI_MAX_ENGINES];
 	size_t ndocker_hosts;
 	bool ship;                 /* ship the project even to a local engine */
+	bool no_local_channel;     /* the protocol over the attach stream alone (chan.h) */
 	const char *agent;         /* NULL: next to the xdock binary */
 	double timeout;            /* per test, seconds, 0: none */
 	int64_t memory;            /* bytes per worker container, 0: none */

@@ -89,6 +89,8 @@ engine_setup(struct fleet *f, struct engine *en, const char *agent_path)
 		.with_controller = true,
 	};
 	en->setup.network = en->prov->host_network ? "host" : NULL;
+	/* A shipped engine has its own disk: no socket of ours reaches it. */
+	en->setup.chan = !en->shipping && f->chan.path ? &f->chan : NULL;
 }
 
 void
@@ -119,6 +121,17 @@ fleet_init(struct fleet *f, const struct config *cfg, size_t nw, struct engines 
 	/* It receives every worker's events: more than a worker's commands. */
 	buf_release(&f->ctl.out);
 	buf_init(&f->ctl.out, (size_t)1 << 30);
+	chan_dir_init(&f->chan);
+	for (size_t e = 0; e < es->n && !cfg->no_local_channel; e++) {
+		struct error *ce = NULL;
+
+		if (es->e[e].shipping)
+			continue;
+		/* Not writable: the attach stream carries everything. */
+		chan_dir_open(&f->chan, es->e[0].ctx.project_dir, &ce);
+		error_free(ce);
+		break;
+	}
 	for (size_t e = 0; e < es->n; e++)
 		engine_setup(f, &es->e[e], agent_path);
 }
@@ -130,6 +143,7 @@ fleet_release(struct fleet *f)
 	for (size_t i = 0; f->w && i < f->nw; i++)
 		worker_release(&f->w[i]);
 	worker_release(&f->ctl);
+	chan_dir_close(&f->chan);
 	free(f->w);
 	free(f->at);
 	free(f->cmd);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "chan.h"
 #include "cli.h"
 #include "docker.h"
 #include "engines.h"
@@ -38,6 +39,7 @@ struct fleet {
 	size_t nenv;
 	int64_t t0;                 /* the run's start (util_now_ms), for the spans */
 	struct fleet_prep *prep;    /* the first start's databases (fleet_prep.c); NULL: none */
+	struct chan_dir chan;       /* the local channels' sockets; no path: none */
 };
 
 /* nw worker slots, slot i on engine at[i] (copied); es's contexts

@@ -211,6 +211,9 @@ to_ledger(struct loop *lp, struct worker *w, struct msg *m)
 		loop_controller_crash(lp, w, "it broke the protocol", &seen);
 		return rc;
 	}
+	/* The agent's hello came over the channel it chose. */
+	if (m->kind == MSG_HELLO)
+		lp->fleet->rep->workers[w->index].channel = w->chan_open ? "local" : "attach";
 	loop_controller_tell(lp, w, m, &seen);
 	return 0;
 }
@@ -343,11 +346,12 @@ void
 loop_run(struct loop *lp)
 {
 	struct fleet *f = lp->fleet;
-	struct pollfd *pfd = xcalloc(f->nw + 3, sizeof(*pfd));
-	size_t *who = xcalloc(f->nw + 3, sizeof(*who));
+	size_t cap = (f->nw + 1) * WORKER_POLLFDS + 2;
+	struct pollfd *pfd = xcalloc(cap, sizeof(*pfd));
+	size_t *who = xcalloc(cap, sizeof(*who));
 
 	while (!all_exited(lp) && !lp->ledger->fatal && !lp->ledger->interrupted && !lp->prep_failed) {
-		size_t n = 0, ctl_at = 0, prep_at = 0;
+		size_t n = 0, ctl_at = 0, ctl_n = 0, prep_at = 0;
 		int rc, timeout = 1000;
 
 		loop_read_held(lp);
@@ -355,20 +359,20 @@ loop_run(struct loop *lp)
 		if (lp->ledger->fatal)
 			break;
 		pfd[n++] = (struct pollfd){ .fd = lp->sigfd, .events = POLLIN };
-		if (loop_controller_poll(lp, &pfd[n], &timeout))
-			ctl_at = n++;
+		ctl_n = loop_controller_poll(lp, &pfd[n], &timeout);
+		if (ctl_n) {
+			ctl_at = n;
+			n += ctl_n;
+		}
 		if (fleet_prep_fd(f) >= 0) {
 			pfd[n] = (struct pollfd){ .fd = fleet_prep_fd(f), .events = POLLIN };
 			prep_at = n++;
 		}
 		for (size_t i = 0; i < f->nw; i++) {
-			struct worker *w = &f->w[i];
+			size_t k = worker_pollfds(&f->w[i], f->w[i].out.len > 0, &pfd[n]);
 
-			if (!w->attach)
-				continue;
-			who[n] = i;
-			pfd[n++] = (struct pollfd){ .fd = docker_attach_fd(w->attach),
-						    .events = (short)(POLLIN | (w->out.len ? POLLOUT : 0)) };
+			for (size_t j = 0; j < k; j++)
+				who[n++] = i;
 		}
 		rc = poll(pfd, n, timeout);
 		if (rc < 0 && errno != EINTR) {
@@ -378,13 +382,17 @@ loop_run(struct loop *lp)
 		if (pfd[0].revents && loop_signalled(lp))
 			break;
 		for (size_t k = 1; k < n; k++) {
+			bool ctl = ctl_n && k >= ctl_at && k < ctl_at + ctl_n;
+
 			/* A worker whose engine was found lost while another was
-			 * served is detached already. */
-			if (!pfd[k].revents || (k != ctl_at && k != prep_at && !f->w[who[k]].attach))
+			 * served is detached already; so is one whose other
+			 * descriptor ended it this round. */
+			if (!pfd[k].revents || (ctl && !f->ctl.attach) ||
+			    (!ctl && k != prep_at && !f->w[who[k]].attach))
 				continue;
 			if (k == prep_at)
 				service_prep(lp);
-			else if (k == ctl_at)
+			else if (ctl)
 				loop_controller_service(lp, pfd[k].revents);
 			else
 				service_worker(lp, &f->w[who[k]], pfd[k].revents);

@@ -107,17 +107,14 @@ loop_controller_service(struct loop *lp, short revents)
 		error_free(e);
 }
 
-bool
+size_t
 loop_controller_poll(struct loop *lp, struct pollfd *p, int *timeout)
 {
 	struct worker *c = &lp->fleet->ctl;
-	bool send;
 
 	if (!c->attach)
-		return false;
-	send = controller_send_due(lp->ctl, util_now_ms(), timeout);
-	*p = (struct pollfd){ .fd = docker_attach_fd(c->attach), .events = (short)(POLLIN | (send ? POLLOUT : 0)) };
-	return true;
+		return 0;
+	return worker_pollfds(c, controller_send_due(lp->ctl, util_now_ms(), timeout), p);
 }
 
 void
@@ -149,19 +146,22 @@ loop_controller_drain_failed(struct loop *lp)
 	if (!lp->ledger->fatal || !lp->ledger->early_exit || lp->ledger->have_collection)
 		return;
 	while (c->attach && !lp->ctl->exited && util_now_ms() < deadline) {
-		struct pollfd p[2] = { { .fd = lp->sigfd, .events = POLLIN } };
+		struct pollfd p[1 + WORKER_POLLFDS] = { { .fd = lp->sigfd, .events = POLLIN } };
 		int timeout = 200;
+		size_t n;
 
 		loop_read_held(lp);
-		if (!loop_controller_poll(lp, &p[1], &timeout))
+		n = loop_controller_poll(lp, &p[1], &timeout);
+		if (!n)
 			break;
-		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+		if (poll(p, 1 + n, timeout) < 0 && errno != EINTR)
 			break;
 		/* A signal is left for the teardown to hear. */
 		if (p[0].revents)
 			break;
-		if (p[1].revents)
-			loop_controller_service(lp, p[1].revents);
+		for (size_t k = 1; k <= n && c->attach; k++)
+			if (p[k].revents)
+				loop_controller_service(lp, p[k].revents);
 	}
 }
 
@@ -173,19 +173,22 @@ loop_finish(struct loop *lp, struct error **err)
 
 	controller_bye(lp->ctl);
 	while (c->attach && !lp->ctl->failure && util_now_ms() < deadline) {
-		struct pollfd p[2] = { { .fd = lp->sigfd, .events = POLLIN } };
+		struct pollfd p[1 + WORKER_POLLFDS] = { { .fd = lp->sigfd, .events = POLLIN } };
 		int rc, timeout = 1000;
+		size_t n;
 
 		loop_read_held(lp);
-		if (!loop_controller_poll(lp, &p[1], &timeout))
+		n = loop_controller_poll(lp, &p[1], &timeout);
+		if (!n)
 			break;
-		rc = poll(p, 2, timeout);
+		rc = poll(p, 1 + n, timeout);
 		if (rc < 0 && errno != EINTR)
 			return error_set(err, EXIT_INTERNAL, "poll: %s", strerror(errno));
 		if (p[0].revents && loop_signalled(lp))
 			return error_set(err, EXIT_INTERRUPTED, "interrupted while the controller wrote its reports");
-		if (p[1].revents)
-			loop_controller_service(lp, p[1].revents);
+		for (size_t k = 1; k <= n && c->attach; k++)
+			if (p[k].revents)
+				loop_controller_service(lp, p[k].revents);
 	}
 	if (lp->ctl->failure)
 		return error_set(err, EXIT_INTERNAL, "controller: %s", lp->ctl->failure);

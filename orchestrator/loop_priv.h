@@ -43,9 +43,10 @@ void loop_controller_crash(struct loop *lp, const struct worker *w, const char *
  * concerns it (events, a result's or a crash's fate). */
 void loop_controller_tell(struct loop *lp, const struct worker *w, const struct msg *m, const struct loop_seen *before);
 
-/* The controller's poll entry into *p, false when its channel is closed;
- * its queue is written once its batch is due (*timeout lowered to then). */
-bool loop_controller_poll(struct loop *lp, struct pollfd *p, int *timeout);
+/* The controller's poll entries into p[0..WORKER_POLLFDS), how many (0
+ * when its channel is closed); its queue is written once its batch is
+ * due (*timeout lowered to then). */
+size_t loop_controller_poll(struct loop *lp, struct pollfd *p, int *timeout);
 /* The controller's channel is ready (revents): its messages (workerinput
  * relayed to the workers' queues), the end of its stream, its queue. */
 void loop_controller_service(struct loop *lp, short revents);

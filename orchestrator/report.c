@@ -358,6 +358,7 @@ report_json(const struct report *r, FILE *out, struct error **err)
 		add_str(o, "engine", w->engine);
 		cJSON_AddNumberToObject(o, "engine_index", (double)w->engine_index);
 		add_str(o, "container", w->container);
+		add_str(o, "channel", w->channel);
 		cJSON_AddNumberToObject(o, "tests", (double)w->tests);
 		cJSON_AddItemToArray(workers, o);
 	}

@@ -52,6 +52,7 @@ struct report_worker {
 	char *container;        /* full id */
 	char *engine;           /* the engine's address it last ran on */
 	size_t engine_index;    /* that engine's place among the run's (one address may be given twice) */
+	const char *channel;    /* static: "local" or "attach", what carried its protocol; NULL: no hello */
 	size_t tests;           /* tests it ran */
 };
 

@@ -1,4 +1,5 @@
-/* One worker: its container, its attach channel and the bytes going each
+/* One worker: its container, its channel (the attach stream, and the
+ * local socket beside it where there is one) and the bytes going each
  * way. It turns the channel into protocol messages and queued commands
  * into bytes; what a message means for the run is the ledger's business
  * (ledger.h), where the worker's protocol state lives. */
@@ -8,9 +9,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <poll.h>
 #include <stdio.h>
 
 #include "buf.h"
+#include "chan.h"
 #include "docker.h"
 #include "frame.h"
 #include "msg.h"
@@ -36,6 +39,7 @@ struct worker_setup {
 	const char *extra_dir;          /* NULL, or one more directory bind-mounted at its own path */
 	const char *project_volume;     /* shipped: mounted instead of project_dir */
 	const char *agent_volume;       /* shipped: mounted at /xdock instead of agent_path */
+	const struct chan_dir *chan;    /* NULL: the protocol goes over the attach stream alone */
 	int64_t memory, nano_cpus;      /* 0: no limit */
 };
 
@@ -45,6 +49,9 @@ struct worker {
 	char *dbname;           /* test_db_gwN, NULL with --db none */
 	char *container;        /* id */
 	struct docker_attach *attach;
+	int chan_lfd;           /* waiting for the agent on the local channel, or -1 */
+	int chan_fd;            /* the local channel, or -1 (chan.h) */
+	bool chan_open;         /* the protocol goes over the channel: stdout is not read */
 	struct frame_demux demux;
 	struct proto_reader reader;
 	struct buf out;         /* protocol bytes not yet sent */
@@ -70,11 +77,19 @@ int worker_start(struct worker *w, struct docker *dk, const struct worker_setup 
 /* Queues hello: the go-ahead for the agent to start pytest, given once
  * the worker's database exists. */
 void worker_hello(struct worker *w);
-/* Sends what is queued as far as the socket takes it. */
+/* The descriptors to poll for w (at most WORKER_POLLFDS): the attach
+ * stream, and the local channel or its listening socket. send: ask to
+ * write. 0 when w is detached. */
+#define WORKER_POLLFDS 2
+size_t worker_pollfds(const struct worker *w, bool send, struct pollfd *p);
+/* Sends what is queued as far as the socket takes it. While the agent
+ * has not yet connected to the local channel (or said it cannot), what
+ * is queued waits. */
 int worker_flush(struct worker *w, struct error **err);
-/* Reads what the socket has. *eof when the stream ended. -2 when the
- * peer broke the protocol (a line over the cap, bytes out of Docker's
- * framing), -1 when the channel failed. */
+/* Reads what the channel and the attach stream have. *eof when the
+ * attach stream ended (the container's end: the channel is read dry
+ * first). -2 when the peer broke the protocol (a line over the cap,
+ * bytes out of Docker's framing), -1 when the channel failed. */
 int worker_read(struct worker *w, bool *eof, struct error **err);
 /* Takes the next whole message: 1 with *m filled, 0 when none is
  * buffered, -1 on a line that is no message (*err says why, without the

@@ -13,6 +13,7 @@ import json
 import os
 import selectors
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -196,6 +197,51 @@ class Agent:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+class SockAgent(Agent):
+    """An agent given --channel: the protocol goes over the socket it
+    connects to; its stdout is read on the side (raw) and must stay empty."""
+
+    def __init__(self, cmd, listener, env=None):
+        super().__init__(cmd, env=env)
+        listener.settimeout(30)
+        try:
+            self.sock, _ = listener.accept()
+        except OSError:
+            self.sock = None
+        self.stdout_raw = b""
+
+    def send(self, obj_or_line):
+        line = obj_or_line if isinstance(obj_or_line, str) else json.dumps(
+            obj_or_line, separators=(",", ":"))
+        self.sock.sendall(line.encode() + b"\n")
+
+    def close_stdin(self):
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def _fill(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(1 << 20)
+        except socket.timeout:
+            return False
+        if chunk == b"":
+            self.eof = True
+            return False
+        self.pending += chunk
+        return True
+
+    def side_stdout(self):
+        try:
+            while True:
+                chunk = self.proc.stdout.read(1 << 20)
+                if not chunk:
+                    break
+                self.stdout_raw += chunk
+        except (BlockingIOError, ValueError):
+            pass
+        return self.stdout_raw
 
 
 class Driver:
@@ -490,6 +536,59 @@ class Driver:
         check(pid is not None and gone_within(pid, 10), "SIGTERM: no runner left", pid)
         a.kill()
 
+    def t_channel(self):
+        # The local channel: hello, collection, a run and the exit over the
+        # socket; nothing of the protocol on stdout.
+        path = os.path.join(self.tmp, "chan.sock")
+        lst = socket.socket(socket.AF_UNIX)
+        lst.bind(path)
+        lst.listen(1)
+        cmd = [*self.args.wrap.split(), self.args.agent, "--channel", path, "--", self.args.python, "-m",
+               "pytest", "test_basic.py"]
+        a = SockAgent(cmd, lst, env=self.env)
+        lst.close()
+        check(a.sock is not None, "channel: the agent connects to the socket it is given", a.stderr() if a.sock is None else "")
+        if a.sock is None:
+            a.kill()
+            return
+        msg = a.hello()
+        check(msg is not None and msg.get("t") == "hello" and msg.get("pid") == a.proc.pid,
+              "channel: hello answered over the socket", msg)
+        col = a.next(60)
+        n = len(col["items"]) if col and col["t"] == "collected" else 0
+        check(n == 8, "channel: collection over the socket", col)
+        a.send({"t": "run", "i": list(range(n))})
+        a.send({"t": "bye"})
+        msgs, ex = a.until("exit", timeout=60)
+        check(len(self.results_by_index(msgs)) == n and ex is not None and ex["status"] == 1,
+              "channel: every result and the exit over the socket", (len(msgs), ex))
+        check(a.wait(30) == 0, "channel: agent exits 0", a.proc.returncode)
+        check(a.side_stdout() == b"", "channel: nothing on stdout", a.stdout_raw[:200])
+        a.sock.close()
+        a.kill()
+
+    def t_channel_fallback(self):
+        # A channel that cannot be reached: one nochan line on stdout, then
+        # the protocol over stdin/stdout as without the option.
+        cmd = [*self.args.wrap.split(), self.args.agent, "--channel", os.path.join(self.tmp, "absent", "chan.sock"),
+               "--", self.args.python, "-m", "pytest", "test_other.py"]
+        a = Agent(cmd, env=self.env)
+        first = a.next(30)
+        check(first == {"t": "nochan"}, "channel fallback: the first line says nochan", first)
+        msg = a.hello()
+        check(msg is not None and msg.get("t") == "hello" and msg.get("pid") == a.proc.pid,
+              "channel fallback: hello over stdio", msg)
+        col = a.next(60)
+        n = len(col["items"]) if col and col["t"] == "collected" else 0
+        a.send({"t": "run", "i": list(range(n))})
+        a.send({"t": "bye"})
+        msgs, ex = a.until("exit", timeout=60)
+        check(n == 1 and len(self.results_by_index(msgs)) == 1 and ex is not None and ex["status"] == 0,
+              "channel fallback: the run goes on over stdio", (n, ex))
+        check(a.wait(30) == 0, "channel fallback: agent exits 0", a.proc.returncode)
+        check("using the attach stream" in a.stderr(), "channel fallback: stderr says why")
+        a.kill()
+
     def t_container(self):
         img, label, suite = self.args.docker_image, self.args.label, self.args.suite
         name = "%s-%d" % (label.replace("=", "-").replace(".", "-"), os.getpid())
@@ -535,7 +634,7 @@ def main():
     os.chdir(args.suite)
     d = Driver(args)
     names = ["version_mismatch", "main", "output_cap", "collect_error", "maxfail", "stop", "xdist_env",
-             "crash_exit", "crash_segv", "timeout", "stdin_eof", "sigterm"]
+             "crash_exit", "crash_segv", "timeout", "stdin_eof", "sigterm", "channel", "channel_fallback"]
     if args.docker_image:
         names.append("container")
     if args.only:

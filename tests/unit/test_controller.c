@@ -183,7 +183,7 @@ static const struct ctl_row ctl_rows[] = {
 	{ "done, then the end", { "{\"t\":\"done\"}" }, true, NULL, NULL },
 	{ "the end, nothing said", { NULL }, true, STREAM_ENDED, NULL },
 	{ "the end after workerinput", { INPUT_K }, true, STREAM_ENDED, "{\"t\":\"input\",\"input\":{\"k\":1}}\n" },
-	{ "hello of its agent", { "{\"t\":\"hello\",\"v\":" "4" ",\"pid\":1}" }, false, NULL, NULL },
+	{ "hello of its agent", { "{\"t\":\"hello\",\"v\":" "5" ",\"pid\":1}" }, false, NULL, NULL },
 	{ "hello of another protocol", { "{\"t\":\"hello\",\"v\":999,\"pid\":1}" }, false,
 	  "its agent speaks another protocol version", NULL },
 	{ "a worker's ev", { "{\"t\":\"ev\",\"e\":\"logstart\",\"d\":{}}" }, false, "it sent a worker's message", NULL },
@@ -232,7 +232,7 @@ static void
 test_controller_lines_and_its_end(void **state)
 {
 	(void)state;
-	assert_int_equal(PROTO_VERSION, 4); /* the hello row spells it */
+	assert_int_equal(PROTO_VERSION, 5); /* the hello row spells it */
 	for (size_t r = 0; r < ARRAY_SIZE(ctl_rows); r++)
 		check_ctl_row(&ctl_rows[r]);
 }

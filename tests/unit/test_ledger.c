@@ -157,7 +157,7 @@ struct row {
 };
 
 static const struct row rows[] = {
-	{ "hello", "{\"t\":\"hello\",\"v\":" "4" ",\"pid\":1}", { OK, BROKE, BROKE, BROKE, IGNORED } },
+	{ "hello", "{\"t\":\"hello\",\"v\":" "5" ",\"pid\":1}", { OK, BROKE, BROKE, BROKE, IGNORED } },
 	{ "collected", NULL, { BROKE, OK, BROKE, BROKE, IGNORED } },
 	{ "start", "{\"t\":\"start\",\"i\":@}", { BROKE, BROKE, OK, BROKE, IGNORED } },
 	{ "start out of range", "{\"t\":\"start\",\"i\":100000000}", { BROKE, BROKE, BROKE, BROKE, IGNORED } },
@@ -271,7 +271,7 @@ static void
 test_every_message_in_every_state(void **state)
 {
 	(void)state;
-	assert_int_equal(PROTO_VERSION, 4); /* the hello row spells it */
+	assert_int_equal(PROTO_VERSION, 5); /* the hello row spells it */
 	for (size_t r = 0; r < ARRAY_SIZE(rows); r++)
 		for (int st = 0; st < ST__COUNT; st++)
 			check_row(&rows[r], (enum st)st);
@@ -467,7 +467,7 @@ test_exit_after_crash(void **state)
 	assert_int_equal(f.l.fatal->status, 4);
 	/* Nothing after the exit line is heard. */
 	assert_int_equal(feed(&f, 0, "{\"t\":\"exit\",\"status\":0}"), 0);
-	assert_int_equal(feed(&f, 0, "{\"t\":\"hello\",\"v\":4,\"pid\":1}"), 0);
+	assert_int_equal(feed(&f, 0, "{\"t\":\"hello\",\"v\":5,\"pid\":1}"), 0);
 	assert_int_equal(f.l.w[0].state, LEDGER_EXITED);
 	fix_close(&f);
 }

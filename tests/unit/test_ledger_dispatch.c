@@ -109,9 +109,9 @@ test_no_test_before_admission(void **state)
 
 	(void)state;
 	setup_fixture(&f);
-	feed(&f, 0, "{\"t\":\"hello\",\"v\":4,\"pid\":1}");
+	feed(&f, 0, "{\"t\":\"hello\",\"v\":5,\"pid\":1}");
 	feed(&f, 0, coll);
-	feed(&f, 1, "{\"t\":\"hello\",\"v\":4,\"pid\":1}");
+	feed(&f, 1, "{\"t\":\"hello\",\"v\":5,\"pid\":1}");
 	feed(&f, 1, coll);
 	/* Both collected while their databases were being made: nothing. */
 	assert_int_equal(runs_queued(&f.out[0], &lines), 0);
@@ -139,7 +139,7 @@ refills(double duration, size_t *tests, size_t *lines)
 	char line[160];
 
 	setup_fixture(&f);
-	feed(&f, 0, "{\"t\":\"hello\",\"v\":4,\"pid\":1}");
+	feed(&f, 0, "{\"t\":\"hello\",\"v\":5,\"pid\":1}");
 	feed(&f, 0, coll);
 	ledger_admit(&f.l, 0);
 	inflight = runs_queued(&f.out[0], &l);
