@@ -12,7 +12,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "gc.h"
 #include "util.h"
+
+/* The directory's name before its owner label. */
+#define CHAN_PREFIX "chan-"
 
 void
 chan_dir_init(struct chan_dir *d)
@@ -21,54 +25,82 @@ chan_dir_init(struct chan_dir *d)
 	d->path = d->made = NULL;
 }
 
+/* Empties and removes one socket directory. */
+static void
+remove_dir(int at, const char *name)
+{
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dir)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			unlinkat(dirfd(dir), de->d_name, 0);
+	closedir(dir);
+	unlinkat(at, name, AT_REMOVEDIR);
+}
+
+/* Directories of runs that were killed before they could remove theirs.
+ * A directory whose owner cannot be judged (another machine sharing the
+ * project over NFS, another PID namespace) is left alone. */
+static void
+sweep_dead(const char *top)
+{
+	DIR *dir = opendir(top);
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir)))
+		if (strncmp(de->d_name, CHAN_PREFIX, strlen(CHAN_PREFIX)) == 0 &&
+		    gc_owner_liveness(de->d_name + strlen(CHAN_PREFIX)) == GC_DEAD)
+			remove_dir(dirfd(dir), de->d_name);
+	closedir(dir);
+}
+
 int
 chan_dir_open(struct chan_dir *d, const char *project_dir, struct error **err)
 {
 	cleanup_free char *top = xasprintf("%s/.xdock", project_dir);
-	cleanup_free char *tmpl = xasprintf("%s/chan-XXXXXX", top);
-
+	cleanup_free char *owner = gc_owner_self();
+	cleanup_free char *path = xasprintf("%s/" CHAN_PREFIX "%s", top, owner);
 	bool made = mkdir(top, 0777) == 0;
 	int e;
 
 	if (!made && errno != EEXIST)
 		return error_set(err, EXIT_INTERNAL, "%s: %s", top, strerror(errno));
-	/* mkdtemp: 0700, so only this user (and root) may connect. */
-	if (mkdtemp(tmpl)) {
-		d->fd = open(tmpl, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	sweep_dead(top);
+	/* 0700: only this user (and root) may connect. */
+	if (mkdir(path, 0700) == 0) {
+		d->fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (d->fd >= 0) {
-			d->path = steal_ptr(&tmpl);
+			d->path = steal_ptr(&path);
 			d->made = made ? steal_ptr(&top) : NULL;
 			return 0;
 		}
 		e = errno;
-		rmdir(tmpl);
+		rmdir(path);
 	} else {
 		e = errno;
 	}
 	if (made)
 		rmdir(top);
-	return error_set(err, EXIT_INTERNAL, "%s: %s", tmpl, strerror(e));
+	return error_set(err, EXIT_INTERNAL, "%s: %s", path, strerror(e));
 }
 
 void
 chan_dir_close(struct chan_dir *d)
 {
-	DIR *dir;
-
 	if (!d->path)
 		return;
 	/* Sockets are unlinked once their containers started; one is left
 	 * here only by a start that failed or was interrupted. */
-	dir = opendir(d->path);
-	if (dir) {
-		struct dirent *de;
-
-		while ((de = readdir(dir)))
-			if (de->d_name[0] != '.')
-				unlinkat(dirfd(dir), de->d_name, 0);
-		closedir(dir);
-	}
-	rmdir(d->path);
+	remove_dir(AT_FDCWD, d->path);
 	if (d->made)
 		rmdir(d->made);
 	close(d->fd);

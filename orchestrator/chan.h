@@ -12,10 +12,12 @@
 /* Where the socket appears inside the container; the agent's --channel. */
 #define CHAN_MOUNT "/xdock/chan.sock"
 
-/* A run's socket directory: <project>/.xdock/chan-XXXXXX, mode 0700. It
- * lives beside the project because wherever the engine can bind-mount
- * the project it can bind-mount this (a job container that shares the
- * host's Docker socket and its workspace path, too); /tmp need not be. */
+/* A run's socket directory: <project>/.xdock/chan-<owner>, mode 0700,
+ * named by the run's owner label (gc.h) so that a later run can tell one
+ * left by a run that was killed, and remove it. It lives beside the
+ * project because wherever the engine can bind-mount the project it can
+ * bind-mount this (a job container that shares the host's Docker socket
+ * and its workspace path, too); /tmp need not be. */
 struct chan_dir {
 	int fd;     /* O_PATH: sockets are bound through /proc/self/fd/N, so
 		     * a long project path never meets sun_path's 108 bytes */
@@ -24,8 +26,9 @@ struct chan_dir {
 };
 
 void chan_dir_init(struct chan_dir *d);
-/* Makes the directory; -1 with *err when the project is not writable
- * (the run then goes without the channel). */
+/* Makes the directory, after removing those of owners no longer alive;
+ * -1 with *err when the project is not writable (the run then goes
+ * without the channel). */
 int chan_dir_open(struct chan_dir *d, const char *project_dir, struct error **err);
 /* Removes the directory and whatever sockets are still in it. */
 void chan_dir_close(struct chan_dir *d);

@@ -67,7 +67,21 @@ outcomes() {
 	json "$1" 'sorted((t["nodeid"], t["outcome"]) for t in r["tests"])'
 }
 
+# Two socket directories a killed run could have left: one whose owner
+# is gone (a pid that exited) is removed by the next run; one whose owner
+# lives (this script) is not.
+sleep 0 &
+gone=$!
+wait "$gone"
+stat_start() { cut -d' ' -f22 <"/proc/$1/stat"; }
+owner_of() { echo "$(hostname):$(cat /proc/sys/kernel/random/boot_id):$(stat -L -c %i /proc/self/ns/pid):$1:$2"; }
+mkdir -p "$proj/.xdock/chan-$(owner_of "$gone" 1)" "$proj/.xdock/chan-$(owner_of $$ "$(stat_start $$)")"
+touch "$proj/.xdock/chan-$(owner_of "$gone" 1)/gw0"
+
 held_run chan
+check "channel: a dead run's socket directory was removed" test ! -e "$proj/.xdock/chan-$(owner_of "$gone" 1)"
+check "channel: a live owner's socket directory was left alone" test -d "$proj/.xdock/chan-$(owner_of $$ "$(stat_start $$)")"
+rmdir "$proj/.xdock/chan-$(owner_of $$ "$(stat_start $$)")"
 check "channel: exit 1, a test failed (got $RC)" eq "$RC" 1
 check "channel: the held test was held, and passed" \
 	eq "$(json "$T_TMP/chan.json" '[t["outcome"] for t in r["tests"] if t["nodeid"].endswith("test_hold")]')" "['passed']"
@@ -78,7 +92,7 @@ check "channel: the engine relayed no protocol line of a held worker" \
 check "channel: the held worker's container was found" test -s "$T_TMP/chan.cid"
 check "channel: its socket was unlinked once its container started" \
 	eq "$(grep -v 'chan-[^/]*$' "$T_TMP/chan.socks")" ""
-check "channel: its socket directory was there" grep -q 'chan-[^/]*$' "$T_TMP/chan.socks"
+check "channel: its socket directory was there, named by its owner" grep -q "/chan-[^/]*:$XPID:[0-9]*\$" "$T_TMP/chan.socks"
 check "channel: no socket directory left" eq "$(find "$proj/.xdock" -path '*/chan-*')" ""
 check "channel: nothing left on the engine" no_leftovers_of "$(json "$T_TMP/chan.json" 'r["run_id"]')"
 
