@@ -13,7 +13,7 @@
  * alone proves nothing (a test may run for minutes without a word), so
  * this only decides when to ask: an engine that answers its ping is never
  * lost for it, and asking costs one ping a period. 15 s: well past the
- * gaps between a busy worker's messages (a message per test phase) and
+ * gaps between a busy worker's messages (several for every test) and
  * the stalls of a loaded machine, short enough that a frozen engine holds
  * the run up for about 25 s (this, then two pings of ENGINES_PROBE_MS). */
 #define LOOP_SILENCE_MS 15000
@@ -117,8 +117,8 @@ watch_engine(struct loop *lp, size_t e, int64_t now)
 	}
 	a = engines_probe_take(f->es, e, &why);
 	if (a == ENGINES_SILENT && waits && heard < en->asked_ms && !en->lost) {
-		cleanup_free char *msg = xasprintf("its workers said nothing for %lld s with tests in flight, and it "
-						   "answered no ping within %d s (twice): %s",
+		cleanup_free char *msg = xasprintf("its workers said nothing for %lld s while xdock waited on them, "
+						   "and it answered no ping within %d s (twice): %s",
 						   (long long)((now - heard) / 1000), ENGINES_PROBE_MS / 1000, why);
 
 		engines_lose(f->es, e, msg);
