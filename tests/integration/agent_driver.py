@@ -115,7 +115,10 @@ class Agent:
     def send(self, obj_or_line):
         line = obj_or_line if isinstance(obj_or_line, str) else json.dumps(
             obj_or_line, separators=(",", ":"))
-        self.proc.stdin.write(line.encode() + b"\n")
+        self._write(line.encode() + b"\n")
+
+    def _write(self, data):
+        self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
     def close_stdin(self):
@@ -124,16 +127,21 @@ class Agent:
         except BrokenPipeError:
             pass
 
-    def _fill(self, timeout):
+    def _read(self, timeout):
+        """The next bytes, b"" at EOF; None when none came within timeout."""
         sel = selectors.DefaultSelector()
         sel.register(self.proc.stdout, selectors.EVENT_READ)
         ready = sel.select(timeout)
         sel.close()
         if not ready:
-            return False
-        chunk = self.proc.stdout.read(1 << 20)
+            return None
+        # Non-blocking: None when the wake-up had nothing after all.
+        return self.proc.stdout.read(1 << 20)
+
+    def _fill(self, timeout):
+        chunk = self._read(timeout)
         if chunk is None:
-            return True
+            return False
         if chunk == b"":
             self.eof = True
             return False
@@ -212,25 +220,18 @@ class SockAgent(Agent):
             self.sock = None
         self.stdout_raw = b""
 
-    def send(self, obj_or_line):
-        line = obj_or_line if isinstance(obj_or_line, str) else json.dumps(
-            obj_or_line, separators=(",", ":"))
-        self.sock.sendall(line.encode() + b"\n")
+    def _write(self, data):
+        self.sock.sendall(data)
 
     def close_stdin(self):
         self.sock.shutdown(socket.SHUT_WR)
 
-    def _fill(self, timeout):
+    def _read(self, timeout):
         self.sock.settimeout(timeout)
         try:
-            chunk = self.sock.recv(1 << 20)
+            return self.sock.recv(1 << 20)
         except socket.timeout:
-            return False
-        if chunk == b"":
-            self.eof = True
-            return False
-        self.pending += chunk
-        return True
+            return None
 
     def side_stdout(self):
         try:
