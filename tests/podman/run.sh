@@ -136,7 +136,9 @@ trap 'exit 2' INT TERM HUP
 # start_service: the service on $sock; its PID in svc_pid.
 start_service() {
 	rm -f "$sock"
-	"${pm[@]}" system service --time=0 "unix://$sock" >>"$dir/service.log" 2>&1 &
+	# In the store's directory: conmon writes a file named "oom" into its
+	# working directory (the service's) when a container is OOM-killed.
+	(cd "$dir" && exec "${pm[@]}" system service --time=0 "unix://$sock") >>"$dir/service.log" 2>&1 &
 	svc_pid=$!
 	for _ in $(seq 100); do
 		curl -sf --unix-socket "$sock" http://podman/_ping >/dev/null 2>&1 && return 0
