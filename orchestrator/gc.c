@@ -299,28 +299,39 @@ container_remove(struct docker *dk, const char *id, struct error **err)
 }
 
 /* Removes the objects of l (those of dead runs only, unless j is NULL)
- * with rm, counts them in removed and releases l. -1 when any removal
- * failed; the others are still tried, each with an error of its own, and
- * the first failure is kept in *err (set already by an earlier step of
- * the sweep, it stays). */
+ * with rm, counts them in removed and releases l. An object whose removal
+ * fails is tried once more after the others: Podman refuses to remove a
+ * container while others that joined its network namespace exist (a
+ * run's controller and its workers), whatever order its listing gives.
+ * -1 when a removal failed twice; the others are still tried, each with
+ * an error of its own, and the first failure is kept in *err (set
+ * already by an earlier step of the sweep, it stays). */
 static int
 remove_listed(struct docker *dk, struct docker_list *l, const struct judge *j, remove_fn rm, int *removed,
 	      struct error **err)
 {
+	bool *again = xcalloc(l->n ? l->n : 1, sizeof(*again));
 	int rc = 0;
 
-	for (size_t i = 0; i < l->n; i++) {
-		struct error *e = NULL;
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < l->n; i++) {
+			struct error *e = NULL;
 
-		if (j && !dead(j, l->items[i].label))
-			continue;
-		if (rm(dk, l->items[i].id, &e) < 0) {
-			error_keep(err, e);
-			rc = -1;
-		} else {
-			++*removed;
+			if (round == 0 ? j && !dead(j, l->items[i].label) : !again[i])
+				continue;
+			again[i] = false;
+			if (rm(dk, l->items[i].id, &e) == 0) {
+				++*removed;
+			} else if (round == 0) {
+				again[i] = true;
+				error_free(e);
+			} else {
+				error_keep(err, e);
+				rc = -1;
+			}
 		}
 	}
+	free(again);
 	docker_list_release(l);
 	return rc;
 }

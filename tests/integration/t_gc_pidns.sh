@@ -79,6 +79,14 @@ run_in_ns killed.out
 check "a second run in its own PID namespace started" wait_foreign_run
 killed=$RUN
 child=$(pgrep -P "$NSPID")
+# (unshare ignores SIGTERM while it waits: its pid 1 is what gets killed.)
+unshare --pid --fork --kill-child --mount-proc sleep 600 &
+SIBPID=$!
+for _ in $(seq 1 100); do
+	sib=$(pgrep -P "$SIBPID")
+	[ -n "$sib" ] && break
+	sleep 0.1
+done
 # unshare --kill-child: its child, pid 1 of the namespace, dies with it,
 # and every process of the namespace with that.
 kill -KILL "$NSPID"
@@ -88,7 +96,12 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 check "the namespace's xdock is gone" test ! -e "/proc/$child"
-unshare --pid --fork --mount-proc "$XDOCK_BIN" gc >"$T_TMP/gc-sibling2.out" 2>&1
+# The sibling's gc runs in a namespace made before the kill: the kernel
+# hands a dead namespace's inode number to the next one made, and a
+# sibling made now could carry the killed run's very number.
+nsenter --target "$sib" --pid --mount "$XDOCK_BIN" gc >"$T_TMP/gc-sibling2.out" 2>&1
+kill -KILL "$sib" 2>/dev/null
+wait "$SIBPID" 2>/dev/null
 check "gc in a sibling namespace leaves even a dead namespace's run (it cannot see it)" test "$(docker ps -aq --filter "label=xdock.run=$killed" | wc -l)" -ge 1
 "$XDOCK_BIN" gc >"$T_TMP/gc-host2.out" 2>&1
 check "gc in the initial namespace: exit 0" eq "$?" 0
