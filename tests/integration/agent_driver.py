@@ -263,6 +263,18 @@ class Driver:
     def results_by_index(self, msgs):
         return {m["i"]: m for m in msgs if m["t"] == "result"}
 
+    def run_all(self, a):
+        """After hello: the collection, every test in one run, bye; returns
+        the collection (None if none came), the messages to the exit and
+        the exit message."""
+        col = a.next(60)
+        if not col or col["t"] != "collected":
+            col = None
+        a.send({"t": "run", "i": list(range(len(col["items"]) if col else 0))})
+        a.send({"t": "bye"})
+        msgs, ex = a.until("exit", timeout=60)
+        return col, msgs, ex
+
     # -- the checks --------------------------------------------------------
 
     def t_version_mismatch(self):
@@ -555,12 +567,9 @@ class Driver:
         msg = a.hello()
         check(msg is not None and msg.get("t") == "hello" and msg.get("pid") == a.proc.pid,
               "channel: hello answered over the socket", msg)
-        col = a.next(60)
-        n = len(col["items"]) if col and col["t"] == "collected" else 0
+        col, msgs, ex = self.run_all(a)
+        n = len(col["items"]) if col else 0
         check(n == 8, "channel: collection over the socket", col)
-        a.send({"t": "run", "i": list(range(n))})
-        a.send({"t": "bye"})
-        msgs, ex = a.until("exit", timeout=60)
         check(len(self.results_by_index(msgs)) == n and ex is not None and ex["status"] == 1,
               "channel: every result and the exit over the socket", (len(msgs), ex))
         check(a.wait(30) == 0, "channel: agent exits 0", a.proc.returncode)
@@ -579,11 +588,8 @@ class Driver:
         msg = a.hello()
         check(msg is not None and msg.get("t") == "hello" and msg.get("pid") == a.proc.pid,
               "channel fallback: hello over stdio", msg)
-        col = a.next(60)
-        n = len(col["items"]) if col and col["t"] == "collected" else 0
-        a.send({"t": "run", "i": list(range(n))})
-        a.send({"t": "bye"})
-        msgs, ex = a.until("exit", timeout=60)
+        col, msgs, ex = self.run_all(a)
+        n = len(col["items"]) if col else 0
         check(n == 1 and len(self.results_by_index(msgs)) == 1 and ex is not None and ex["status"] == 0,
               "channel fallback: the run goes on over stdio", (n, ex))
         check(a.wait(30) == 0, "channel fallback: agent exits 0", a.proc.returncode)
@@ -605,12 +611,9 @@ class Driver:
         if msg is None:
             a.kill()
             return
-        col = a.next(60)
-        n = len(col["items"]) if col and col["t"] == "collected" else 0
+        col, msgs, ex = self.run_all(a)
+        n = len(col["items"]) if col else 0
         check(n == 9, "container: collection", col)
-        a.send({"t": "run", "i": list(range(n))})
-        a.send({"t": "bye"})
-        msgs, ex = a.until("exit", timeout=60)
         res = self.results_by_index(msgs)
         check([res[i]["outcome"] for i in sorted(res)] ==
               ["passed", "failed", "error", "skipped", "xfailed", "xpassed", "failed",
