@@ -144,6 +144,23 @@ int docker_parse_inspect(const char *json, size_t len, const char *port, struct 
  * (the tail is kept). *out is a heap string. */
 int docker_container_logs(struct docker *dk, const char *id, size_t max, char **out, struct error **err);
 
+/* A process to run in a running container (docker_exec). */
+struct docker_exec_spec {
+	const char *const *cmd;          /* NULL-terminated argv */
+	const char *const *env;          /* "K=V", over the container's; NULL: none */
+	const char *working_dir;         /* NULL: the container's */
+	const char *user;                /* NULL: the container's */
+};
+/* Runs spec in the running container id and waits for it to end, at most
+ * timeout_ms (0: no limit). 0 with *status its exit code and *tail (heap)
+ * the last max bytes of its stdout and stderr; 1 when the limit passed
+ * first (the process goes on until its container ends); -1 on an error. */
+int docker_exec(struct docker *dk, const char *id, const struct docker_exec_spec *spec, long timeout_ms, size_t max,
+		int *status, char **tail, struct error **err);
+/* Parses an exec inspect reply: *exit_code is -1 while there is none
+ * (exposed for tests on recorded replies). */
+int docker_parse_exec(const char *json, size_t len, bool *running, int *exit_code, struct error **err);
+
 int docker_image_exists(struct docker *dk, const char *image, bool *exists, struct error **err);
 /* The image's content id ("sha256:..."); caller frees. */
 int docker_image_id(struct docker *dk, const char *image, char **id, struct error **err);

@@ -158,19 +158,13 @@ docker_container_inspect(struct docker *dk, const char *id, const char *port, st
 	return r;
 }
 
-/* Logs: frames go through the demultiplexer into a buffer that keeps the
- * last `max` bytes. The buffer may hold up to 2*max so the front is cut
- * once per max bytes, not on every piece. */
-struct tail {
-	struct frame_demux demux;
-	struct buf out;
-	size_t max;
-};
-
+/* Frames through the demultiplexer into a buffer that keeps the last
+ * `max` bytes. The buffer may hold up to 2*max so the front is cut once
+ * per max bytes, not on every piece. */
 static int
 tail_sink_cb(void *ctx, enum frame_stream stream, const char *data, size_t len)
 {
-	struct tail *t = ctx;
+	struct docker_tail *t = ctx;
 
 	(void)stream;
 	if (len > t->max) {
@@ -183,30 +177,44 @@ tail_sink_cb(void *ctx, enum frame_stream stream, const char *data, size_t len)
 	return 0;
 }
 
-static int
-tail_feed_cb(void *ctx, const char *data, size_t len)
+void
+docker_tail_init(struct docker_tail *t, size_t max)
 {
-	struct tail *t = ctx;
+	frame_demux_init(&t->demux);
+	t->max = max ? max : 1;
+	buf_init(&t->out, t->max > SIZE_MAX / 2 ? SIZE_MAX : 2 * t->max);
+}
+
+int
+docker_tail_feed_cb(void *ctx, const char *data, size_t len)
+{
+	struct docker_tail *t = ctx;
 
 	return frame_demux_feed(&t->demux, data, len, tail_sink_cb, t);
+}
+
+char *
+docker_tail_steal(struct docker_tail *t)
+{
+	if (t->out.len > t->max)
+		buf_consume(&t->out, t->out.len - t->max);
+	return buf_steal(&t->out);
 }
 
 int
 docker_container_logs(struct docker *dk, const char *id, size_t max, char **out, struct error **err)
 {
 	cleanup_free char *path = NULL;
-	struct tail t;
+	struct docker_tail t;
 	struct docker_call c;
 	int r = 0;
 
 	if (docker_check_ref("container id", id, err) < 0)
 		return -1;
 	path = xasprintf("/containers/%s/logs?stdout=1&stderr=1", id);
-	frame_demux_init(&t.demux);
-	t.max = max;
-	buf_init(&t.out, max > SIZE_MAX / 2 ? SIZE_MAX : 2 * max);
+	docker_tail_init(&t, max);
 	docker_call_init(&c, dk, DOCKER_TIMEOUT_SLOW_MS);
-	c.sink = tail_feed_cb;
+	c.sink = docker_tail_feed_cb;
 	c.ctx = &t;
 	if (docker_call_do(&c, "GET", path, true, NULL, err) < 0)
 		r = -1;
@@ -217,9 +225,6 @@ docker_container_logs(struct docker *dk, const char *id, size_t max, char **out,
 		buf_release(&t.out);
 		return r;
 	}
-	if (t.out.len > max)
-		buf_consume(&t.out, t.out.len - max);
-	*out = buf_steal(&t.out);
+	*out = docker_tail_steal(&t);
 	return 0;
 }
-

@@ -188,6 +188,28 @@ docker_json_volume_create_body(const char *name, const char *const *labels)
 	return print(root);
 }
 
+/* An exec's output comes back on the start call's own stream, framed
+ * as an attach stream is (no TTY); nothing of it reaches the
+ * container's logs. */
+char *
+docker_json_exec_body(const struct docker_exec_spec *spec)
+{
+	cleanup_cjson cJSON *root = must(cJSON_CreateObject());
+
+	add_strv(root, "Cmd", spec->cmd);
+	if (spec->env)
+		add_strv(root, "Env", spec->env);
+	if (spec->working_dir)
+		add_str(root, "WorkingDir", spec->working_dir);
+	if (spec->user)
+		add_str(root, "User", spec->user);
+	must(cJSON_AddBoolToObject(root, "AttachStdin", 0));
+	must(cJSON_AddBoolToObject(root, "AttachStdout", 1));
+	must(cJSON_AddBoolToObject(root, "AttachStderr", 1));
+	must(cJSON_AddBoolToObject(root, "Tty", 0));
+	return print(root);
+}
+
 char *
 docker_json_network_connect_body(const char *container, const char *const *aliases)
 {
@@ -276,6 +298,21 @@ docker_json_int(const char *body, size_t len, const char *key, const char *what,
 	if (!(v->valuedouble >= -9223372036854775808.0 && v->valuedouble < 9223372036854775808.0))
 		return error_set(err, EXIT_INTERNAL, "docker: %s: \"%s\" is out of range", what, key);
 	*out = (int64_t)v->valuedouble;
+	return 0;
+}
+
+int
+docker_parse_exec(const char *json, size_t len, bool *running, int *exit_code, struct error **err)
+{
+	cleanup_cjson cJSON *root = parse_object(json, len, "exec inspect", err);
+	const cJSON *code;
+
+	if (!root)
+		return -1;
+	*running = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "Running"));
+	/* null until the process has ended */
+	code = cJSON_GetObjectItemCaseSensitive(root, "ExitCode");
+	*exit_code = cJSON_IsNumber(code) && code->valuedouble >= 0 && code->valuedouble <= 255 ? code->valueint : -1;
 	return 0;
 }
 

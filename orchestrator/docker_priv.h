@@ -1,6 +1,6 @@
 /* Internals shared by the files of the Docker client: docker.c (where the
  * engine is, the API version, the client's life), docker_call.c (one REST
- * call), docker_container.c and docker_object.c (the endpoints),
+ * call), docker_container.c, docker_exec.c and docker_object.c (the endpoints),
  * docker_stream.c (archives and image tarballs, streamed), docker_attach.c
  * (the attach channel) and docker_json.c (request bodies and reply parsing
  * with cJSON). Other modules see docker.h only. No curl.h or cJSON.h here:
@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "docker.h"
+#include "frame.h"
 
 /* Cap on any REST reply body (an inspect of a big container is ~10 KiB; a
  * listing of thousands of objects stays far below this). */
@@ -94,6 +95,18 @@ int docker_check_ref(const char *what, const char *s, struct error **err);
 /* URL-escaped copy (heap). */
 char *docker_escape(struct docker *dk, const char *s);
 
+/* The last `max` bytes of a framed stream (logs, an exec's output):
+ * docker_tail_feed_cb is a docker_call sink. */
+struct docker_tail {
+	struct frame_demux demux;
+	struct buf out;
+	size_t max;
+};
+void docker_tail_init(struct docker_tail *t, size_t max);
+int docker_tail_feed_cb(void *ctx, const char *data, size_t len);
+/* What is kept, as a heap string; t is released. */
+char *docker_tail_steal(struct docker_tail *t);
+
 #define DOCKER_HINT_IMAGE "build it with images/build or docker build"
 
 /* Applies dk's transport to a curl easy handle h (a CURL *): unix socket
@@ -109,6 +122,7 @@ const char *docker_host_header(const struct docker *dk);
 char *docker_json_create_body(const struct docker_container_spec *spec);
 char *docker_json_network_create_body(const char *name, const char *const *labels);
 char *docker_json_volume_create_body(const char *name, const char *const *labels);
+char *docker_json_exec_body(const struct docker_exec_spec *spec);
 char *docker_json_network_connect_body(const char *container, const char *const *aliases);
 char *docker_json_network_disconnect_body(const char *container);
 /* {"label":["<label>"]}, for a filters= query parameter (not yet escaped). */

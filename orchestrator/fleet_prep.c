@@ -37,6 +37,7 @@ struct fleet_prep {
 	pthread_cond_t cv;
 	/* Under mu. */
 	bool started;           /* the containers are up: clones may go */
+	char *ctl_id;           /* then: the controller's container, running */
 	bool stopping;          /* what fails from now on is no failure */
 	size_t nslots;
 	bool *cloned;           /* per slot: its clone exists */
@@ -95,12 +96,33 @@ wait_started(struct fleet_prep *p)
 	return go;
 }
 
+/* Where --db-setup runs on this thread's engine (heap; NULL: a container
+ * of its own): the controller, once the containers are up, on the
+ * controller's engine. Its start takes less than the server's launch and
+ * boot, so the wait costs nothing as a rule. -1: stopped meanwhile. */
+static int
+setup_in(struct prep_thread *t, char **in)
+{
+	struct fleet_prep *p = t->p;
+
+	*in = NULL;
+	if (!p->f->cfg->db_setup || &p->f->es->e[t->engine] != fleet_first(p->f))
+		return 0;
+	if (!wait_started(p))
+		return -1;
+	pthread_mutex_lock(&p->mu);
+	*in = p->ctl_id ? xstrdup(p->ctl_id) : NULL;
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
 /* Launch, answer, template: what needs no container of the workers. */
 static int
 server_ready(struct prep_thread *t, const struct run_ctx *ctx, struct error **err)
 {
 	struct fleet_prep *p = t->p;
 	struct provision *prov = p->f->es->e[t->engine].prov;
+	cleanup_free char *in = NULL;
 	int64_t a = since(p), b, c;
 
 	if (provision_launch(prov, ctx, err) < 0)
@@ -111,7 +133,9 @@ server_ready(struct prep_thread *t, const struct run_ctx *ctx, struct error **er
 		return -1;
 	c = since(p);
 	span(p, FLEET_PREP_CONNECT, b, c);
-	if (provision_template(prov, ctx, err) < 0)
+	if (setup_in(t, &in) < 0)
+		return error_set(err, EXIT_INTERRUPTED, "database: stopped before the template");
+	if (provision_template(prov, ctx, in, err) < 0)
 		return -1;
 	span(p, FLEET_PREP_TEMPLATE, c, since(p));
 	return 0;
@@ -186,6 +210,7 @@ prep_free(struct fleet_prep *p)
 	free(p->saved_cancel);
 	free(p->cloned);
 	free(p->told);
+	free(p->ctl_id);
 	error_free(p->err);
 	if (p->news[0] >= 0)
 		close(p->news[0]);
@@ -265,6 +290,10 @@ fleet_prep_started(struct fleet *f)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->started = true;
+	/* Read here, on the thread that started it: the loop may end its
+	 * stream later, while a database thread would read it. */
+	if (f->ctl.container && f->ctl.attach && f->ctl.started_ms > 0)
+		p->ctl_id = xstrdup(f->ctl.container);
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }

@@ -210,10 +210,65 @@ provision_connect(struct provision *p, const struct run_ctx *ctx, struct error *
 	return 0;
 }
 
-/* Runs --db-setup once in a container of the test image against the
- * template database, with the project mounted as for the workers. */
+/* What --db-setup's end says: 0, or the error naming the command, with
+ * the end of its output when it failed. waited: 1 when the limit passed. */
 static int
-run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
+setup_result(const struct config *cfg, int waited, int status, const char *out, struct error **err)
+{
+	if (waited == 1)
+		return error_set(err, EXIT_USAGE, "--db-setup \"%s\" still running after %g s (--db-setup-timeout)",
+				 cfg->db_setup, cfg->db_setup_timeout);
+	if (status != 0)
+		return error_set(err, EXIT_USAGE, "--db-setup \"%s\" exited with %d%s%s", cfg->db_setup, status,
+				 out && *out ? "; its output ends with:\n" : "", out ? out : "");
+	return 0;
+}
+
+/* --db-setup's environment: the template's connection, no bytecode
+ * written into the project. */
+static char **
+setup_env(const struct provision *p, size_t *nenv)
+{
+	char **env = NULL;
+
+	*nenv = 0;
+	provision_env_setup(p, &env, nenv);
+	util_strv_push(&env, nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
+	return env;
+}
+
+/* Runs --db-setup in `in`, a container of the run that already runs (the
+ * controller: the test image, the workers' mounts, user and network), as
+ * a process of its own next to the controller's. Starting a container
+ * for it costs the engine more than the command itself takes for a small
+ * schema (docs/benchmarks.md). */
+static int
+setup_exec(struct provision *p, const struct run_ctx *ctx, const char *in, struct error **err)
+{
+	const struct config *cfg = ctx->cfg;
+	const char *cmd[] = { "/bin/sh", "-c", cfg->db_setup, NULL };
+	size_t nenv;
+	char **env = setup_env(p, &nenv);
+	struct docker_exec_spec spec = {
+		.cmd = cmd,
+		.env = (const char *const *)env,
+		.working_dir = cfg->workdir ? cfg->workdir : ctx->project_dir,
+		.user = ctx->user,
+	};
+	cleanup_free char *out = NULL;
+	int status = -1, waited;
+
+	waited = docker_exec(ctx->dk, in, &spec, (long)(cfg->db_setup_timeout * 1000), 4096, &status, &out, err);
+	util_strv_free(env, nenv);
+	if (waited < 0)
+		return error_wrap(err, "--db-setup");
+	return setup_result(cfg, waited, status, out, err);
+}
+
+/* Runs --db-setup once in a container of the test image of its own,
+ * with the project mounted as for the workers. */
+static int
+setup_container(struct provision *p, const struct run_ctx *ctx, struct error **err)
 {
 	const struct config *cfg = ctx->cfg;
 	const char *cmd[] = { "/bin/sh", "-c", cfg->db_setup, NULL };
@@ -231,14 +286,16 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 					    ? xasprintf("container:%s", p->srv.container)
 					    : NULL;
 	cleanup_free char *id = NULL;
-	char **env = NULL;
-	size_t nenv = 0;
+	cleanup_free char *logs = NULL;
+	size_t nenv;
+	char **env = setup_env(p, &nenv);
 	int status = -1, rc = -1, waited = 0;
 	struct docker_container_spec spec = {
 		.name = name,
 		.image = cfg->image,
 		.cmd = cmd,
 		.entrypoint = NULL,
+		.env = (const char *const *)env,
 		.mounts = mounts,
 		.labels = ctx->labels,
 		.working_dir = cfg->workdir ? cfg->workdir : ctx->project_dir,
@@ -246,9 +303,6 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 		.network = joined ? joined : p->host_network ? "host" : ctx->network,
 	};
 
-	provision_env_setup(p, &env, &nenv);
-	util_strv_push(&env, &nenv, xstrdup("PYTHONDONTWRITEBYTECODE=1"));
-	spec.env = (const char *const *)env;
 	if (docker_container_create(ctx->dk, &spec, &id, err) < 0) {
 		error_wrap(err, "--db-setup");
 		goto out;
@@ -258,22 +312,13 @@ run_setup(struct provision *p, const struct run_ctx *ctx, struct error **err)
 		error_wrap(err, "--db-setup");
 		goto out;
 	}
-	if (waited == 1) {
-		error_set(err, EXIT_USAGE, "--db-setup \"%s\" still running after %g s (--db-setup-timeout)", cfg->db_setup,
-			  cfg->db_setup_timeout);
-		goto out;
-	}
-	if (status != 0) {
-		cleanup_free char *logs = NULL;
+	if (waited == 0 && status != 0) {
 		struct error *lerr = NULL;
 
 		docker_container_logs(ctx->dk, id, 4096, &logs, &lerr);
 		error_free(lerr);
-		error_set(err, EXIT_USAGE, "--db-setup \"%s\" exited with %d%s%s", cfg->db_setup, status,
-			  logs && *logs ? "; its output ends with:\n" : "", logs ? logs : "");
-		goto out;
 	}
-	rc = 0;
+	rc = setup_result(cfg, waited, status, logs, err);
 out:
 	if (id) {
 		struct error *rerr = NULL;
@@ -283,6 +328,14 @@ out:
 	}
 	util_strv_free(env, nenv);
 	return rc;
+}
+
+/* --db-setup against the template: in `in` when given, else in a
+ * container of its own. */
+static int
+run_setup(struct provision *p, const struct run_ctx *ctx, const char *in, struct error **err)
+{
+	return in ? setup_exec(p, ctx, in, err) : setup_container(p, ctx, err);
 }
 
 /* Drops name and makes it again (from template_name; NULL: empty). On a
@@ -324,7 +377,7 @@ announce(struct provision *p, struct error **err)
 }
 
 int
-provision_template(struct provision *p, const struct run_ctx *ctx, struct error **err)
+provision_template(struct provision *p, const struct run_ctx *ctx, const char *setup_in, struct error **err)
 {
 	const struct config *cfg = ctx->cfg;
 	cleanup_free char *key = NULL;
@@ -361,7 +414,7 @@ provision_template(struct provision *p, const struct run_ctx *ctx, struct error 
 	 * next run. */
 	p->template_created = key == NULL;
 	if (cfg->db_setup) {
-		if (run_setup(p, ctx, err) < 0)
+		if (run_setup(p, ctx, setup_in, err) < 0)
 			return -1;
 		p->migrated = true;
 	}

@@ -75,8 +75,12 @@ int provision_launch_server(struct provision *p, const struct run_ctx *ctx, size
  * for the server's lock (one run at a time), then takes the run's own
  * advisory lock, held to the end, which tells gc the run is alive. */
 int provision_connect(struct provision *p, const struct run_ctx *ctx, struct error **err);
-/* Builds (or finds, cached by --db-setup-key) the template database. */
-int provision_template(struct provision *p, const struct run_ctx *ctx, struct error **err);
+/* Builds (or finds, cached by --db-setup-key) the template database.
+ * setup_in: a running container of the run to run --db-setup in (the
+ * controller: the test image, the workers' mounts, user and network);
+ * NULL: a container of its own. */
+int provision_template(struct provision *p, const struct run_ctx *ctx, const char *setup_in,
+		       struct error **err);
 /* Drops and re-creates `name` from the template, for worker slot (in its
  * own server under --db-scope server, waiting for that server to answer). */
 int provision_clone(struct provision *p, const struct run_ctx *ctx, size_t slot, const char *name,

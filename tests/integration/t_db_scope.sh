@@ -12,6 +12,9 @@ cd "$T_TMP/p" || exit 1
 cat >setup.sh <<'SH'
 set -e
 psql -v ON_ERROR_STOP=1 -q -c "CREATE ROLE app_reader" -c "CREATE TABLE item (x int)" -c "INSERT INTO item VALUES (1)"
+# Where it ran: the controller's container (the run's host name, the
+# controller's own environment), not a container of its own.
+echo "$(hostname) ${XDOCK_WORKERS:-none}" >setup_where
 SH
 cat >conftest.py <<'PY'
 def pytest_addoption(parser):
@@ -19,6 +22,7 @@ def pytest_addoption(parser):
 PY
 cat >test_scope.py <<'PY'
 import os
+import socket
 
 import psycopg2
 
@@ -44,6 +48,12 @@ def test_own_server(request):
     assert names == ["test_db_" + worker]
 
 
+def test_setup_ran_in_the_controller():
+    host, workers = open(os.path.join(os.path.dirname(__file__), "setup_where")).read().split()
+    assert host == socket.gethostname()
+    assert workers == "2"
+
+
 def test_template_copied():
     assert q("SELECT x FROM item") == [(1,)]
     assert q("SELECT rolname FROM pg_roles WHERE rolname = 'app_reader'") == [("app_reader",)]
@@ -51,7 +61,8 @@ PY
 xrun run -n 2 -p no:cacheprovider --db-scope server --db-setup "sh setup.sh" --env 'APP_HOST={host}' \
 	--json-report "$T_TMP/r.json" . --dburi '{database_url}'
 check "server scope: every test passed (rc $RC)" eq "$RC" 0
-check "server scope: 2 passed" eq "$(json "$T_TMP/r.json" 'r["summary"].get("passed")')" 2
+check "server scope: 3 passed (--db-setup ran in the controller's container)" \
+	eq "$(json "$T_TMP/r.json" 'r["summary"].get("passed")')" 3
 check "server scope: nothing left" no_leftovers_of_pid "$XPID"
 
 # The same suite in the default scope: both workers' databases on one

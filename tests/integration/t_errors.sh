@@ -82,6 +82,7 @@ xrun run -n 1 --db-setup "echo migrating; echo broken migration >&2; exit 7" .
 check "--db-setup that fails: exit 4 (got $RC)" eq "$RC" 4
 check "--db-setup that fails: its status and output are shown" grep -q "exited with 7.*" "$T_TMP/err"
 check "--db-setup that fails: its output is shown" grep -q "broken migration" "$T_TMP/err"
+check "--db-setup that fails: its standard output too" grep -q "^migrating" "$T_TMP/err"
 check "--db-setup that fails: nothing left" no_leftovers_of_pid "$XPID"
 
 xrun run -n -1 .

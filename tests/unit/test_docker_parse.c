@@ -333,6 +333,92 @@ test_create_body(void **state)
 	free(s);
 }
 
+/* An exec's state, recorded: one that exited 7, one still running (its
+ * ExitCode is null until it ends). */
+static void
+test_exec_state(void **state)
+{
+	size_t len;
+	char *json = recorded_read("exec_exited.json", &len);
+	struct error *err = NULL;
+	bool running = true;
+	int code = 0;
+
+	(void)state;
+	assert_int_equal(docker_parse_exec(json, len, &running, &code, &err), 0);
+	assert_false(running);
+	assert_int_equal(code, 7);
+	free(json);
+	json = recorded_read("exec_running.json", &len);
+	assert_int_equal(docker_parse_exec(json, len, &running, &code, &err), 0);
+	assert_true(running);
+	assert_int_equal(code, -1);
+	free(json);
+	assert_int_equal(docker_parse_exec("[]", 2, &running, &code, &err), -1);
+	assert_non_null(err);
+	error_free(err);
+}
+
+/* The exec's own stream (recorded from `sh -c "echo out; echo err >&2"`):
+ * both streams, framed, and only the last max bytes kept. */
+static void
+test_exec_tail(void **state)
+{
+	size_t len;
+	char *raw = recorded_read("exec_start.bin", &len);
+	struct docker_tail t;
+	char *out;
+
+	(void)state;
+	docker_tail_init(&t, 4096);
+	/* In pieces that cut the frames' headers. */
+	for (size_t i = 0; i < len; i += 3)
+		assert_int_equal(docker_tail_feed_cb(&t, raw + i, len - i < 3 ? len - i : 3), 0);
+	out = docker_tail_steal(&t);
+	assert_string_equal(out, "out\nerr\n");
+	free(out);
+	docker_tail_init(&t, 5);
+	assert_int_equal(docker_tail_feed_cb(&t, raw, len), 0);
+	out = docker_tail_steal(&t);
+	assert_string_equal(out, "\nerr\n");
+	free(out);
+	free(raw);
+}
+
+static void
+test_exec_body(void **state)
+{
+	const char *const cmd[] = { "/bin/sh", "-c", "python3 migrate.py", NULL };
+	const char *const env[] = { "PGDATABASE=test_db_template", NULL };
+	struct docker_exec_spec spec = { .cmd = cmd, .env = env, .working_dir = "/src", .user = "1000:1000" };
+	char *s = docker_json_exec_body(&spec);
+	cJSON *j = cJSON_Parse(s);
+
+	(void)state;
+	assert_non_null(j);
+	assert_int_equal(cJSON_GetArraySize(path(j, "Cmd", NULL)), 3);
+	assert_string_equal(cJSON_GetArrayItem(path(j, "Cmd", NULL), 2)->valuestring, "python3 migrate.py");
+	assert_string_equal(cJSON_GetArrayItem(path(j, "Env", NULL), 0)->valuestring, "PGDATABASE=test_db_template");
+	assert_string_equal(path(j, "WorkingDir", NULL)->valuestring, "/src");
+	assert_string_equal(path(j, "User", NULL)->valuestring, "1000:1000");
+	/* Its output on the start call's stream, framed: no TTY, no stdin. */
+	assert_true(cJSON_IsTrue(path(j, "AttachStdout", NULL)));
+	assert_true(cJSON_IsTrue(path(j, "AttachStderr", NULL)));
+	assert_true(cJSON_IsFalse(path(j, "AttachStdin", NULL)));
+	assert_true(cJSON_IsFalse(path(j, "Tty", NULL)));
+	cJSON_Delete(j);
+	free(s);
+	/* Nothing but the command: the container's user, directory, env. */
+	spec = (struct docker_exec_spec){ .cmd = cmd };
+	s = docker_json_exec_body(&spec);
+	j = cJSON_Parse(s);
+	assert_null(path(j, "Env", NULL));
+	assert_null(path(j, "User", NULL));
+	assert_null(path(j, "WorkingDir", NULL));
+	cJSON_Delete(j);
+	free(s);
+}
+
 static void
 test_label_filter(void **state)
 {
@@ -480,6 +566,9 @@ main(void)
 		cmocka_unit_test(test_list_wrong_shape),
 		cmocka_unit_test(test_error_message),
 		cmocka_unit_test(test_create_body),
+		cmocka_unit_test(test_exec_state),
+		cmocka_unit_test(test_exec_tail),
+		cmocka_unit_test(test_exec_body),
 		cmocka_unit_test(test_label_filter),
 		cmocka_unit_test(test_endpoint),
 		cmocka_unit_test(test_endpoint_client),
