@@ -298,6 +298,18 @@ docker_call_do(struct docker_call *c, const char *method, const char *path, bool
 	return call_result(c, method, path, rc, limit, err);
 }
 
+int
+docker_call_wait(struct docker_call *c, const char *method, const char *path, const char *json, struct error **err)
+{
+	if (docker_call_do(c, method, path, true, json, err) == 0)
+		return 0;
+	if (!c->timed_out)
+		return -1;
+	error_free(*err);
+	*err = NULL;
+	return 1;
+}
+
 bool
 docker_call_ok(const struct docker_call *c)
 {

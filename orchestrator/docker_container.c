@@ -74,24 +74,16 @@ docker_container_wait(struct docker *dk, const char *id, long timeout_ms, int *s
 		return -1;
 	path = xasprintf("/containers/%s/wait", id);
 	docker_call_init(&c, dk, timeout_ms);
-	if (docker_call_do(&c, "POST", path, true, NULL, err) < 0) {
-		if (c.timed_out) {
-			/* The container outlived the limit: the caller's to judge. */
-			error_free(*err);
-			*err = NULL;
-			r = 1;
-		} else {
-			r = -1;
-		}
-	} else if (!docker_call_ok(&c)) {
+	/* 1: the container outlived the limit, the caller's to judge. */
+	r = docker_call_wait(&c, "POST", path, NULL, err);
+	if (r == 0 && !docker_call_ok(&c))
 		r = docker_reply_error(&c, EXIT_INTERNAL, NULL, err);
-	} else if (docker_json_int(c.body.data, c.body.len, "StatusCode", "wait", &code, err) < 0) {
+	else if (r == 0 && docker_json_int(c.body.data, c.body.len, "StatusCode", "wait", &code, err) < 0)
 		r = -1;
-	} else if (code < -1 || code > 255) {
+	else if (r == 0 && (code < -1 || code > 255))
 		r = error_set(err, EXIT_INTERNAL, "docker: wait: exit code %lld", (long long)code);
-	} else {
+	else if (r == 0)
 		*status = (int)code;
-	}
 	docker_call_release(&c);
 	return r;
 }

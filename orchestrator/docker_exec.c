@@ -47,17 +47,9 @@ exec_stream(struct docker *dk, const char *exec_id, long timeout_ms, struct dock
 	docker_call_init(&c, dk, timeout_ms);
 	c.sink = docker_tail_feed_cb;
 	c.ctx = t;
-	if (docker_call_do(&c, "POST", path, true, "{\"Detach\":false,\"Tty\":false}", err) < 0) {
-		if (c.timed_out) {
-			error_free(*err);
-			*err = NULL;
-			r = 1;
-		} else {
-			r = -1;
-		}
-	} else if (!docker_call_ok(&c)) {
+	r = docker_call_wait(&c, "POST", path, "{\"Detach\":false,\"Tty\":false}", err);
+	if (r == 0 && !docker_call_ok(&c))
 		r = docker_reply_error(&c, EXIT_INTERNAL, NULL, err);
-	}
 	docker_call_release(&c);
 	return r;
 }

@@ -82,6 +82,11 @@ void docker_call_release(struct docker_call *c);
  * the cap. */
 int docker_call_do(struct docker_call *c, const char *method, const char *path, bool versioned, const char *json,
 		   struct error **err);
+/* docker_call_do (versioned) for a call that waits for something to end
+ * (a container, an exec): its own limit passing is no error but 1, the
+ * caller's to judge. */
+int docker_call_wait(struct docker_call *c, const char *method, const char *path, const char *json,
+		     struct error **err);
 bool docker_call_ok(const struct docker_call *c);
 /* A non-2xx reply as an error with `status` as the exit code. */
 int docker_reply_error(const struct docker_call *c, int status, const char *hint, struct error **err);
