@@ -87,6 +87,7 @@ run_job(struct pool *p, struct docker *dk, struct job *j)
 		j->rc = fleet_controller_start(f, dk, &j->err);
 		if (j->rc == 0)
 			greet(&f->ctl);
+		fleet_prep_controller(f, j->rc == 0 ? f->ctl.container : NULL);
 		controller_done(p);
 		break;
 	case JOB_LAUNCH_DB_SERVER:
@@ -125,8 +126,10 @@ pool_thread_cb(void *arg)
 		} else {
 			j->rc = error_set(&j->err, EXIT_INTERNAL, "docker: no client for the engine at %s",
 					  docker_host(p->f->es->e[j->engine].dk));
-			if (j->kind == JOB_START_CONTROLLER)
+			if (j->kind == JOB_START_CONTROLLER) {
+				fleet_prep_controller(p->f, NULL);
 				controller_done(p);
+			}
 		}
 	}
 }

@@ -37,7 +37,8 @@ struct fleet_prep {
 	pthread_cond_t cv;
 	/* Under mu. */
 	bool started;           /* the containers are up: clones may go */
-	char *ctl_id;           /* then: the controller's container, running */
+	bool ctl_known;         /* the controller's start has ended */
+	char *ctl_id;           /* then: its container, running; NULL: none */
 	bool stopping;          /* what fails from now on is no failure */
 	size_t nslots;
 	bool *cloned;           /* per slot: its clone exists */
@@ -97,23 +98,26 @@ wait_started(struct fleet_prep *p)
 }
 
 /* Where --db-setup runs on this thread's engine (heap; NULL: a container
- * of its own): the controller, once the containers are up, on the
- * controller's engine. Its start takes less than the server's launch and
- * boot, so the wait costs nothing as a rule. -1: stopped meanwhile. */
+ * of its own): the controller, on the controller's engine, once its
+ * start has ended. It starts first and takes less than the server's
+ * launch and boot, so the wait costs nothing as a rule; the workers'
+ * starts go on meanwhile. -1: stopped meanwhile. */
 static int
 setup_in(struct prep_thread *t, char **in)
 {
 	struct fleet_prep *p = t->p;
+	bool go;
 
 	*in = NULL;
 	if (!p->f->cfg->db_setup || &p->f->es->e[t->engine] != fleet_first(p->f))
 		return 0;
-	if (!wait_started(p))
-		return -1;
 	pthread_mutex_lock(&p->mu);
-	*in = p->ctl_id ? xstrdup(p->ctl_id) : NULL;
+	while (!p->ctl_known && !p->started && !p->stopping)
+		pthread_cond_wait(&p->cv, &p->mu);
+	go = !p->stopping;
+	*in = go && p->ctl_id ? xstrdup(p->ctl_id) : NULL;
 	pthread_mutex_unlock(&p->mu);
-	return 0;
+	return go ? 0 : -1;
 }
 
 /* Launch, answer, template: what needs no container of the workers. */
@@ -290,10 +294,22 @@ fleet_prep_started(struct fleet *f)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->started = true;
-	/* Read here, on the thread that started it: the loop may end its
-	 * stream later, while a database thread would read it. */
-	if (f->ctl.container && f->ctl.attach && f->ctl.started_ms > 0)
-		p->ctl_id = xstrdup(f->ctl.container);
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+fleet_prep_controller(struct fleet *f, const char *id)
+{
+	struct fleet_prep *p = f->prep;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	if (!p->ctl_known) {
+		p->ctl_known = true;
+		p->ctl_id = id ? xstrdup(id) : NULL;
+	}
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }

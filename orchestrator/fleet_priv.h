@@ -41,5 +41,8 @@ struct job {
 /* Runs every job on a bounded pool of threads, each with its own client
  * to every engine. */
 void fleet_pool_run(struct fleet *f, struct job *jobs, size_t njobs);
+/* The controller's start has ended (fleet_pool.c, on the thread that
+ * started it): id its container, running; NULL: it did not start. */
+void fleet_prep_controller(struct fleet *f, const char *id);
 
 #endif
