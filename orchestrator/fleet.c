@@ -449,6 +449,23 @@ teardown_jobs(struct fleet *f, struct job *jobs)
 	return n;
 }
 
+/* A removal that failed, tried once more now that the others are done:
+ * Podman refuses to remove the controller while the workers that joined
+ * its network namespace exist, and they went beside it. */
+static void
+retry_removal(struct fleet *f, struct job *j)
+{
+	struct error *e = NULL;
+
+	if (j->kind != JOB_REMOVE || !j->err || j->err->status == EXIT_INTERRUPTED)
+		return;
+	if (docker_container_remove(f->es->e[j->engine].dk, j->id, true, &e) == 0) {
+		error_free(j->err);
+		j->err = NULL;
+	}
+	error_free(e);
+}
+
 /* Worker containers go in parallel: a forced removal of a running
  * container costs a few hundred milliseconds of the engine's time, most
  * of it waiting. Databases on a server that stays are dropped after the
@@ -461,6 +478,8 @@ fleet_teardown(struct fleet *f)
 	size_t n = teardown_jobs(f, jobs);
 
 	fleet_pool_run(f, jobs, n);
+	for (size_t i = 0; i < n; i++)
+		retry_removal(f, &jobs[i]);
 	for (size_t i = 0; i < n; i++) {
 		print_cleanup(jobs[i].err, jobs[i].kind == JOB_REMOVE ? jobs[i].id : NULL);
 		error_free(jobs[i].err);
