@@ -46,6 +46,12 @@ docker_api_version(const struct docker *dk)
 }
 
 bool
+docker_is_podman(const struct docker *dk)
+{
+	return dk->podman;
+}
+
+bool
 docker_is_local(const struct docker *dk)
 {
 	return dk->unix_path != NULL;
@@ -250,6 +256,7 @@ negotiate(struct docker *dk, struct error **err)
 		return error_wrap(err, "engine at %s: ping", dk->host);
 	}
 	learn_address(dk);
+	dk->podman = c.libpod_header;
 	if (c.api_header[0] && version_ok(c.api_header)) {
 		snprintf(dk->api, sizeof(dk->api), "%s", c.api_header);
 		docker_call_release(&c);
@@ -331,6 +338,7 @@ docker_clone(const struct docker *dk, struct error **err)
 	}
 	memcpy(c->api, dk->api, sizeof(c->api));
 	memcpy(c->addr, dk->addr, sizeof(c->addr));
+	c->podman = dk->podman;
 	return c;
 }
 

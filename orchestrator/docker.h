@@ -73,6 +73,11 @@ const char *docker_libcurl_version(void);
 /* True when the engine runs on this machine (unix socket), so bind mounts
  * of host paths are possible. */
 bool docker_is_local(const struct docker *dk);
+/* Whether the engine is Podman's Docker-compatible service (its ping
+ * names a Libpod API). Where they differ and it matters: a container
+ * joining another's network namespace keeps a host name of its own on
+ * Podman unless given one, and Docker refuses one given. */
+bool docker_is_podman(const struct docker *dk);
 /* Where the engine's machine is reached from here, as a numeric address:
  * for a tcp:// engine the one its first answer came from (not loopback),
  * else 127.0.0.1. A port the engine publishes is bound there, so this

@@ -123,8 +123,11 @@ header_cb(char *p, size_t size, size_t nmemb, void *ud)
 	struct docker_call *c = ud;
 	size_t n = size * nmemb;
 	static const char name[] = "api-version:";
+	static const char libpod[] = "libpod-api-version:";
 	size_t i = sizeof(name) - 1, j = 0;
 
+	if (n >= sizeof(libpod) - 1 && strncasecmp(p, libpod, sizeof(libpod) - 1) == 0)
+		c->libpod_header = true;
 	if (n > i && strncasecmp(p, name, i) == 0) {
 		while (i < n && (p[i] == ' ' || p[i] == '\t'))
 			i++;

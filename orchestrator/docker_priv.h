@@ -47,6 +47,7 @@ struct docker {
 	char *ca, *cert, *key;   /* NULL: not used (see parse_host in docker.c) */
 	struct docker_cancel *cancel;  /* NULL: calls run to their limit */
 	char api[16];        /* "1.41", from the engine */
+	bool podman;         /* its ping named a Libpod API (Podman's compat service) */
 	char addr[64];       /* see docker_address(); "" for loopback or a socket */
 	char errbuf[DOCKER_ERRBUF_SIZE]; /* the last call's curl error */
 };
@@ -72,6 +73,7 @@ struct docker_call {
 	bool timed_out;         /* the call's own limit passed */
 	long timeout_ms;        /* whole call; 0: no limit */
 	char api_header[16];
+	bool libpod_header;     /* the reply had Libpod-Api-Version */
 };
 
 void docker_call_init(struct docker_call *c, struct docker *dk, long timeout_ms);

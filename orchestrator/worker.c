@@ -169,10 +169,11 @@ worker_start(struct worker *w, struct docker *dk, const struct worker_setup *ws,
 	 * controller's host leaves its data file to the controller instead
 	 * of combining the shared directory's files itself) see one host. */
 	cleanup_free char *host = xasprintf("xdock-%s", ws->run_id);
-	/* A joined namespace comes with its owner's host name; the engine
-	 * refuses one given besides. */
+	/* A joined namespace comes with its owner's host name on Docker,
+	 * which refuses one given besides; on Podman it comes without, and
+	 * the run's is given. */
 	cleanup_free char *joined = ws->netns_of ? xasprintf("container:%s", ws->netns_of) : NULL;
-	bool own_host = !joined && !(ws->network && strcmp(ws->network, "host") == 0);
+	bool own_host = (!joined || docker_is_podman(dk)) && !(ws->network && strcmp(ws->network, "host") == 0);
 	struct docker_container_spec spec = {
 		.name = name,
 		.image = ws->image,
